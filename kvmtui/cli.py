@@ -1,0 +1,160 @@
+"""The kvmtui command line. Argument parsing and exit codes only; Textual is imported only for the app.
+
+Exit status: 0 fine, 1 expectations unmet (or differences), 2 bad input or usage, 3 a backend not available.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+EXIT_OK, EXIT_UNMET, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
+COMMANDS = ("trace", "check")
+ERAS = ("3.6", "3.7", "modern")
+PATHS = ("native", "emulated")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors are exit 2 with one line, as argparse does
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kernel", choices=ERAS, help="kernel era to simulate (default: the scenario's, else modern)")
+    p.add_argument("--path", choices=PATHS, help="guest access path: native (MMU fault path) or emulated (instruction emulator)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    top = _Parser(
+        prog="kvmtui",
+        description="See how KVM maps guest memory: memslots, the fault path, sptes and MMIO exits, in three kernel eras.",
+        epilog="commands: kvmtui SCENARIO (the app) | kvmtui trace SCENARIO | kvmtui check SCENARIO...  "
+        "Run 'kvmtui COMMAND --help' for each. Exit status: 0 fine, 1 expectations unmet, 2 bad input, 3 backend unavailable.",
+    )
+    top.add_argument("--version", action="version", version=f"kvmtui {__version__}")
+    return top
+
+
+def build_app_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="kvmtui", description="Open SCENARIO in the kvmtui app.")
+    p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
+    p.add_argument("scenario", help="a scenario YAML file (see samples/)")
+    _common(p)
+    return p
+
+
+def build_trace_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="kvmtui trace", description="Print the step-by-step trace of SCENARIO: a table on a terminal, plain when piped, or JSON lines.")
+    p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
+    p.add_argument("scenario")
+    p.add_argument("--json", action="store_true", help="one JSON object per step (trace-format.md)")
+    _common(p)
+    return p
+
+
+def build_check_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="kvmtui check", description="Run each SCENARIO and check every step's expect: entries.")
+    p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO")
+    _common(p)
+    return p
+
+
+def _load(path: str):
+    from .scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path), None
+    except ScenarioError as e:
+        return None, str(e)
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from .runner import ScenarioRun
+
+    scenario, err = _load(args.scenario)
+    if err:
+        print(f"kvmtui: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    run = ScenarioRun(scenario, args.kernel, args.path)
+    entries = run.entries()
+    if args.json:
+        from .report import write_json_lines
+
+        write_json_lines(run, entries, sys.stdout)
+    else:
+        from .report import print_table
+
+        print_table(run, entries, sys.stdout, terminal=sys.stdout.isatty())
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .runner import ScenarioRun
+
+    status = EXIT_OK
+    for path in args.scenarios:
+        scenario, err = _load(path)
+        if err:
+            print(f"kvmtui: {err}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
+        run = ScenarioRun(scenario, args.kernel, args.path)
+        entries = run.entries()
+        checked = [e for e in entries if e.expect_met is not None]
+        failed = [e for e in checked if not e.expect_met]
+        era = f"kernel {run.kernel}, {run.path}"
+        if failed:
+            print(f"FAIL {path} ({era}): {len(failed)} of {len(checked)} expectations unmet, {len(entries)} steps")
+            for e in failed:
+                pos = e.spec.expect.pos if e.spec.expect else e.spec.pos
+                for why in e.unmet or ():
+                    print(f"  {path}:{pos.line}:{pos.col}: step {e.index} ({e.record.op}): {why}")
+            if status == EXIT_OK:
+                status = EXIT_UNMET
+        else:
+            print(f"ok   {path} ({era}): {len(checked)} expectations met, {len(entries)} steps")
+    return status
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    scenario, err = _load(args.scenario)
+    if err:
+        print(f"kvmtui: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        from .tui.app import run_app
+    except ImportError:
+        print(
+            "kvmtui: the interactive app is not built yet; use `kvmtui trace SCENARIO` for the step-by-step trace",
+            file=sys.stderr,
+        )
+        return EXIT_UNAVAILABLE
+    return run_app(scenario, args.kernel, args.path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "trace":
+            return cmd_trace(build_trace_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "check":
+            return cmd_check(build_check_parser().parse_args(argv[1:]))
+        if not argv or argv[0] in ("-h", "--help", "--version"):
+            parser = build_parser()
+            if not argv:
+                parser.print_help(sys.stderr)
+                return EXIT_BAD_INPUT
+            parser.parse_args(argv)
+            return EXIT_OK
+        return cmd_app(build_app_parser().parse_args(argv))
+    except SystemExit as e:
+        return int(e.code) if isinstance(e.code, int) else EXIT_BAD_INPUT
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130

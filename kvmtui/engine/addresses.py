@@ -1,0 +1,66 @@
+"""Guest and host addresses, pages, and the size/address notation scenario files use."""
+
+from __future__ import annotations
+
+import re
+from typing import NewType
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+PAGE_MASK = PAGE_SIZE - 1
+U64_MAX = (1 << 64) - 1
+
+Gpa = NewType("Gpa", int)
+Gfn = NewType("Gfn", int)
+Hva = NewType("Hva", int)
+Pfn = NewType("Pfn", int)
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
+_SIZE_RE = re.compile(r"^\s*(0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)\s*([KMGTPE]?)(?:i?B)?\s*$")
+
+
+def gpa_to_gfn(gpa: int) -> int:
+    return gpa >> PAGE_SHIFT
+
+
+def gfn_to_gpa(gfn: int) -> int:
+    return gfn << PAGE_SHIFT
+
+
+def page_aligned(value: int) -> bool:
+    return value & PAGE_MASK == 0
+
+
+def split_at_pages(addr: int, size: int) -> list[tuple[int, int]]:
+    """Split [addr, addr+size) at page boundaries, as emulator_read_write() does."""
+    out: list[tuple[int, int]] = []
+    while size > 0:
+        room = PAGE_SIZE - (addr & PAGE_MASK)
+        n = size if size < room else room
+        out.append((addr, n))
+        addr += n
+        size -= n
+    return out
+
+
+def parse_size(text: str) -> int:
+    """Parse "4096", "0x1000", "4K", "2M", "1G", "1T" (powers of 1024); ValueError otherwise."""
+    m = _SIZE_RE.match(text)
+    if not m:
+        raise ValueError(f"not a number or size: {text!r}")
+    digits, unit = m.groups()
+    base = int(digits.replace("_", ""), 0)
+    return base * _UNITS[unit.upper()]
+
+
+def format_size(n: int) -> str:
+    """The shortest exact binary-unit spelling: 4096 -> "4K", 3 -> "3"."""
+    for unit in ("E", "P", "T", "G", "M", "K"):
+        mult = _UNITS[unit]
+        if n and n % mult == 0:
+            return f"{n // mult}{unit}"
+    return str(n)
+
+
+def hexaddr(value: int) -> str:
+    return f"{value:#x}"

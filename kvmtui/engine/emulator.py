@@ -1,0 +1,99 @@
+"""The instruction emulator's guest-memory accesses (arch/x86/kvm/x86.c, emulator_read_write()).
+
+The emulator splits an access at page boundaries and handles each fragment on its own: RAM fragments are
+copied to or from host memory (writes are dirty-logged); a fragment that cannot be done in the kernel
+(no slot, a read-only slot for a write, a host mapping that faults) becomes an MMIO fragment, one
+KVM_EXIT_MMIO each. An instruction fetch that cannot be done is an emulation failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .addresses import PAGE_SHIFT, split_at_pages
+from .kvm import Kvm, Vcpu
+from .records import KernelCall, MmioExit
+from .uapi import AccessKind, Outcome
+
+MmioRead = Callable[[int, int], bytes]  # (phys_addr, len) -> the bytes userspace answers
+
+
+@dataclass(frozen=True, slots=True)
+class Emulated:
+    outcome: Outcome
+    chain: tuple[KernelCall, ...]
+    exits: tuple[MmioExit, ...]
+    data: bytes  # what a read or fetch returned (complete only when outcome is ok or mmio)
+    dirtied: tuple[tuple[int, int], ...]
+
+
+def emulate_access(
+    kvm: Kvm, vcpu: Vcpu, kind: AccessKind, gpa: int, size: int, data: bytes, mmio_read: MmioRead, why: str
+) -> Emulated:
+    p = kvm.profile
+    n = p.name_of
+    chain: list[KernelCall] = [KernelCall("x86_emulate_instruction", f"{kind} gpa={gpa:#x}, {size} bytes", "", note=why)]
+    frags = split_at_pages(gpa, size)
+    if len(frags) > 1:
+        chain.append(KernelCall("emulator_read_write", f"gpa={gpa:#x}, bytes={size}", f"{len(frags)} fragments", note="split at the page boundary"))
+    exits: list[MmioExit] = []
+    out = bytearray()
+    dirtied: list[tuple[int, int]] = []
+    pos = 0
+    write = kind is AccessKind.WRITE
+    for fgpa, flen in frags:
+        gfn = fgpa >> PAGE_SHIFT
+        chunk = data[pos : pos + flen] if write else b""
+        pos += flen
+        done = False
+        ro_write = False
+        if kvm.vcpu_mmio_info_valid(vcpu, gfn):
+            chain.append(KernelCall("vcpu_match_mmio_gpa", f"gpa={fgpa:#x}", "true", note="gfn cached as MMIO by an earlier no-slot fault"))
+        else:
+            slot = kvm.memslots.search_memslots(gfn)
+            fn = n("write_guest") if write else ("kvm_fetch_guest_virt" if kind is AccessKind.FETCH else n("read_guest"))
+            if slot is None:
+                chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}", "-EFAULT", note=f"{n('hva_bad')}: no slot"))
+            elif write and slot.readonly:
+                ro_write = True
+                chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}", "-EFAULT", note=f"__gfn_to_hva_many(write=1) = {n('hva_ro_bad')}"))
+            else:
+                hva = slot.hva_of(gfn) + (fgpa & 0xFFF)
+                before = kvm.host.page(hva)
+                r = kvm.host.get_user_pages(hva, write, nowait=False)  # copy_{to,from}_user faults it in
+                if r.pfn is None:
+                    chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "-EFAULT", note=f"copy_{'to' if write else 'from'}_user failed: {r.error}"))
+                else:
+                    if before is None or before.pfn != r.pfn:
+                        # The host page changed under the guest (faulted in, or COW from the zero page).
+                        kvm.mmu_notifier_invalidate(hva & ~0xFFF, (hva & ~0xFFF) + 0x1000)
+                    if write:
+                        kvm.host.write(hva, chunk)
+                        note = ""
+                        d = kvm.mark_page_dirty(slot, gfn)
+                        if d is not None:
+                            dirtied.append(d)
+                            note = f"mark_page_dirty: dirty bit {d[1]} of slot {slot.id}"
+                        chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0", note=note))
+                    else:
+                        out += kvm.host.read(hva, flen)
+                        chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0"))
+                    done = True
+        if done:
+            continue
+        if kind is AccessKind.FETCH:
+            chain.append(
+                KernelCall("handle_emulation_failure", "", "KVM_EXIT_INTERNAL_ERROR", bad=True,
+                           note="suberror KVM_INTERNAL_ERROR_EMULATION: cannot fetch an instruction from MMIO")
+            )
+            return Emulated(Outcome.INTERNAL_ERROR, tuple(chain), tuple(exits), bytes(out), tuple(dirtied))
+        answer = chunk if write else mmio_read(fgpa, flen)
+        exits.append(MmioExit(fgpa, flen, answer, write))
+        if not write:
+            out += answer
+        chain.append(
+            KernelCall("vcpu_mmio_write" if write else "vcpu_mmio_read", f"gpa={fgpa:#x}, len={flen}", "KVM_EXIT_MMIO",
+                       key=ro_write, note="no in-kernel device: exit to userspace" + (" (read-only slot)" if ro_write else ""))
+        )
+    return Emulated(Outcome.MMIO if exits else Outcome.OK, tuple(chain), tuple(exits), bytes(out), tuple(dirtied))

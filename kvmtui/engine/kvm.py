@@ -1,0 +1,77 @@
+"""struct kvm and struct kvm_vcpu: the state one VM holds, bundled so it can be snapshotted as a whole.
+
+Every container here holds immutable values (frozen dataclasses, ints, bytes), so a snapshot is a set of
+shallow container copies: copy-on-snapshot, never a deep copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .addresses import PAGE_MASK, PAGE_SHIFT
+from .host import HostMemory
+from .memslots import MemSlot, Memslots
+from .mmu_state import Sptes
+from .profiles import Profile
+
+
+@dataclass(slots=True)
+class Vcpu:
+    """The per-vCPU MMIO info cache (vcpu_cache_mmio_info): the last gfn found to have no slot."""
+
+    id: int
+    mmio_gfn: int | None = None
+    mmio_gen: int = 0
+
+
+class Kvm:
+    __slots__ = ("profile", "memslots", "host", "sptes", "vcpus")
+
+    def __init__(self, profile: Profile, host: HostMemory | None = None) -> None:
+        self.profile = profile
+        self.memslots = Memslots()
+        self.host = host or HostMemory()
+        self.sptes = Sptes()
+        self.vcpus: dict[int, Vcpu] = {}
+
+    def vcpu(self, vcpu_id: int) -> Vcpu:
+        v = self.vcpus.get(vcpu_id)
+        if v is None:
+            v = self.vcpus[vcpu_id] = Vcpu(vcpu_id)
+        return v
+
+    def mark_page_dirty(self, slot: MemSlot, gfn: int) -> tuple[int, int] | None:
+        """mark_page_dirty_in_slot(): set the slot's dirty bit for gfn, if the slot logs."""
+        bitmap = self.memslots.dirty_bitmaps.get(slot.id)
+        if bitmap is None:
+            return None
+        bitmap.add(gfn - slot.base_gfn)
+        return slot.id, gfn - slot.base_gfn
+
+    def vcpu_mmio_info_valid(self, vcpu: Vcpu, gfn: int) -> bool:
+        """vcpu_match_mmio_gpa(): modern kernels also check the memslot generation."""
+        if vcpu.mmio_gfn != gfn:
+            return False
+        return not self.profile.mmio_spte_generation or vcpu.mmio_gen == self.memslots.generation
+
+    def mmu_notifier_invalidate(self, start: int, end: int) -> list[int]:
+        """kvm_mmu_notifier_invalidate_range_start(): zap the sptes of every gfn mapping [start, end)."""
+        zapped: list[int] = []
+        for s in self.memslots.slots_at_hva(start, end):
+            lo = max(start, s.userspace_addr)
+            hi = min(end, s.userspace_addr + (s.npages << PAGE_SHIFT))
+            g0 = s.base_gfn + ((lo - s.userspace_addr) >> PAGE_SHIFT)
+            g1 = s.base_gfn + ((hi - s.userspace_addr + PAGE_MASK) >> PAGE_SHIFT)
+            for g in self.sptes.gfns_in(g0, g1 - g0):
+                self.sptes.zap(g)
+                zapped.append(g)
+        return zapped
+
+    def copy(self) -> Kvm:
+        other = Kvm.__new__(Kvm)
+        other.profile = self.profile
+        other.memslots = self.memslots.copy()
+        other.host = self.host.copy()
+        other.sptes = self.sptes.copy()
+        other.vcpus = {k: Vcpu(v.id, v.mmio_gfn, v.mmio_gen) for k, v in self.vcpus.items()}
+        return other

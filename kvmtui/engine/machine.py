@@ -1,0 +1,260 @@
+"""A VM: apply one step, return its StepRecord. The ioctls live here, as kvm_vm_ioctl() dispatches them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .addresses import PAGE_MASK, PAGE_SHIFT
+from .emulator import MmioRead
+from .host import Mapping
+from .kvm import Kvm
+from .memslots import MemSlot, MemslotUpdate, kvm_set_memory_region
+from .mmu import write_protect_slot
+from .profiles import Profile
+from .records import KernelCall, SlotChange, SpteChange, SpteState, StepRecord
+from .steps import Access, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, Step
+from .uapi import (
+    EFAULT,
+    EINVAL,
+    ENOENT,
+    ENOMEM,
+    KVM_CAP_NAMES,
+    errno_name,
+    flag_names,
+)
+from .vcpu import AccessPath, kvm_access
+
+
+def _fill_answer(fill: int) -> MmioRead:
+    return lambda _gpa, n: bytes([fill]) * n
+
+
+class Machine:
+    """One VM under one kernel profile. Deterministic: the same steps always give the same records."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        mappings: Iterable[Mapping] = (),
+        path: AccessPath = "native",
+        mmio_read: MmioRead | None = None,
+    ) -> None:
+        self.kvm = Kvm(profile)
+        for m in mappings:
+            self.kvm.host.mmap(m)
+        self.path: AccessPath = path
+        self.mmio_read: MmioRead = mmio_read or _fill_answer(0xFF)
+
+    @property
+    def profile(self) -> Profile:
+        return self.kvm.profile
+
+    # -- snapshots ------------------------------------------------------------------------------------
+    def snapshot(self) -> Kvm:
+        return self.kvm.copy()
+
+    def restore(self, snap: Kvm) -> None:
+        self.kvm = snap.copy()  # the snapshot stays untouched for the next restore
+
+    # -- dispatch -------------------------------------------------------------------------------------
+    def apply(self, step: Step) -> StepRecord:
+        if isinstance(step, Access):
+            return kvm_access(self.kvm, step.vcpu, step.kind, step.gpa, step.size, step.value, self.path, self.mmio_read)
+        if isinstance(step, SetMemoryRegion):
+            return self.set_user_memory_region(step)
+        if isinstance(step, GetDirtyLog):
+            return self.get_dirty_log(step.slot)
+        if isinstance(step, CheckExtension):
+            return self.check_extension(step.cap)
+        if isinstance(step, HostOp):
+            return self.host_op(step)
+        raise TypeError(f"not a step: {step!r}")
+
+    # -- KVM_SET_USER_MEMORY_REGION ----------------------------------------------------------------------
+    def set_user_memory_region(self, step: SetMemoryRegion) -> StepRecord:
+        kvm = self.kvm
+        mem = step.region
+        u = kvm_set_memory_region(kvm.profile, kvm.memslots, mem)
+        args = {"slot": mem.slot, "gpa": mem.guest_phys_addr, "size": mem.memory_size,
+                "hva": mem.userspace_addr, "flags": mem.flags}
+        if u.errno:
+            return StepRecord(
+                op="set_memory_region", args=args, outcome=errno_name(u.errno), chain=u.chain, kind=None,
+                summary=f"KVM_SET_USER_MEMORY_REGION slot {mem.slot}: -{errno_name(u.errno)} ({u.chain[-1].note})",
+            )
+        chain = list(u.chain)
+        spte: list[SpteChange] = []
+        self._commit(u, chain, spte)
+        changes = () if u.kind == "noop" and u.old == u.new else (SlotChange(u.old, u.new),)
+        return StepRecord(
+            op="set_memory_region", args=args, outcome="ok", chain=tuple(chain), kind=u.kind,
+            slot_changes=changes, spte=tuple(spte), summary=_slot_summary(u),
+        )
+
+    def _commit(self, u: MemslotUpdate, chain: list[KernelCall], spte: list[SpteChange]) -> None:
+        """__kvm_set_memory_region()'s second half and kvm_arch_commit_memory_region(), per era."""
+        kvm = self.kvm
+        p = kvm.profile
+        n = p.name_of
+
+        def zap_all(why: str) -> None:
+            gone = [(g, s.state) for g, s in kvm.sptes.items()]
+            kvm.sptes.zap_all()
+            spte.extend(SpteChange(g, st, SpteState.NONE) for g, st in gone)
+            chain.append(KernelCall(n("flush_all"), "", "", note=f"{len(gone)} sptes zapped: {why}"))
+
+        def write_protect(slot: MemSlot, why: str) -> None:
+            gfns = [g for g in kvm.sptes.gfns_in(slot.base_gfn, slot.npages) if kvm.sptes.state(g) is SpteState.RW]
+            write_protect_slot(kvm, slot)
+            spte.extend(SpteChange(g, SpteState.RW, SpteState.WP) for g in gfns)
+            chain.append(KernelCall("kvm_mmu_slot_remove_write_access", f"slot={slot.id}", "", note=f"{len(gfns)} sptes write-protected: {why}"))
+
+        if not p.mmio_spte_generation:  # 3.6 / 3.7
+            if u.kind == "delete":
+                zap_all("a slot is deleted")
+                kvm.memslots.commit(u) if u.old is not None else kvm.memslots.bump_generation()
+                return
+            kvm.memslots.commit(u)
+            assert u.new is not None
+            write_protect(u.new, "3.x write-protects the slot on every commit")
+            old_base = u.old.base_gfn if u.old is not None else 0
+            if old_base != u.new.base_gfn:
+                zap_all("base_gfn changed: clear all mmio sptes" if u.old is None else "the slot moved")
+            return
+
+        if u.kind in ("delete", "move"):
+            chain.append(KernelCall("kvm_invalidate_memslot", f"slot={u.old.id if u.old else '?'}", "", note="KVM_MEMSLOT_INVALID during the update: faults retry"))
+            zap_all("KVM_X86_QUIRK_SLOT_ZAP_ALL (the default)")
+        if u.kind == "noop":
+            return
+        kvm.memslots.commit(u)
+        if u.new is not None and u.new.log_dirty and (u.old is None or not u.old.log_dirty):
+            write_protect(u.new, "dirty logging enabled")
+        chain.append(KernelCall("kvm_swap_active_memslots", "", f"generation {kvm.memslots.generation}",
+                                note="mmio sptes of older generations are now stale"))
+
+    # -- KVM_GET_DIRTY_LOG ---------------------------------------------------------------------------------
+    def get_dirty_log(self, slot_id: int) -> StepRecord:
+        kvm = self.kvm
+        p = kvm.profile
+        args = {"slot": slot_id}
+        chain = [KernelCall("kvm_vm_ioctl_get_dirty_log", f"slot={slot_id}", "")]
+        modern = p.mmio_spte_generation
+        as_id, sid = (slot_id >> 16, slot_id & 0xFFFF) if modern else (0, slot_id)
+        if as_id >= 1 or sid >= p.user_mem_slots:
+            chain.append(KernelCall("kvm_get_dirty_log", "", "-EINVAL", bad=True, note=f"slot id out of range (< {p.user_mem_slots})"))
+            return StepRecord("get_dirty_log", args, "EINVAL", tuple(chain), summary=f"KVM_GET_DIRTY_LOG slot {slot_id}: -EINVAL")
+        slot = kvm.memslots.id_to_memslot(sid)
+        bitmap = kvm.memslots.dirty_bitmaps.get(sid) if slot else None
+        if slot is None or bitmap is None:
+            why = "no such slot" if slot is None else "slot does not log dirty pages"
+            chain.append(KernelCall("kvm_get_dirty_log", "", "-ENOENT", bad=True, note=why))
+            return StepRecord("get_dirty_log", args, "ENOENT", tuple(chain), summary=f"KVM_GET_DIRTY_LOG slot {slot_id}: -ENOENT ({why})")
+        dirty = tuple(sorted(bitmap))
+        bitmap.clear()
+        gfns = [slot.base_gfn + i for i in dirty]
+        rw = [g for g in gfns if kvm.sptes.state(g) is SpteState.RW]
+        kvm.sptes.write_protect(rw)
+        chain.append(KernelCall("kvm_get_dirty_log_protect", f"slot={sid}", f"{len(dirty)} dirty pages", note="bitmap snapshot, then cleared"))
+        chain.append(KernelCall("kvm_arch_mmu_enable_log_dirty_pt_masked", "", "", note=f"{len(rw)} sptes write-protected again"))
+        return StepRecord(
+            "get_dirty_log", args, "ok", tuple(chain), dirty=dirty,
+            spte=tuple(SpteChange(g, SpteState.RW, SpteState.WP) for g in rw),
+            summary=f"KVM_GET_DIRTY_LOG slot {slot_id}: {len(dirty)} dirty page{'s' if len(dirty) != 1 else ''}" + (f" {list(dirty[:8])}" if dirty else ""),
+        )
+
+    # -- KVM_CHECK_EXTENSION -------------------------------------------------------------------------------
+    def check_extension(self, cap: int) -> StepRecord:
+        value = self.kvm.profile.check_extension(cap)
+        name = KVM_CAP_NAMES.get(cap, str(cap))
+        chain = (KernelCall("kvm_vm_ioctl_check_extension", name, str(value)),)
+        return StepRecord("check_extension", {"cap": name}, "ok", chain, cap_value=value, value=value,
+                          summary=f"KVM_CHECK_EXTENSION {name} = {value}")
+
+    # -- the VMM's own memory ----------------------------------------------------------------------------------
+    def host_op(self, step: HostOp) -> StepRecord:
+        kvm = self.kvm
+        host = kvm.host
+        args = {"hva": step.hva, "size": step.size}
+        if step.prot is not None:
+            args["prot"] = step.prot
+        if step.data:
+            args["data"] = step.data.hex()
+        start, size = step.hva, step.size
+        if start & PAGE_MASK and step.op != "host_write":
+            return StepRecord(step.op, args, "EINVAL", (KernelCall(step.op, f"addr={start:#x}", "-EINVAL", bad=True, note="address not page aligned"),),
+                              summary=f"{step.op} at {start:#x}: -EINVAL (not page aligned)")
+        if step.op in ("mprotect", "madvise_dontneed") and _has_hole(host, start, start + size):
+            return StepRecord(step.op, args, "ENOMEM", (KernelCall(step.op, f"addr={start:#x}, len={size:#x}", "-ENOMEM", bad=True, note="part of the range is not mapped"),),
+                              summary=f"{step.op} at {start:#x}: -ENOMEM (range not fully mapped)")
+        before_sptes = {g: s.state for g, s in kvm.sptes.items()} if len(kvm.sptes) < 65536 else None
+        chain: list[KernelCall] = []
+        if step.op == "host_write":
+            err = self._host_write(step.hva, step.data, chain)
+            if err:
+                return StepRecord(step.op, args, errno_name(err), tuple(chain), summary=f"host write at {start:#x}: the VMM would take SIGSEGV")
+            rng = None
+        else:
+            fn = {"mprotect": host.mprotect, "munmap": host.munmap, "madvise_dontneed": host.madvise_dontneed,
+                  "evict": host.evict, "poison": host.poison}[step.op]
+            rng = fn(start, size, step.prot) if step.op == "mprotect" else fn(start, size)
+            kernel_fn = {"mprotect": "mprotect", "munmap": "munmap", "madvise_dontneed": "madvise(MADV_DONTNEED)",
+                         "evict": "reclaim (swap/page cache)", "poison": "memory_failure"}[step.op]
+            chain.append(KernelCall(kernel_fn, f"addr={start:#x}, len={size:#x}" + (f", prot={step.prot}" if step.prot else ""), "0"))
+        if rng is not None:
+            zapped = kvm.mmu_notifier_invalidate(*rng)
+            chain.append(KernelCall("kvm_mmu_notifier_invalidate_range_start", f"{rng[0]:#x}-{rng[1]:#x}", "", note=f"{len(zapped)} sptes zapped"))
+        spte = ()
+        if before_sptes is not None:
+            spte = tuple(SpteChange(g, st, kvm.sptes.state(g)) for g, st in before_sptes.items() if kvm.sptes.state(g) is not st)
+        return StepRecord(step.op, args, "ok", tuple(chain), spte=spte, summary=f"{step.op} {start:#x}+{size:#x}: done")
+
+    def _host_write(self, hva: int, data: bytes, chain: list[KernelCall]) -> int:
+        host = self.kvm.host
+        pos = 0
+        while pos < len(data):
+            at = hva + pos
+            n = min(len(data) - pos, 4096 - (at & PAGE_MASK))
+            before = host.page(at)
+            r = host.get_user_pages(at, write=True, nowait=False)
+            if r.pfn is None:
+                chain.append(KernelCall("(VMM store)", f"addr={at:#x}", "SIGSEGV", bad=True, note=f"the VMM cannot write here: {r.error}"))
+                return EFAULT
+            if before is None or before.pfn != r.pfn:
+                page = at & ~PAGE_MASK
+                zapped = self.kvm.mmu_notifier_invalidate(page, page + 4096)
+                if zapped:
+                    chain.append(KernelCall("kvm_mmu_notifier_invalidate_range_start", f"{page:#x}", "", note="COW gave the page a new pfn: sptes zapped"))
+            host.write(at, data[pos : pos + n])
+            pos += n
+        chain.append(KernelCall("(VMM store)", f"addr={hva:#x}, {len(data)} bytes", "0", note="userspace writes are never dirty-logged"))
+        return 0
+
+    # -- read-only views for drivers --------------------------------------------------------------------------
+    def slots(self) -> list[MemSlot]:
+        return list(self.kvm.memslots)
+
+    def spte_state(self, gfn: int) -> SpteState:
+        return self.kvm.sptes.state(gfn)
+
+
+def _has_hole(host, start: int, end: int) -> bool:
+    pos = start
+    for v in host.vmas_in(start, end):
+        if v.start > pos:
+            return True
+        pos = v.end
+    return pos < end
+
+
+def _slot_summary(u: MemslotUpdate) -> str:
+    s = u.new or u.old
+    if u.kind == "delete":
+        return f"slot {u.old.id} deleted" if u.old else "delete of an empty slot: accepted (3.x)"
+    assert s is not None
+    flags = ",".join(flag_names(s.flags)) or "no flags"
+    gpa = s.base_gfn << PAGE_SHIFT
+    return f"slot {s.id} {u.kind}: gpa {gpa:#x}+{s.npages << PAGE_SHIFT:#x} -> hva {s.userspace_addr:#x} ({flags})"
+
+
+__all__ = ["Machine", "EINVAL", "ENOENT", "ENOMEM"]

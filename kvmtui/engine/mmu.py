@@ -1,0 +1,162 @@
+"""The x86 MMU's page-fault path (arch/x86/kvm/mmu.c, paging_tmpl.h) for one gfn.
+
+The model is the shadow MMU of this machine's host (nested PVM: shadow paging, no TDP) with guest page
+tables whose PTEs start clean (Accessed/Dirty clear), as a guest's untouched data pages are:
+
+- a read fault maps the page without write permission (`ro`), even in a writable slot, because the shadow
+  MMU must see the guest's first write to set the guest PTE's dirty bit. So a first-touch read in a
+  dirty-logged slot sets no dirty bit; the first write then faults, maps `rw` and marks the page dirty.
+  (On a TDP host, or when the guest PTE is already dirty, KVM maps such a read writable and logs it:
+  kvm-semantics.md c, live case dirtylog_read_fault_guest_pte_dirty.)
+- a write fault maps `rw`; in a dirty-logged slot it calls mark_page_dirty.
+- write-protection for dirty logging turns `rw` into `wp`; the next write faults and restores `rw`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from .host import ZERO_PFN, PfnError, hva_to_pfn
+from .kvm import Kvm, Vcpu
+from .memslots import MemSlot
+from .mmu_state import Spte
+from .records import KernelCall, SpteState
+
+
+class PfResult(Enum):
+    FIXED = "fixed"  # an spte was installed: the access completes in hardware
+    EMULATE = "emulate"  # the instruction goes to the emulator
+    EFAULT = "efault"  # KVM_RUN returns -EFAULT
+    HWPOISON = "hwpoison"  # SIGBUS to the vCPU thread
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    result: PfResult
+    chain: tuple[KernelCall, ...]
+    dirtied: tuple[tuple[int, int], ...] = ()
+
+
+def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool) -> Fault:
+    """kvm_mmu_page_fault() for the page of gpa, as the era handles it."""
+    p = kvm.profile
+    n = p.name_of
+    modern = p.mmio_spte_generation
+    gfn = gpa >> 12
+    chain: list[KernelCall] = []
+
+    spte = kvm.sptes.get(gfn)
+    if spte is not None and spte.state is SpteState.MMIO:
+        if modern and spte.gen != kvm.memslots.generation:
+            chain.append(
+                KernelCall("handle_mmio_page_fault", f"addr={gpa:#x}", "RET_PF_INVALID",
+                           note=f"mmio spte of generation {spte.gen}, memslots are at {kvm.memslots.generation}: stale, fault normally")
+            )
+            kvm.sptes.zap(gfn)
+        else:
+            chain.append(
+                KernelCall("handle_mmio_page_fault", f"addr={gpa:#x}", "RET_PF_EMULATE" if modern else "RET_MMIO_PF_EMULATE",
+                           note="cached mmio spte: emulate without looking up a memslot")
+            )
+            return Fault(PfResult.EMULATE, tuple(chain))
+
+    error_code = "PFERR_WRITE" if write else ("PFERR_FETCH" if fetch else "PFERR_READ")
+    chain.append(KernelCall(n("page_fault"), f"cr2_or_gpa={gpa:#x}, error_code={error_code}|PFERR_USER"))
+    slot = kvm.memslots.search_memslots(gfn)
+    chain.append(KernelCall(n("gfn_to_memslot"), f"gfn={gfn:#x}", f"slot {slot.id}" if slot else "NULL"))
+    if slot is None:
+        return _noslot_fault(kvm, vcpu, gfn, chain)
+
+    if slot.readonly and write:
+        # The seed: the read-only decision is taken from the slot flag alone, before any host lookup.
+        chain.append(KernelCall(n("gfn_to_hva"), f"slot={slot.id}, gfn={gfn:#x}, write=1", n("hva_ro_bad"), note="write to a KVM_MEM_READONLY slot"))
+        chain.append(KernelCall(n("gfn_to_pfn"), f"gfn={gfn:#x}", n("pfn_ro_fault")))
+        ret = "RET_PF_EMULATE" if modern else "1 = emulate"
+        chain.append(
+            KernelCall(n("handle_error"), f"pfn={n('pfn_ro_fault')}", ret, key=True,
+                       note="no spte installed and no mmio info cached: later reads still hit the ROM")
+        )
+        return Fault(PfResult.EMULATE, tuple(chain))
+
+    hva = slot.hva_of(gfn)
+    chain.append(KernelCall(n("gfn_to_hva"), f"slot={slot.id}, gfn={gfn:#x}, write={int(write)}", f"{hva:#x}"))
+    map_writable = not slot.readonly
+    r = hva_to_pfn(p, kvm.host, hva, write, map_writable, nowait=True)
+    chain.extend(r.chain)
+    if r.async_ or r.error is PfnError.NEEDS_IO:
+        chain.append(
+            KernelCall("kvm_arch_setup_async_pf" if modern else "try_async_pf", "", "false",
+                       note="the guest has not enabled async page faults: fault the page in synchronously")
+        )
+        r = hva_to_pfn(p, kvm.host, hva, write, map_writable, nowait=False)
+        chain.extend(r.chain)
+    if r.error is PfnError.HWPOISON:
+        chain.append(
+            KernelCall(n("handle_error"), f"pfn={n('pfn_hwpoison')}", "RET_PF_RETRY" if modern else "0", bad=True,
+                       note="kvm_send_hwpoison_signal(): SIGBUS (BUS_MCEERR_AR) to the vCPU thread")
+        )
+        return Fault(PfResult.HWPOISON, tuple(chain))
+    if r.error is not None:
+        chain.append(KernelCall(n("handle_error"), f"pfn={n('pfn_fault')}", "-EFAULT", bad=True, note="KVM_RUN returns -EFAULT"))
+        return Fault(PfResult.EFAULT, tuple(chain))
+
+    assert r.pfn is not None
+    state = SpteState.RW if write else SpteState.RO
+    if write:
+        why = ""
+    elif slot.readonly:
+        why = "read-only slot: mapped without W"
+    elif r.pfn == ZERO_PFN:
+        why = "the shared zero page, mapped without W"
+    else:
+        why = "read through a clean guest PTE: mapped without W until the first write"
+    kvm.sptes.install(gfn, Spte(state, r.pfn))
+    chain.append(
+        KernelCall(n("set_spte"), f"gfn={gfn:#x}, pfn={r.pfn:#x}, {'writable' if write else 'read-only'}",
+                   "RET_PF_FIXED" if modern else "0", note=why)
+    )
+    dirtied: tuple[tuple[int, int], ...] = ()
+    if write:
+        d = kvm.mark_page_dirty(slot, gfn)
+        if d is not None:
+            dirtied = (d,)
+            chain.append(KernelCall(n("mark_dirty"), f"slot={slot.id}, gfn={gfn:#x}", "", note=f"dirty bit {d[1]} set"))
+    return Fault(PfResult.FIXED, tuple(chain), dirtied)
+
+
+def _noslot_fault(kvm: Kvm, vcpu: Vcpu, gfn: int, chain: list[KernelCall]) -> Fault:
+    p = kvm.profile
+    n = p.name_of
+    gen = kvm.memslots.generation
+    vcpu.mmio_gfn, vcpu.mmio_gen = gfn, gen
+    if p.mmio_spte_generation:
+        if p.enable_mmio_caching:
+            kvm.sptes.install(gfn, Spte(SpteState.MMIO, None, gen))
+        chain.append(KernelCall(n("handle_noslot"), f"gfn={gfn:#x}", "RET_PF_CONTINUE" if p.enable_mmio_caching else "RET_PF_EMULATE",
+                                note="vcpu_cache_mmio_info()"))
+        if p.enable_mmio_caching:
+            chain.append(KernelCall("mark_mmio_spte", f"gfn={gfn:#x}, gen={gen}", "RET_PF_EMULATE", note="mmio spte tagged with the memslot generation"))
+        return Fault(PfResult.EMULATE, tuple(chain))
+    chain.append(KernelCall(n("gfn_to_hva"), f"slot=NULL, gfn={gfn:#x}", n("hva_bad")))
+    chain.append(KernelCall(n("gfn_to_pfn"), f"gfn={gfn:#x}", n("pfn_noslot")))
+    chain.append(KernelCall(n("handle_noslot"), f"pfn={n('pfn_noslot')}", "false", note="vcpu_cache_mmio_info()"))
+    kvm.sptes.install(gfn, Spte(SpteState.MMIO, None, gen))
+    chain.append(KernelCall("set_mmio_spte", f"gfn={gfn:#x}", "0 = re-enter", note="the guest faults again on the mmio spte"))
+    chain.append(KernelCall("handle_mmio_page_fault", f"gfn={gfn:#x}", "RET_MMIO_PF_EMULATE"))
+    return Fault(PfResult.EMULATE, tuple(chain))
+
+
+def spte_permits(spte: Spte | None, write: bool) -> bool:
+    """Would the hardware complete this access through the spte without a fault?"""
+    if spte is None:
+        return False
+    st = spte.state
+    if st is SpteState.RW:
+        return True
+    return not write and (st is SpteState.RO or st is SpteState.WP)
+
+
+def write_protect_slot(kvm: Kvm, slot: MemSlot) -> int:
+    """kvm_mmu_slot_remove_write_access(): every rw spte of the slot becomes wp."""
+    return kvm.sptes.write_protect(kvm.sptes.gfns_in(slot.base_gfn, slot.npages))

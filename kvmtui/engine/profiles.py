@@ -1,0 +1,187 @@
+"""Kernel eras as data: one engine reads these switches (kvm-semantics.md, tables a-d).
+
+"3.6" is the tree the seed patch applied to, "3.7" the seed commit ("KVM: introduce readonly memslot"),
+"modern" today's kernel as this machine's /dev/kvm runs it (v6.x source plus live measurements).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .uapi import KVM_CAPS, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    title: str
+    # a. KVM_SET_USER_MEMORY_REGION
+    valid_flags: int
+    user_mem_slots: int  # KVM_MEMORY_SLOTS (3.x) / KVM_USER_MEM_SLOTS: the ioctl's pre-check
+    mem_slots_num: int  # KVM_MEM_SLOTS_NUM: user + private ids
+    readonly_toggle_allowed: bool  # 3.7 accepted it (sptes not reliably re-protected); v3.9 forbade it
+    uaddr_change_ignored: bool  # 3.x kept the old hva silently; modern: EINVAL
+    delete_absent_ok: bool  # 3.x: deleting a never-created slot returned 0; v3.8: EINVAL
+    overlap_check_every_request: bool  # 3.x ran the overlap loop for deletes and flag changes too
+    max_gfn: int | None  # modern x86 kvm_mmu_max_gfn() on shadow paging (52-bit gpa); 3.x: no check
+    # b. the fault path
+    vma_is_valid: bool  # 3.7+: async needs vma_is_valid(vma, write); 3.6: VM_WRITE only
+    has_fast_gup_step: bool  # 3.7 split hva_to_pfn into hva_to_pfn_fast / hva_to_pfn_slow
+    # MMU
+    mmio_spte_generation: bool  # modern: mmio sptes carry the memslot generation (v3.11)
+    enable_mmio_caching: bool  # whether no-slot faults install mmio sptes at all
+    flush_all_on_create_or_move: bool  # 3.x: kvm_arch_flush_shadow() when base_gfn changes
+    write_protect_on_every_commit: bool  # 3.x: kvm_mmu_slot_remove_write_access() on every commit
+    caps: dict[int, int] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # era-specific kernel function names
+
+    def name_of(self, role: str) -> str:
+        return self.names.get(role, role)
+
+    def check_extension(self, cap: int) -> int:
+        # Unknown capabilities return 0, as kvm_vm_ioctl_check_extension does.
+        return self.caps.get(cap, 0)
+
+
+_C = KVM_CAPS
+
+_NAMES_3X = {
+    "page_fault": "kvm_mmu_page_fault",
+    "arch_fault": "paging64_page_fault",
+    "gfn_to_memslot": "gfn_to_memslot",
+    "gfn_to_pfn": "__gfn_to_pfn_memslot",
+    "handle_error": "kvm_handle_bad_page",
+    "read_guest": "kvm_read_guest",
+    "write_guest": "kvm_write_guest",
+    "mark_dirty": "mark_page_dirty",
+    "handle_noslot": "handle_abnormal_pfn",
+    "flush_all": "kvm_arch_flush_shadow",
+    "zap_slot": "kvm_arch_flush_shadow",
+    "set_spte": "set_spte",
+    "pfn_fault": "KVM_PFN_ERR_FAULT",
+    "pfn_hwpoison": "KVM_PFN_ERR_HWPOISON",
+    "pfn_noslot": "KVM_PFN_ERR_BAD",
+    "pfn_ro_fault": "KVM_PFN_ERR_RO_FAULT",
+    "hva_bad": "KVM_HVA_ERR_BAD",
+    "hva_ro_bad": "KVM_HVA_ERR_RO_BAD",
+}
+
+PROFILES: dict[str, Profile] = {
+    "3.6": Profile(
+        name="3.6",
+        title="Linux 3.6 (before the readonly memslot)",
+        valid_flags=KVM_MEM_LOG_DIRTY_PAGES,
+        user_mem_slots=32,
+        mem_slots_num=36,
+        readonly_toggle_allowed=False,
+        uaddr_change_ignored=True,
+        delete_absent_ok=True,
+        overlap_check_every_request=True,
+        max_gfn=None,
+        vma_is_valid=False,
+        has_fast_gup_step=False,
+        mmio_spte_generation=False,
+        enable_mmio_caching=True,
+        flush_all_on_create_or_move=True,
+        write_protect_on_every_commit=True,
+        caps={_C["KVM_CAP_USER_MEMORY"]: 1, _C["KVM_CAP_NR_MEMSLOTS"]: 32, _C["KVM_CAP_SYNC_MMU"]: 1},
+        names={
+            **_NAMES_3X,
+            "gfn_to_hva": "gfn_to_hva_many",
+            "read_hva": "gfn_to_hva",
+            "gfn_to_pfn": "__gfn_to_pfn",
+            "pfn_fault": "fault_pfn",
+            "pfn_hwpoison": "hwpoison_pfn",
+            "pfn_noslot": "bad_pfn",
+            "hva_bad": "bad_hva()",
+        },
+    ),
+    "3.7": Profile(
+        name="3.7",
+        title="Linux 3.7 (KVM: introduce readonly memslot)",
+        valid_flags=KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY,
+        user_mem_slots=32,
+        mem_slots_num=36,
+        readonly_toggle_allowed=True,
+        uaddr_change_ignored=True,
+        delete_absent_ok=True,
+        overlap_check_every_request=True,
+        max_gfn=None,
+        vma_is_valid=True,
+        has_fast_gup_step=True,
+        mmio_spte_generation=False,
+        enable_mmio_caching=True,
+        flush_all_on_create_or_move=True,
+        write_protect_on_every_commit=True,
+        caps={
+            _C["KVM_CAP_USER_MEMORY"]: 1,
+            _C["KVM_CAP_NR_MEMSLOTS"]: 32,
+            _C["KVM_CAP_SYNC_MMU"]: 1,
+            _C["KVM_CAP_READONLY_MEM"]: 1,
+        },
+        names={**_NAMES_3X, "gfn_to_hva": "__gfn_to_hva_many", "read_hva": "gfn_to_hva_read"},
+    ),
+    "modern": Profile(
+        name="modern",
+        title="Linux 6.x (today's kernel, as this machine's /dev/kvm runs it)",
+        valid_flags=KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY,
+        user_mem_slots=32764,
+        mem_slots_num=32767,
+        readonly_toggle_allowed=False,
+        uaddr_change_ignored=False,
+        delete_absent_ok=False,
+        overlap_check_every_request=False,
+        max_gfn=(1 << (52 - 12)) - 1,
+        vma_is_valid=True,
+        has_fast_gup_step=True,
+        mmio_spte_generation=True,
+        enable_mmio_caching=True,
+        flush_all_on_create_or_move=False,
+        write_protect_on_every_commit=False,
+        caps={
+            _C["KVM_CAP_USER_MEMORY"]: 1,
+            _C["KVM_CAP_NR_MEMSLOTS"]: 32764,
+            _C["KVM_CAP_SYNC_MMU"]: 1,
+            _C["KVM_CAP_READONLY_MEM"]: 1,
+            _C["KVM_CAP_MULTI_ADDRESS_SPACE"]: 0,
+            _C["KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2"]: 3,
+            _C["KVM_CAP_DIRTY_LOG_RING"]: 1048576,
+            _C["KVM_CAP_USER_MEMORY2"]: 1,
+            _C["KVM_CAP_MEMORY_FAULT_INFO"]: 1,
+            _C["KVM_CAP_GUEST_MEMFD"]: 1,
+            _C["KVM_CAP_VM_TYPES"]: 1,
+        },
+        names={
+            "page_fault": "kvm_mmu_page_fault",
+            "arch_fault": "paging64_page_fault",
+            "gfn_to_memslot": "kvm_vcpu_gfn_to_memslot",
+            "gfn_to_hva": "__gfn_to_hva_many",
+            "read_hva": "gfn_to_hva_memslot_prot",
+            "gfn_to_pfn": "__kvm_faultin_pfn",
+            "handle_error": "kvm_handle_error_pfn",
+            "read_guest": "kvm_vcpu_read_guest",
+            "write_guest": "kvm_vcpu_write_guest",
+            "mark_dirty": "mark_page_dirty_in_slot",
+            "handle_noslot": "kvm_handle_noslot_fault",
+            "flush_all": "kvm_mmu_zap_all_fast",
+            "zap_slot": "kvm_arch_flush_shadow_memslot",
+            "set_spte": "make_spte",
+            "pfn_fault": "KVM_PFN_ERR_FAULT",
+            "pfn_hwpoison": "KVM_PFN_ERR_HWPOISON",
+            "pfn_noslot": "KVM_PFN_NOSLOT",
+            "pfn_ro_fault": "KVM_PFN_ERR_RO_FAULT",
+            "pfn_needs_io": "KVM_PFN_ERR_NEEDS_IO",
+            "hva_bad": "KVM_HVA_ERR_BAD",
+            "hva_ro_bad": "KVM_HVA_ERR_RO_BAD",
+        },
+    ),
+}
+
+KERNEL_ERAS: tuple[str, ...] = tuple(PROFILES)
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown kernel era {name!r} (known: {', '.join(KERNEL_ERAS)})") from None

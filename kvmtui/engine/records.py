@@ -1,0 +1,99 @@
+"""StepRecord: what one step asked, the kernel functions it went through, and what changed.
+
+Records are the engine's only output. The app, the trace printer and `compare` read them; none of them
+re-derives kernel logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - import cycle only for typing
+    from .memslots import MemSlot
+
+
+class SpteState(str, Enum):
+    """The state of one gfn's shadow/TDP page-table entry."""
+
+    NONE = "none"  # not present: the next access faults
+    RO = "ro"  # present without write permission (read-only slot, read fault, or host page not writable)
+    RW = "rw"  # present and writable
+    WP = "wp"  # writable by the host but write-protected for dirty logging (the fast path restores W)
+    MMIO = "mmio"  # a cached MMIO spte for a gfn with no slot
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class KernelCall:
+    """One kernel function on the path of a step, with its arguments and what it returned."""
+
+    fn: str
+    args: str = ""
+    ret: str = ""
+    note: str = ""  # why, in a few words
+    bad: bool = False  # the call that failed the step
+    key: bool = False  # the moment a read-only write turns into an MMIO exit
+
+
+@dataclass(frozen=True, slots=True)
+class MmioExit:
+    """struct kvm_run.mmio as userspace sees it after KVM_EXIT_MMIO."""
+
+    phys_addr: int
+    len: int
+    data: bytes
+    is_write: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SpteChange:
+    gfn: int
+    before: SpteState
+    after: SpteState
+
+
+@dataclass(frozen=True, slots=True)
+class SlotChange:
+    before: MemSlot | None
+    after: MemSlot | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One step: an ioctl, a guest access or a host change, and its consequences."""
+
+    op: str
+    args: dict[str, Any]  # the step as the engine received it (gpa, size, slot, ...)
+    outcome: str
+    chain: tuple[KernelCall, ...] = ()
+    exits: tuple[MmioExit, ...] = ()
+    exit_reason: str | None = None  # what KVM_RUN handed to userspace, if it returned
+    spte: tuple[SpteChange, ...] = ()
+    dirtied: tuple[tuple[int, int], ...] = ()  # (slot id, page index) bits set by this step
+    slot_changes: tuple[SlotChange, ...] = ()
+    # accesses
+    value: int | None = None
+    slot: int | None = None
+    hva: int | None = None
+    pfn: int | None = None
+    # set_memory_region
+    kind: str | None = None
+    # get_dirty_log
+    dirty: tuple[int, ...] | None = None
+    # check_extension
+    cap_value: int | None = None
+    summary: str = ""  # one line in words, for people
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key_moment(self) -> bool:
+        """True when a read-only write fault became an MMIO exit: the picture kvmtui exists to show."""
+        return any(c.key for c in self.chain)
+
+    @property
+    def is_access(self) -> bool:
+        return self.op in ("read", "write", "fetch")

@@ -1,0 +1,135 @@
+"""One guest access by a vCPU: through the sptes and the fault path (native) or the emulator.
+
+Native (hardware + MMU): the pages are taken in order; a page whose spte permits the access needs
+nothing; otherwise it faults. A fault that installs an spte lets the access go on; one that ends in
+-EFAULT or SIGBUS ends it; one that needs emulation hands the whole access to the emulator, which then
+does every fragment by its own rules (kvm-semantics.md h).
+Emulated: every access goes through the instruction emulator, as CPL0 code does on this host.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .addresses import PAGE_MASK, PAGE_SHIFT, split_at_pages
+from .emulator import MmioRead, emulate_access
+from .kvm import Kvm
+from .mmu import PfResult, page_fault, spte_permits
+from .records import KernelCall, SpteChange, StepRecord
+from .uapi import KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO, AccessKind, Outcome
+
+AccessPath = Literal["native", "emulated"]
+ACCESS_PATHS: tuple[str, ...] = ("native", "emulated")
+
+
+def kvm_access(
+    kvm: Kvm,
+    vcpu_id: int,
+    kind: AccessKind,
+    gpa: int,
+    size: int,
+    value: int | None,
+    path: AccessPath,
+    mmio_read: MmioRead,
+) -> StepRecord:
+    vcpu = kvm.vcpu(vcpu_id)
+    write = kind is AccessKind.WRITE
+    fetch = kind is AccessKind.FETCH
+    data = (value or 0).to_bytes(size, "little") if write else b""
+    frags = split_at_pages(gpa, size) if (gpa & PAGE_MASK) + size > 4096 else [(gpa, size)]
+    sptes = kvm.sptes
+    before = [sptes.state(f[0] >> PAGE_SHIFT) for f in frags]
+    chain: list[KernelCall] = []
+    dirtied: list[tuple[int, int]] = []
+    outcome = Outcome.OK
+    exits = ()
+    result = b""
+
+    if path == "native":
+        emulate_why = ""
+        for fgpa, _ in frags:
+            if spte_permits(sptes.get(fgpa >> PAGE_SHIFT), write):
+                continue
+            f = page_fault(kvm, vcpu, fgpa, write, fetch)
+            chain.extend(f.chain)
+            dirtied.extend(f.dirtied)
+            if f.result is PfResult.FIXED:
+                continue
+            if f.result is PfResult.EMULATE:
+                emulate_why = f"page fault at {fgpa:#x} asked for emulation"
+                break
+            outcome = Outcome.EFAULT if f.result is PfResult.EFAULT else Outcome.HWPOISON
+            break
+        else:
+            # Every page has an spte that allows the access: the hardware completes it.
+            result = _through_sptes(kvm, frags, write, data)
+            if not chain:
+                states = "/".join(str(s) for s in before)
+                chain.append(KernelCall("(hardware)", f"{kind} gpa={gpa:#x}, {size} bytes", f"spte {states}: no exit",
+                                        note="translated by the existing spte: KVM is not involved"))
+        if emulate_why:
+            em = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, emulate_why)
+            chain.extend(em.chain)
+            dirtied.extend(em.dirtied)
+            outcome, exits, result = em.outcome, em.exits, em.data
+    else:
+        em = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, "emulated access path (CPL0 code on this host)")
+        chain.extend(em.chain)
+        dirtied.extend(em.dirtied)
+        outcome, exits, result = em.outcome, em.exits, em.data
+
+    gfn0 = gpa >> PAGE_SHIFT
+    slot = kvm.memslots.search_memslots(gfn0)
+    spte0 = sptes.get(gfn0)
+    if outcome is Outcome.OK or outcome is Outcome.MMIO:
+        got = value if write else int.from_bytes(result, "little")
+    else:
+        got = None
+    exit_reason = {Outcome.MMIO: KVM_EXIT_MMIO, Outcome.INTERNAL_ERROR: KVM_EXIT_INTERNAL_ERROR}.get(outcome)
+    return StepRecord(
+        op=str(kind),
+        args={"vcpu": vcpu_id, "gpa": gpa, "size": size, **({"value": value} if write else {})},
+        outcome=str(outcome),
+        chain=tuple(chain),
+        exits=tuple(exits),
+        exit_reason=exit_reason,
+        spte=tuple(SpteChange(f[0] >> PAGE_SHIFT, b, sptes.state(f[0] >> PAGE_SHIFT)) for f, b in zip(frags, before)),
+        dirtied=tuple(dict.fromkeys(dirtied)),
+        value=got,
+        slot=slot.id if slot else None,
+        hva=slot.hva_of(gfn0) + (gpa & PAGE_MASK) if slot else None,
+        pfn=spte0.pfn if spte0 is not None else None,
+        summary=_summary(kind, gpa, size, outcome, exits, got),
+    )
+
+
+def _through_sptes(kvm: Kvm, frags: list[tuple[int, int]], write: bool, data: bytes) -> bytes:
+    """The access done by the hardware through present sptes: host memory is read or written directly."""
+    out = b""
+    pos = 0
+    search = kvm.memslots.search_memslots
+    host = kvm.host
+    for fgpa, flen in frags:
+        gfn = fgpa >> PAGE_SHIFT
+        slot = search(gfn)
+        assert slot is not None, "an spte that permits access always belongs to a slot"
+        hva = slot.hva_of(gfn) + (fgpa & PAGE_MASK)
+        if write:
+            host.write(hva, data[pos : pos + flen])
+        else:
+            out += host.read(hva, flen)
+        pos += flen
+    return out
+
+
+def _summary(kind: AccessKind, gpa: int, size: int, outcome: Outcome, exits: tuple, got: int | None) -> str:
+    what = f"{kind} {size}B at {gpa:#x}"
+    if outcome is Outcome.OK:
+        return f"{what}: completed" + (f", value {got:#x}" if got is not None and kind is not AccessKind.WRITE else "")
+    if outcome is Outcome.MMIO:
+        return f"{what}: {len(exits)} KVM_EXIT_MMIO exit{'s' if len(exits) != 1 else ''}"
+    if outcome is Outcome.EFAULT:
+        return f"{what}: KVM_RUN returned -EFAULT (the VMM sees a crashed vCPU)"
+    if outcome is Outcome.HWPOISON:
+        return f"{what}: SIGBUS (hardware-poisoned host page)"
+    return f"{what}: KVM_EXIT_INTERNAL_ERROR (emulation failure)"

@@ -1,0 +1,121 @@
+"""The trace as JSON lines (trace-format.md) and as a table for people. Reads records; derives nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import IO, Any
+
+from .engine.uapi import flag_names
+from .runner import ScenarioRun, TraceEntry
+
+
+def entry_json(run: ScenarioRun, e: TraceEntry) -> dict[str, Any]:
+    r = e.record
+    out: dict[str, Any] = {
+        "step": e.index,
+        "phase": e.phase,
+        "op": r.op,
+        "outcome": r.outcome,
+        "expect_met": e.expect_met,
+        "note": e.spec.note,
+    }
+    a = r.args
+    if r.is_access:
+        out.update(
+            vcpu=a["vcpu"], gpa=a["gpa"], size=a["size"], value=r.value, slot=r.slot, hva=r.hva, pfn=r.pfn,
+            symbol=None,
+            exits=[{"reason": "KVM_EXIT_MMIO", "phys_addr": x.phys_addr, "len": x.len, "data": x.data.hex(), "is_write": x.is_write} for x in r.exits],
+            chain=[{"fn": c.fn, "ret": c.ret, "args": c.args, **({"note": c.note} if c.note else {}), **({"key": True} if c.key else {})} for c in r.chain],
+            spte=[{"gfn": s.gfn, "before": str(s.before), "after": str(s.after)} for s in r.spte],
+        )
+        if r.exit_reason:
+            out["exit_reason"] = r.exit_reason
+        if r.dirtied:
+            out["dirtied"] = [{"slot": s, "page": p} for s, p in r.dirtied]
+    elif r.op == "set_memory_region":
+        out.update(slot=a["slot"], gpa=a["gpa"], size=a["size"], hva=a["hva"], flags=flag_names(a["flags"]), kind=r.kind)
+    elif r.op == "get_dirty_log":
+        out.update(slot=a["slot"], dirty=list(r.dirty) if r.dirty is not None else None)
+    elif r.op == "check_extension":
+        out.update(cap=a["cap"], value=r.cap_value)
+    else:
+        out.update(host=run.host_label(a["hva"]), size=a["size"])
+        if "prot" in a:
+            out["prot"] = a["prot"]
+    if not r.is_access:
+        out["chain"] = [{"fn": c.fn, "ret": c.ret, "args": c.args, **({"note": c.note} if c.note else {})} for c in r.chain]
+    out["summary"] = r.summary
+    if e.unmet:
+        out["unmet"] = list(e.unmet)
+    return out
+
+
+def write_json_lines(run: ScenarioRun, entries: Iterable[TraceEntry], out: IO[str]) -> None:
+    for e in entries:
+        out.write(json.dumps(entry_json(run, e), separators=(",", ":")) + "\n")
+
+
+def _what(e: TraceEntry) -> str:
+    r = e.record
+    a = r.args
+    if r.is_access:
+        v = f" = {a['value']:#x}" if r.op == "write" else ""
+        return f"{r.op} {a['gpa']:#x} /{a['size']}{v}"
+    if r.op == "set_memory_region":
+        if a["size"] == 0:
+            return f"delete slot {a['slot']}"
+        flags = "|".join(f.removeprefix("KVM_MEM_") for f in flag_names(a["flags"]))
+        return f"slot {a['slot']} gpa {a['gpa']:#x} size {a['size']:#x}" + (f" {flags}" if flags else "")
+    if r.op == "get_dirty_log":
+        return f"get_dirty_log slot {a['slot']}"
+    if r.op == "check_extension":
+        return f"check_extension {a['cap']}"
+    return f"{r.op} {a['hva']:#x}"
+
+
+def _result(e: TraceEntry) -> str:
+    r = e.record
+    if r.exits:
+        return "; ".join(f"KVM_EXIT_MMIO {'W' if x.is_write else 'R'} {x.phys_addr:#x}/{x.len} {x.data.hex()}" for x in r.exits)
+    if r.op == "get_dirty_log" and r.dirty is not None:
+        return f"dirty {list(r.dirty)}"
+    if r.op == "check_extension":
+        return str(r.cap_value)
+    if r.op == "set_memory_region" and r.kind:
+        return r.kind
+    if r.is_access and r.value is not None and r.op != "write":
+        return f"value {r.value:#x}"
+    return ""
+
+
+def _path(e: TraceEntry) -> str:
+    """The chain in one line: the calls that returned something worth reading."""
+    parts = [f"{c.fn}={c.ret}" for c in e.record.chain if c.ret and (c.key or c.bad or "ERR" in c.ret or c.ret.startswith(("KVM_", "-", "1 =", "RET_PF_EMULATE", "slot", "NULL")))]
+    return " ▸ ".join(parts[-4:])
+
+
+def print_table(run: ScenarioRun, entries: list[TraceEntry], file: IO[str], terminal: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(file=file, force_terminal=terminal, color_system="auto" if terminal else None,
+                      width=None if terminal else 400, highlight=False, soft_wrap=not terminal)
+    sc = run.scenario
+    console.print(f"{sc.title} — kernel {run.kernel}, {run.path} path, {len(entries)} steps", style="bold" if terminal else None)
+    table = Table(box=None if not terminal else None, show_edge=False, pad_edge=False, header_style="bold" if terminal else "")
+    for col, kw in (("#", {"justify": "right"}), ("step", {}), ("outcome", {}), ("result", {}), ("slot", {"justify": "right"}),
+                    ("spte", {}), ("expect", {}), ("kernel path", {})):
+        table.add_column(col, no_wrap=not terminal, overflow="fold" if terminal else "ignore", **kw)
+    for e in entries:
+        r = e.record
+        outcome = Text(r.outcome)
+        if terminal:
+            outcome.stylize("bold magenta" if r.key_moment else ("red" if r.outcome not in ("ok", "mmio") else ("yellow" if r.outcome == "mmio" else "green")))
+        if r.key_moment:
+            outcome.append(" ◆RO→MMIO")
+        spte = ",".join(f"{s.before}→{s.after}" for s in r.spte[:2]) if r.is_access else ""
+        met = "" if e.expect_met is None else ("✓" if e.expect_met else "✗ " + "; ".join(e.unmet or ()))
+        table.add_row(str(e.index), _what(e), outcome, _result(e), "" if r.slot is None else str(r.slot), spte, met, _path(e))
+    console.print(table)

@@ -1,0 +1,203 @@
+"""Turn a Scenario into engine steps, run them, and check each step's `expect:`.
+
+This is scenario plumbing (mapping names, omitted fields, the userspace MMIO devices), not kernel logic:
+every kernel decision comes from kvmtui.engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .engine import (
+    Access,
+    AccessKind,
+    CheckExtension,
+    GetDirtyLog,
+    History,
+    Machine,
+    Mapping,
+    SetMemoryRegion,
+    Step,
+    StepRecord,
+    UserMemoryRegion,
+    get_profile,
+)
+from .engine.host import HostMemory
+from .engine.steps import HostOp
+from .scenario.model import Expect, HostRef, Scenario, StepSpec
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEntry:
+    """One record as the trace and the app show it: the engine's record plus where it came from."""
+
+    index: int  # 1-based over setup and steps
+    spec: StepSpec
+    record: StepRecord
+    unmet: tuple[str, ...] | None  # None: no expect; () all met
+
+    @property
+    def phase(self) -> str:
+        return self.spec.phase
+
+    @property
+    def expect_met(self) -> bool | None:
+        return None if self.unmet is None else not self.unmet
+
+
+def build_mappings(scenario: Scenario) -> list[Mapping]:
+    layout = HostMemory()
+    out = []
+    for h in scenario.host:
+        hva = h.hva if h.hva is not None else layout.next_free_hva()
+        m = Mapping(h.name, hva, h.size, h.prot, h.backing, h.fill, h.image)  # type: ignore[arg-type]
+        layout.mmap(m)
+        out.append(m)
+    return out
+
+
+def mmio_answer(scenario: Scenario):
+    devices = scenario.mmio
+    fill = scenario.mmio_fill
+
+    def answer(gpa: int, n: int) -> bytes:
+        out = bytearray()
+        for a in range(gpa, gpa + n):
+            byte = fill
+            for d in devices:
+                if d.gpa <= a < d.gpa + d.size:
+                    byte = fill if d.read is None else d.read
+                    break
+            out.append(byte)
+        return bytes(out)
+
+    return answer
+
+
+class ScenarioRun:
+    """A scenario bound to an era and access path: the machine, the steps, the records on demand."""
+
+    def __init__(self, scenario: Scenario, kernel: str | None = None, path: str | None = None) -> None:
+        self.scenario = scenario
+        self.kernel = kernel or scenario.kernel
+        self.path = path or scenario.path
+        self.mappings = {m.name: m for m in build_mappings(scenario)}
+        self.specs: list[StepSpec] = list(scenario.all_steps)
+        self.machine = Machine(get_profile(self.kernel), self.mappings.values(), self.path, mmio_answer(scenario))  # type: ignore[arg-type]
+        self.history = History(self.machine, _LazySteps(self))
+        self._entries: list[TraceEntry] = []
+
+    # Steps that depend on the VM's state (omitted set_memory_region fields) are resolved when reached.
+    def engine_step(self, i: int, machine: Machine) -> Step:
+        spec = self.specs[i]
+        p = spec.params
+        op = spec.op
+        if op in ("read", "write", "fetch"):
+            return Access(AccessKind(op), p["gpa"], p["size"], p.get("value"), p.get("vcpu", 0))
+        if op == "set_memory_region":
+            cur = machine.kvm.memslots.id_to_memslot(p["slot"] & 0xFFFF)
+            host: HostRef | None = p.get("host")
+            if host is not None:
+                uaddr = self.hva(host)
+                size = p.get("size", max(self.mappings[host.name].size - host.offset, 0))
+            else:
+                uaddr = cur.userspace_addr if cur else 0
+                size = p.get("size", cur.npages << 12 if cur else 0)
+            gpa = p.get("gpa", cur.base_gfn << 12 if cur else 0)
+            flags = p.get("flags", cur.flags if cur else 0)
+            return SetMemoryRegion(UserMemoryRegion(p["slot"], flags, gpa, size, uaddr))
+        if op == "delete_slot":
+            cur = machine.kvm.memslots.id_to_memslot(p["slot"] & 0xFFFF)
+            gpa, uaddr = (cur.base_gfn << 12, cur.userspace_addr) if cur else (0, 0)
+            return SetMemoryRegion(UserMemoryRegion(p["slot"], 0, gpa, 0, uaddr))
+        if op == "get_dirty_log":
+            return GetDirtyLog(p["slot"])
+        if op == "check_extension":
+            return CheckExtension(p["cap"])
+        host = p["host"]
+        hva = self.hva(host)
+        size = p.get("size", max(self.mappings[host.name].size - host.offset, 0))
+        if op == "host_write":
+            size = len(p["data"])
+        return HostOp(op, hva, size, p.get("prot"), p.get("data", b""))  # type: ignore[arg-type]
+
+    def hva(self, ref: HostRef) -> int:
+        return self.mappings[ref.name].hva + ref.offset
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def entry(self, i: int) -> TraceEntry:
+        """The trace entry of step i (0-based), computing records up to it."""
+        self.history.compute_to(i + 1)
+        while len(self._entries) <= i:
+            j = len(self._entries)
+            spec = self.specs[j]
+            rec = self.history.records[j]
+            unmet = None if spec.expect is None else tuple(check_expect(spec.expect, rec))
+            self._entries.append(TraceEntry(j + 1, spec, rec, unmet))
+        return self._entries[i]
+
+    def entries(self) -> list[TraceEntry]:
+        if self.specs:
+            self.entry(len(self.specs) - 1)
+        return list(self._entries)
+
+    def host_label(self, hva: int) -> str:
+        for m in self.mappings.values():
+            if m.hva <= hva < m.end:
+                return m.name if hva == m.hva else f"{m.name}+{hva - m.hva:#x}"
+        return f"{hva:#x}"
+
+
+class _LazySteps:
+    """A sequence view that resolves each spec into an engine step against the machine's current state."""
+
+    def __init__(self, run: ScenarioRun) -> None:
+        self.run = run
+
+    def __len__(self) -> int:
+        return len(self.run.specs)
+
+    def __getitem__(self, i: int) -> Step:
+        return self.run.engine_step(i, self.run.machine)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
+def check_expect(e: Expect, r: StepRecord) -> list[str]:
+    """Every way the record differs from what the step expected, in words."""
+    out: list[str] = []
+    if e.outcome is not None and r.outcome != e.outcome:
+        out.append(f"outcome: expected {e.outcome}, got {r.outcome}")
+    if e.value is not None and r.value != e.value:
+        got = "nothing (the access did not complete)" if r.value is None else f"{r.value:#x}"
+        out.append(f"value: expected {e.value:#x}, got {got}")
+    if e.slot is not None and r.slot != e.slot:
+        out.append(f"slot: expected {e.slot}, got {r.slot if r.slot is not None else 'no slot'}")
+    if e.slot_none and r.slot is not None:
+        out.append(f"slot: expected no slot, got slot {r.slot}")
+    if e.spte is not None:
+        got_spte = str(r.spte[0].after) if r.spte else "none"
+        if got_spte != e.spte:
+            out.append(f"spte: expected {e.spte}, got {got_spte}")
+    if e.dirty is not None and r.dirty != e.dirty:
+        out.append(f"dirty: expected {list(e.dirty)}, got {list(r.dirty) if r.dirty is not None else 'an error (' + r.outcome + ')'}")
+    if e.exits is not None:
+        want = [(x.phys_addr, x.len, x.data, x.is_write) for x in e.exits]
+        got = [(x.phys_addr, x.len, x.data, x.is_write) for x in r.exits]
+        if want != got:
+            out.append(f"exits: expected {_exits_text(want)}, got {_exits_text(got)}")
+    return out
+
+
+def _exits_text(exits: list[tuple[int, int, bytes, bool]]) -> str:
+    if not exits:
+        return "none"
+    return "; ".join(f"{'write' if w else 'read'} {p:#x} len {n} data {d.hex()}" for p, n, d, w in exits)
+
+
+def scenario_dir(scenario: Scenario) -> Path:
+    return Path(scenario.file).parent

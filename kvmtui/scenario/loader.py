@@ -1,0 +1,471 @@
+"""Scenario format 1 (scenario-format.md) from YAML to a Scenario, with one precise error per problem.
+
+The loader checks types, names and ranges; addresses and sizes the kernel wants aligned are left to the
+kernel model, so a scenario can show what the kernel says to a bad request.
+"""
+
+from __future__ import annotations
+
+import difflib
+import errno
+from pathlib import Path
+from typing import Any
+
+from ..engine.addresses import U64_MAX, parse_size
+from ..engine.uapi import FLAG_ALIASES, KVM_CAPS
+from .errors import ScenarioError
+from .model import Expect, ExpectExit, HostRef, HostSpec, MmioDevice, Pos, Scenario, StepSpec
+from .yamlsafe import load_yaml, read_text
+
+FORMAT_VERSIONS = (1,)
+KERNELS = ("3.6", "3.7", "modern")
+PATHS = ("native", "emulated")
+PROTS = ("rw", "r", "none")
+BACKINGS = ("anon", "file")
+TOP_KEYS = ("kvmtui", "title", "description", "kernel", "path", "mmio_fill", "host", "slots", "mmio", "steps")
+HOST_KEYS = ("size", "prot", "backing", "fill", "data", "file", "hva")
+SLOT_KEYS = ("slot", "gpa", "host", "size", "flags")
+MMIO_KEYS = ("name", "gpa", "size", "read")
+COMMON_STEP_KEYS = ("note", "expect")
+ACCESS_OPS = ("read", "write", "fetch")
+HOST_OPS = ("mprotect", "munmap", "madvise_dontneed", "evict", "poison", "host_write")
+STEP_OPS = (*ACCESS_OPS, "set_memory_region", "delete_slot", "get_dirty_log", "check_extension", *HOST_OPS)
+STEP_EXTRA: dict[str, tuple[str, ...]] = {"read": ("size", "vcpu"), "write": ("size", "value", "vcpu"), "fetch": ("size", "vcpu")}
+HOST_OP_KEYS: dict[str, tuple[str, ...]] = {
+    "mprotect": ("host", "size", "prot"),
+    "host_write": ("host", "data"),
+    **{op: ("host", "size") for op in ("munmap", "madvise_dontneed", "evict", "poison")},
+}
+EXPECT_KEYS = ("outcome", "value", "exits", "dirty", "slot", "spte")
+EXIT_KEYS = ("phys_addr", "len", "data", "is_write")
+ACCESS_OUTCOMES = ("ok", "mmio", "efault", "hwpoison", "internal_error")
+SPTE_STATES = ("none", "ro", "rw", "wp", "mmio")
+ERRNO_NAMES = frozenset(errno.errorcode.values())
+MAX_VCPU = 1023
+
+
+class _Loader:
+    def __init__(self, file: str, base_dir: Path) -> None:
+        self.file = file
+        self.base_dir = base_dir
+
+    # -- positions and errors ------------------------------------------------------------------------
+    def error(self, pos: Pos | None, message: str) -> ScenarioError:
+        return ScenarioError(self.file, pos.line if pos else None, pos.col if pos else None, message)
+
+    @staticmethod
+    def pos_of(node: Any) -> Pos | None:
+        lc = getattr(node, "lc", None)
+        if lc is None or lc.line is None:
+            return None
+        return Pos(lc.line + 1, lc.col + 1)
+
+    @staticmethod
+    def key_pos(m: Any, key: Any) -> Pos:
+        try:
+            line, col = m.lc.key(key)
+            return Pos(line + 1, col + 1)
+        except (AttributeError, KeyError, TypeError):
+            return _Loader.pos_of(m) or Pos(1, 1)
+
+    @staticmethod
+    def val_pos(m: Any, key: Any) -> Pos:
+        try:
+            line, col = m.lc.value(key)
+            return Pos(line + 1, col + 1)
+        except (AttributeError, KeyError, TypeError):
+            return _Loader.key_pos(m, key)
+
+    @staticmethod
+    def item_pos(seq: Any, i: int) -> Pos:
+        try:
+            line, col = seq.lc.item(i)
+            return Pos(line + 1, col + 1)
+        except (AttributeError, KeyError, TypeError, IndexError):
+            return _Loader.pos_of(seq) or Pos(1, 1)
+
+    # -- generic checks -------------------------------------------------------------------------------------
+    def mapping(self, node: Any, pos: Pos | None, what: str) -> dict:
+        if not isinstance(node, dict):
+            raise self.error(pos, f"{what} must be a mapping, not {_kind(node)}")
+        return node
+
+    def sequence(self, node: Any, pos: Pos | None, what: str) -> list:
+        if not isinstance(node, list):
+            raise self.error(pos, f"{what} must be a list, not {_kind(node)}")
+        return node
+
+    def known_keys(self, m: dict, allowed: tuple[str, ...], what: str) -> None:
+        for k in m:
+            if not isinstance(k, str):
+                raise self.error(self.key_pos(m, k), f"{what}: key {k!r} is not a name")
+            if k not in allowed:
+                hint = difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)
+                did = f"did you mean {hint[0]!r}? " if hint else ""
+                raise self.error(self.key_pos(m, k), f"unknown key {k!r} in {what} ({did}known: {', '.join(allowed)})")
+
+    def required(self, m: dict, key: str, what: str) -> Any:
+        if key not in m:
+            raise self.error(self.pos_of(m), f"{what} needs `{key}:`")
+        return m[key]
+
+    def number(self, value: Any, pos: Pos, what: str, sizes: bool = True, limit: int = U64_MAX) -> int:
+        if isinstance(value, bool) or value is None:
+            raise self.error(pos, f"{what} must be a number, not {_kind(value)}")
+        if isinstance(value, int):
+            n = int(value)
+        elif isinstance(value, str):
+            if not sizes:
+                raise self.error(pos, f"{what} must be a number, not the text {str(value)!r}")
+            try:
+                n = parse_size(value)
+            except ValueError:
+                raise self.error(pos, f"{what}: {str(value)!r} is not a number or size (write 4096, 0x1000 or 4K, 2M, 1G, 1T)") from None
+        else:
+            raise self.error(pos, f"{what} must be a number{' or size like 4K' if sizes else ''}, not {_kind(value)}")
+        if n < 0:
+            raise self.error(pos, f"{what} must not be negative ({n})")
+        if n > limit:
+            raise self.error(pos, f"{what} {n:#x} is out of range (at most {limit:#x})")
+        return n
+
+    def text(self, value: Any, pos: Pos, what: str) -> str:
+        if not isinstance(value, str):
+            raise self.error(pos, f"{what} must be text, not {_kind(value)}")
+        return str(value)
+
+    def choice(self, value: Any, pos: Pos, what: str, allowed: tuple[str, ...]) -> str:
+        text = str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+        if text not in allowed:
+            hint = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
+            did = f"did you mean {hint[0]!r}? " if hint else ""
+            raise self.error(pos, f"{what} {value!r} is not known ({did}allowed: {', '.join(allowed)})")
+        return text
+
+    def hexbytes(self, value: Any, pos: Pos, what: str) -> bytes:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = f"{int(value):02x}"
+        if not isinstance(value, str):
+            raise self.error(pos, f"{what} must be hex bytes like \"ea 5b 00\", not {_kind(value)}")
+        try:
+            return bytes.fromhex(str(value))
+        except ValueError:
+            raise self.error(pos, f"{what}: {str(value)!r} is not hex bytes (write pairs of hex digits, like \"ea 5b 00\")") from None
+
+    # -- sections -------------------------------------------------------------------------------------------
+    def load(self, doc: Any) -> Scenario:
+        top = self.mapping(doc, self.pos_of(doc) or Pos(1, 1), "a scenario")
+        self.known_keys(top, TOP_KEYS, "the scenario")
+        version = 1
+        if "kvmtui" in top:
+            version = self.number(top["kvmtui"], self.val_pos(top, "kvmtui"), "kvmtui (format version)", sizes=False)
+            if version not in FORMAT_VERSIONS:
+                raise self.error(self.val_pos(top, "kvmtui"), f"scenario format {version} is not supported (this kvmtui reads format 1)")
+        title = self.text(top["title"], self.val_pos(top, "title"), "title") if "title" in top else Path(self.file).stem
+        description = self.text(top["description"], self.val_pos(top, "description"), "description") if top.get("description") is not None else ""
+        kernel = "modern"
+        if "kernel" in top:
+            raw = top["kernel"]
+            if isinstance(raw, float):  # `kernel: 3.7` reads as a float in YAML
+                raw = f"{raw:g}"
+            kernel = self.choice(raw, self.val_pos(top, "kernel"), "kernel era", KERNELS)
+        path = self.choice(top["path"], self.val_pos(top, "path"), "path", PATHS) if "path" in top else "native"
+        mmio_fill = self.number(top["mmio_fill"], self.val_pos(top, "mmio_fill"), "mmio_fill", sizes=False, limit=0xFF) if "mmio_fill" in top else 0xFF
+        host = self.host_section(top)
+        names = tuple(h.name for h in host)
+        setup = tuple(self.slot_entries(top, names))
+        mmio = tuple(self.mmio_section(top))
+        steps = tuple(self.step_entries(top, names))
+        if not setup and not steps:
+            raise self.error(self.pos_of(top), "the scenario has neither `slots:` nor `steps:`: nothing to run")
+        return Scenario(self.file, title, description, kernel, path, mmio_fill, host, mmio, setup, steps, version)
+
+    def host_section(self, top: dict) -> tuple[HostSpec, ...]:
+        if top.get("host") is None:
+            return ()
+        section = self.mapping(top["host"], self.val_pos(top, "host"), "host:")
+        out = []
+        for name, spec in section.items():
+            kpos = self.key_pos(section, name)
+            if not isinstance(name, str) or not name or "+" in name:
+                raise self.error(kpos, f"mapping name {name!r} must be a plain name (no '+')")
+            spec = self.mapping(spec, self.val_pos(section, name), f"host mapping {name!r}")
+            self.known_keys(spec, HOST_KEYS, f"host mapping {name!r}")
+            size = self.number(self.required(spec, "size", f"host mapping {name!r}"), self.val_pos(spec, "size"), "size")
+            if size == 0:
+                raise self.error(self.val_pos(spec, "size"), "size of a mapping must be more than 0")
+            prot = self.choice(spec["prot"], self.val_pos(spec, "prot"), "prot", PROTS) if "prot" in spec else "rw"
+            backing = self.choice(spec["backing"], self.val_pos(spec, "backing"), "backing", BACKINGS) if "backing" in spec else "anon"
+            fill = self.number(spec["fill"], self.val_pos(spec, "fill"), "fill", sizes=False, limit=0xFF) if "fill" in spec else 0
+            if "data" in spec and "file" in spec:
+                raise self.error(self.key_pos(spec, "file"), f"host mapping {name!r} has both `data:` and `file:` (give one)")
+            image = b""
+            if "data" in spec:
+                image = self.hexbytes(spec["data"], self.val_pos(spec, "data"), "data")
+            elif "file" in spec:
+                image = self.image_file(spec["file"], self.val_pos(spec, "file"))
+            if len(image) > size:
+                raise self.error(self.key_pos(spec, "data" if "data" in spec else "file"), f"{len(image)} bytes of data do not fit in the {size}-byte mapping {name!r}")
+            hva = None
+            if "hva" in spec:
+                hva = self.number(spec["hva"], self.val_pos(spec, "hva"), "hva")
+                if hva & 0xFFF:
+                    raise self.error(self.val_pos(spec, "hva"), f"hva {hva:#x} must be page aligned (mmap() returns page-aligned addresses)")
+            out.append(HostSpec(str(name), size, prot, backing, fill, image, hva, kpos))
+        return tuple(out)
+
+    def image_file(self, value: Any, pos: Pos) -> bytes:
+        rel = self.text(value, pos, "file")
+        p = (self.base_dir / rel) if not Path(rel).is_absolute() else Path(rel)
+        try:
+            if p.is_dir():
+                raise self.error(pos, f"file {rel!r} is a directory")
+            return p.read_bytes()
+        except FileNotFoundError:
+            raise self.error(pos, f"file {rel!r} not found (paths are relative to the scenario: {p})") from None
+        except PermissionError:
+            raise self.error(pos, f"file {rel!r}: permission denied") from None
+        except OSError as e:
+            raise self.error(pos, f"file {rel!r}: {e.strerror or e}") from None
+
+    def host_ref(self, value: Any, pos: Pos, names: tuple[str, ...]) -> HostRef:
+        text = self.text(value, pos, "host")
+        name, _, off = text.partition("+")
+        name = name.strip()
+        if name not in names:
+            hint = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+            did = f"did you mean {hint[0]!r}? " if hint else ""
+            known = ", ".join(names) if names else "none: add a `host:` section"
+            raise self.error(pos, f"unknown host mapping {name!r} ({did}known: {known})")
+        offset = 0
+        if off.strip():
+            try:
+                offset = parse_size(off)
+            except ValueError:
+                raise self.error(pos, f"host {text!r}: offset {off.strip()!r} is not a number or size") from None
+        return HostRef(name, offset)
+
+    def flags(self, value: Any, pos: Pos) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return self.number(value, pos, "flags", sizes=False, limit=0xFFFFFFFF)
+        if isinstance(value, str):
+            value = [value]
+        items = self.sequence(value, pos, "flags")
+        bits = 0
+        for i, name in enumerate(items):
+            ipos = self.item_pos(items, i)
+            key = str(name)
+            if key not in FLAG_ALIASES:
+                known = ("log_dirty_pages", "readonly", "KVM_MEM_LOG_DIRTY_PAGES", "KVM_MEM_READONLY")
+                hint = difflib.get_close_matches(key, list(FLAG_ALIASES), n=1, cutoff=0.5)
+                did = f"did you mean {hint[0]!r}? " if hint else ""
+                raise self.error(ipos, f"unknown flag {key!r} ({did}known: {', '.join(known)}, or a number)")
+            bits |= FLAG_ALIASES[key]
+        return bits
+
+    def slot_params(self, m: dict, names: tuple[str, ...], what: str) -> dict[str, Any]:
+        self.known_keys(m, SLOT_KEYS + COMMON_STEP_KEYS if what == "slots: entry" else SLOT_KEYS, what)
+        params: dict[str, Any] = {}
+        params["slot"] = self.number(self.required(m, "slot", what), self.val_pos(m, "slot"), "slot", sizes=False, limit=0xFFFFFFFF)
+        if "gpa" in m:
+            params["gpa"] = self.number(m["gpa"], self.val_pos(m, "gpa"), "gpa")
+        if "host" in m:
+            params["host"] = self.host_ref(m["host"], self.val_pos(m, "host"), names)
+        if "size" in m:
+            params["size"] = self.number(m["size"], self.val_pos(m, "size"), "size")
+        if "flags" in m:
+            params["flags"] = self.flags(m["flags"], self.val_pos(m, "flags"))
+        return params
+
+    def slot_entries(self, top: dict, names: tuple[str, ...]):
+        if top.get("slots") is None:
+            return
+        seq = self.sequence(top["slots"], self.val_pos(top, "slots"), "slots:")
+        for i, entry in enumerate(seq):
+            pos = self.item_pos(seq, i)
+            m = self.mapping(entry, pos, "a slots: entry")
+            params = self.slot_params(m, names, "slots: entry")
+            for key in ("gpa", "host"):
+                if key not in params:
+                    raise self.error(pos, f"slots: entry for slot {params['slot']} needs `{key}:`")
+            yield StepSpec("set_memory_region", params, self.note(m), self.expect(m, "set_memory_region"), pos, phase="setup")
+
+    def mmio_section(self, top: dict):
+        if top.get("mmio") is None:
+            return
+        seq = self.sequence(top["mmio"], self.val_pos(top, "mmio"), "mmio:")
+        for i, entry in enumerate(seq):
+            pos = self.item_pos(seq, i)
+            m = self.mapping(entry, pos, "an mmio: entry")
+            self.known_keys(m, MMIO_KEYS, "mmio: entry")
+            name = self.text(m["name"], self.val_pos(m, "name"), "name") if "name" in m else f"mmio{i}"
+            gpa = self.number(self.required(m, "gpa", "an mmio: entry"), self.val_pos(m, "gpa"), "gpa")
+            size = self.number(self.required(m, "size", "an mmio: entry"), self.val_pos(m, "size"), "size")
+            read = self.number(m["read"], self.val_pos(m, "read"), "read", sizes=False, limit=0xFF) if "read" in m else None
+            yield MmioDevice(name, gpa, size, read)
+
+    def note(self, m: dict) -> str | None:
+        if m.get("note") is None:
+            return None
+        return self.text(m["note"], self.val_pos(m, "note"), "note")
+
+    def step_entries(self, top: dict, names: tuple[str, ...]):
+        if top.get("steps") is None:
+            return
+        seq = self.sequence(top["steps"], self.val_pos(top, "steps"), "steps:")
+        for i, entry in enumerate(seq):
+            pos = self.item_pos(seq, i)
+            m = self.mapping(entry, pos, f"step {i + 1}")
+            ops = [k for k in m if k in STEP_OPS]
+            if len(ops) != 1:
+                if ops:
+                    raise self.error(self.key_pos(m, ops[1]), f"step {i + 1} has two operations ({ops[0]!r} and {ops[1]!r}): one per step")
+                unknown = next((k for k in m if k not in COMMON_STEP_KEYS), None)
+                if unknown is not None:
+                    hint = difflib.get_close_matches(str(unknown), STEP_OPS, n=1, cutoff=0.6)
+                    did = f"did you mean {hint[0]!r}? " if hint else ""
+                    raise self.error(self.key_pos(m, unknown), f"unknown step {unknown!r} ({did}known: {', '.join(STEP_OPS)})")
+                raise self.error(pos, f"step {i + 1} has no operation (one of: {', '.join(STEP_OPS)})")
+            op = ops[0]
+            self.known_keys(m, (op, *STEP_EXTRA.get(op, ()), *COMMON_STEP_KEYS), f"a {op} step")
+            yield self.step(op, m, names, pos)
+
+    def step(self, op: str, m: dict, names: tuple[str, ...], pos: Pos) -> StepSpec:
+        vpos = self.val_pos(m, op)
+        value = m[op]
+        params: dict[str, Any] = {}
+        if op in ACCESS_OPS:
+            params["gpa"] = self.number(value, vpos, f"{op} address")
+            default = 1 if op == "fetch" else 4
+            size = self.number(m["size"], self.val_pos(m, "size"), "size", sizes=False) if "size" in m else default
+            if op == "fetch" and not 1 <= size <= 15:
+                raise self.error(self.val_pos(m, "size"), f"fetch size {size} is out of range (1 to 15)")
+            if op != "fetch" and size not in (1, 2, 4, 8):
+                raise self.error(self.val_pos(m, "size"), f"size {size} is not an access size (1, 2, 4 or 8)")
+            if params["gpa"] + size - 1 > U64_MAX:
+                raise self.error(vpos, "the access runs past the end of the 64-bit address space")
+            params["size"] = size
+            params["vcpu"] = self.number(m["vcpu"], self.val_pos(m, "vcpu"), "vcpu", sizes=False, limit=MAX_VCPU) if "vcpu" in m else 0
+            if op == "write":
+                v = self.number(self.required(m, "value", "a write step"), self.val_pos(m, "value"), "value", sizes=False)
+                if v >> (8 * size):
+                    raise self.error(self.val_pos(m, "value"), f"value {v:#x} does not fit in {size} byte{'s' if size > 1 else ''} (at most {(1 << 8 * size) - 1:#x})")
+                params["value"] = v
+        elif op == "set_memory_region":
+            params = self.slot_params(self.mapping(value, vpos, "set_memory_region"), names, "set_memory_region")
+        elif op in ("delete_slot", "get_dirty_log"):
+            params["slot"] = self.number(value, vpos, "slot", sizes=False, limit=0xFFFFFFFF)
+        elif op == "check_extension":
+            params["cap"] = self.capability(value, vpos)
+        else:
+            hm = self.mapping(value, vpos, op)
+            self.known_keys(hm, HOST_OP_KEYS[op], op)
+            params["host"] = self.host_ref(self.required(hm, "host", op), self.val_pos(hm, "host"), names)
+            if "size" in hm:
+                params["size"] = self.number(hm["size"], self.val_pos(hm, "size"), "size")
+            if op == "mprotect":
+                params["prot"] = self.choice(self.required(hm, "prot", "mprotect"), self.val_pos(hm, "prot"), "prot", PROTS)
+            if op == "host_write":
+                params["data"] = self.hexbytes(self.required(hm, "data", "host_write"), self.val_pos(hm, "data"), "data")
+                if not params["data"]:
+                    raise self.error(self.val_pos(hm, "data"), "host_write needs at least one byte of data")
+        return StepSpec(op, params, self.note(m), self.expect(m, op), pos)
+
+    def capability(self, value: Any, pos: Pos) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return self.number(value, pos, "capability", sizes=False, limit=0xFFFFFFFF)
+        name = str(value)
+        full = name if name.startswith("KVM_CAP_") else f"KVM_CAP_{name.upper()}"
+        if full not in KVM_CAPS:
+            hint = difflib.get_close_matches(full, list(KVM_CAPS), n=1, cutoff=0.5)
+            did = f"did you mean {hint[0]!r}? " if hint else ""
+            raise self.error(pos, f"unknown capability {name!r} ({did}or give its number)")
+        return KVM_CAPS[full]
+
+    # -- expect ---------------------------------------------------------------------------------------------------
+    def outcome(self, value: Any, pos: Pos, op: str) -> str:
+        text = str(value) if isinstance(value, str) else None
+        if op in ACCESS_OPS:
+            if text not in ACCESS_OUTCOMES:
+                raise self.error(pos, f"expected outcome {value!r} is not an access outcome ({', '.join(ACCESS_OUTCOMES)})")
+        elif text != "ok" and text not in ERRNO_NAMES:
+            hint = difflib.get_close_matches(str(value), ["ok", "EINVAL", "EEXIST", "ENOENT", "ENOMEM", "EFAULT"], n=1, cutoff=0.5)
+            did = f"did you mean {hint[0]!r}? " if hint else ""
+            raise self.error(pos, f"expected outcome {value!r} is not `ok` or an errno name ({did}e.g. EINVAL, EEXIST, ENOENT)")
+        return text
+
+    def expect(self, m: dict, op: str) -> Expect | None:
+        if "expect" not in m:
+            return None
+        value = m["expect"]
+        pos = self.val_pos(m, "expect")
+        if isinstance(value, str):
+            return Expect(outcome=self.outcome(value, pos, op), pos=pos, positions={"outcome": pos})
+        e = self.mapping(value, pos, "expect")
+        self.known_keys(e, EXPECT_KEYS, "expect")
+        kw: dict[str, Any] = {}
+        positions = {k: self.key_pos(e, k) for k in e}
+        access = op in ACCESS_OPS
+        for key, allowed in (("exits", access), ("slot", access), ("spte", access), ("dirty", op == "get_dirty_log"),
+                             ("value", op in ("read", "fetch", "check_extension"))):
+            if key in e and not allowed:
+                raise self.error(self.key_pos(e, key), f"expect `{key}:` does not apply to a {op} step")
+        if "outcome" in e:
+            kw["outcome"] = self.outcome(e["outcome"], self.val_pos(e, "outcome"), op)
+        if "value" in e:
+            kw["value"] = self.number(e["value"], self.val_pos(e, "value"), "expected value", sizes=False)
+        if "slot" in e:
+            if e["slot"] is None:
+                kw["slot_none"] = True
+            else:
+                kw["slot"] = self.number(e["slot"], self.val_pos(e, "slot"), "expected slot", sizes=False)
+        if "spte" in e:
+            kw["spte"] = self.choice(e["spte"], self.val_pos(e, "spte"), "expected spte state", SPTE_STATES)
+        if "dirty" in e:
+            seq = self.sequence(e["dirty"], self.val_pos(e, "dirty"), "expected dirty pages")
+            kw["dirty"] = tuple(sorted(self.number(v, self.item_pos(seq, i), "dirty page index", sizes=False) for i, v in enumerate(seq)))
+        if "exits" in e:
+            seq = self.sequence(e["exits"], self.val_pos(e, "exits"), "expected exits")
+            exits = []
+            for i, x in enumerate(seq):
+                xpos = self.item_pos(seq, i)
+                xm = self.mapping(x, xpos, "an expected exit")
+                self.known_keys(xm, EXIT_KEYS, "an expected exit")
+                phys = self.number(self.required(xm, "phys_addr", "an expected exit"), self.val_pos(xm, "phys_addr"), "phys_addr")
+                data = self.hexbytes(self.required(xm, "data", "an expected exit"), self.val_pos(xm, "data"), "data")
+                length = self.number(xm["len"], self.val_pos(xm, "len"), "len", sizes=False, limit=8) if "len" in xm else len(data)
+                is_write = xm.get("is_write", False)
+                if not isinstance(is_write, bool):
+                    raise self.error(self.val_pos(xm, "is_write"), f"is_write must be true or false, not {_kind(is_write)}")
+                if len(data) != length:
+                    raise self.error(self.val_pos(xm, "data"), f"data has {len(data)} bytes but len is {length}")
+                exits.append(ExpectExit(phys, length, data, is_write))
+            kw["exits"] = tuple(exits)
+        return Expect(pos=pos, positions=positions, **kw)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the text {str(value)!r}"
+    if isinstance(value, float):
+        return f"the decimal {value}"
+    return f"{value!r}"
+
+
+def parse_scenario(text: str, file: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+    doc = load_yaml(text, file)
+    return _Loader(file, base_dir or Path(".")).load(doc)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    p = Path(path)
+    text = read_text(p)
+    return parse_scenario(text, str(path), p.parent)

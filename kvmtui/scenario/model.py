@@ -1,0 +1,95 @@
+"""A scenario as plain values: what the loader produced from the YAML, positions kept for messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Pos:
+    line: int  # 1-based
+    col: int  # 1-based
+
+
+@dataclass(frozen=True, slots=True)
+class HostSpec:
+    name: str
+    size: int
+    prot: str
+    backing: str
+    fill: int
+    image: bytes
+    hva: int | None
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class HostRef:
+    """"name+offset": a place in one of the VMM's mappings."""
+
+    name: str
+    offset: int
+
+    def __str__(self) -> str:
+        return self.name if not self.offset else f"{self.name}+{self.offset:#x}"
+
+
+@dataclass(frozen=True, slots=True)
+class MmioDevice:
+    name: str
+    gpa: int
+    size: int
+    read: int | None  # byte pattern for reads; None: mmio_fill
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectExit:
+    phys_addr: int
+    len: int
+    data: bytes
+    is_write: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    outcome: str | None = None
+    value: int | None = None
+    exits: tuple[ExpectExit, ...] | None = None
+    dirty: tuple[int, ...] | None = None
+    slot: int | None = None
+    slot_none: bool = False  # `slot: null`: expect no slot resolved the access
+    spte: str | None = None
+    pos: Pos = Pos(0, 0)
+    positions: dict[str, Pos] = field(default_factory=dict)  # where each expected field was written
+
+
+@dataclass(frozen=True, slots=True)
+class StepSpec:
+    """One entry of `slots:` or `steps:`; params hold typed values (ints, HostRef, bytes, str)."""
+
+    op: str
+    params: dict[str, Any]
+    note: str | None
+    expect: Expect | None
+    pos: Pos
+    phase: str = "step"  # "setup" for slots: entries
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    file: str
+    title: str
+    description: str
+    kernel: str
+    path: str
+    mmio_fill: int
+    host: tuple[HostSpec, ...]
+    mmio: tuple[MmioDevice, ...]
+    setup: tuple[StepSpec, ...]
+    steps: tuple[StepSpec, ...]
+    version: int = 1
+
+    @property
+    def all_steps(self) -> tuple[StepSpec, ...]:
+        return self.setup + self.steps
