@@ -399,6 +399,15 @@ class _Loader:
             return None
         value = m["expect"]
         pos = self.val_pos(m, "expect")
+        if isinstance(value, dict) and value and all(_era_key(k) in KERNELS for k in value):
+            # expect: {"3.6": efault, "3.7": ok, modern: ok}: one expectation per kernel era
+            eras: dict[str, Expect | None] = {}
+            for k in value:
+                eras[_era_key(k)] = self.expect_value(value[k], self.val_pos(value, k), op)
+            return Expect(pos=pos, eras=eras)
+        return self.expect_value(value, pos, op)
+
+    def expect_value(self, value: Any, pos: Pos, op: str) -> Expect:
         if isinstance(value, str):
             return Expect(outcome=self.outcome(value, pos, op), pos=pos, positions={"outcome": pos})
         e = self.mapping(value, pos, "expect")
@@ -442,6 +451,10 @@ class _Loader:
                 exits.append(ExpectExit(phys, length, data, is_write))
             kw["exits"] = tuple(exits)
         return Expect(pos=pos, positions=positions, **kw)
+
+
+def _era_key(k: Any) -> str:
+    return f"{k:g}" if isinstance(k, float) else str(k)
 
 
 def _kind(value: Any) -> str:

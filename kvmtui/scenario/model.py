@@ -62,6 +62,13 @@ class Expect:
     spte: str | None = None
     pos: Pos = Pos(0, 0)
     positions: dict[str, Pos] = field(default_factory=dict)  # where each expected field was written
+    eras: dict[str, Expect | None] | None = None  # per-era expectations (an extension of format 1)
+
+    def for_era(self, era: str) -> Expect | None:
+        """What this step expects under one kernel era; None when the era is not listed."""
+        if self.eras is None:
+            return self
+        return self.eras.get(era)
 
 
 @dataclass(frozen=True, slots=True)
