@@ -126,7 +126,8 @@ class _Loader:
         if n < 0:
             raise self.error(pos, f"{what} must not be negative ({n})")
         if n > limit:
-            raise self.error(pos, f"{what} {n:#x} is out of range (at most {limit:#x})")
+            show = (lambda v: f"{v:#x}") if sizes else str
+            raise self.error(pos, f"{what} {show(n)} is out of range (at most {show(limit)})")
         return n
 
     def text(self, value: Any, pos: Pos, what: str) -> str:

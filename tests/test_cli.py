@@ -1,0 +1,97 @@
+"""The command line: exit codes, the JSON contract, piped output, and every sample passing check."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from kvmtui.cli import main
+
+ROOT = Path(__file__).parent.parent
+SAMPLES = sorted((ROOT / "samples").glob("*.yaml"))
+SCHEMA = json.loads((Path(__file__).parent / "data" / "trace.schema.json").read_text())
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kvmtui", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "NO_COLOR": ""})
+
+
+def test_samples_exist():
+    assert {p.name for p in SAMPLES} >= {"rom.yaml", "before-after.yaml", "dirty-log.yaml", "layout-errors.yaml", "mmio.yaml", "flash.yaml"}
+
+
+def test_every_sample_passes_check(capsys):
+    assert main(["check", *map(str, SAMPLES)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok   ") == len(SAMPLES)
+
+
+@pytest.mark.parametrize("era", ["3.6", "3.7", "modern"])
+def test_before_after_passes_under_every_era(era):
+    assert main(["check", "--kernel", era, str(ROOT / "samples/before-after.yaml"), str(ROOT / "samples/layout-errors.yaml")]) == 0
+
+
+def test_unmet_expectation_is_exit_1_with_step_and_line(tmp_path, capsys):
+    f = tmp_path / "s.yaml"
+    f.write_text("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - read: 0x1000\n    expect: mmio\n")
+    assert main(["check", str(f)]) == 1
+    out = capsys.readouterr().out
+    assert f"{f}:7:13: step 2 (read): outcome: expected mmio, got ok" in out
+
+
+def test_json_lines_follow_the_contract(capsys):
+    assert main(["trace", str(ROOT / "samples/rom.yaml"), "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    records = [json.loads(x) for x in lines]
+    for r in records:
+        jsonschema.validate(r, SCHEMA)
+    assert [r["step"] for r in records] == list(range(1, len(records) + 1))
+    assert [r["phase"] for r in records[:2]] == ["setup", "setup"]
+    ro_write = next(r for r in records if r["op"] == "write" and r["gpa"] == 0xFFFE0000)
+    assert ro_write["outcome"] == "mmio" and ro_write["expect_met"] is True
+    assert ro_write["exits"] == [{"reason": "KVM_EXIT_MMIO", "phys_addr": 0xFFFE0000, "len": 1, "data": "5a", "is_write": True}]
+    assert {"fn": "kvm_handle_error_pfn", "ret": "RET_PF_EMULATE"}.items() <= next(c for c in ro_write["chain"] if c["fn"] == "kvm_handle_error_pfn").items()
+    assert ro_write["spte"] == [{"gfn": 0xFFFE0, "before": "ro", "after": "ro"}]
+
+
+@pytest.mark.parametrize("sample", [p.name for p in SAMPLES])
+@pytest.mark.parametrize("era", ["3.6", "3.7", "modern"])
+def test_every_sample_in_every_era_validates_against_the_schema(sample, era, capsys):
+    assert main(["trace", str(ROOT / "samples" / sample), "--json", "--kernel", era]) == 0
+    for line in capsys.readouterr().out.splitlines():
+        jsonschema.validate(json.loads(line), SCHEMA)
+
+
+def test_piped_trace_is_plain_and_unwrapped():
+    p = run("trace", "samples/rom.yaml")
+    assert p.returncode == 0
+    assert "\x1b[" not in p.stdout
+    assert "KVM_EXIT_MMIO W 0xfffe0000/1 5a" in p.stdout
+    row = next(line for line in p.stdout.splitlines() if "0xfffe0000/1" in line)
+    assert "kvm_handle_error_pfn=RET_PF_EMULATE" in row  # one line per step, not wrapped
+
+
+def test_emulated_path_option_changes_outcomes(capsys):
+    main(["trace", str(ROOT / "samples/rom.yaml"), "--json", "--path", "emulated"])
+    recs = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert all(r["chain"][0]["fn"] == "x86_emulate_instruction" for r in recs if r["op"] in ("read", "write"))
+
+
+@pytest.mark.parametrize("args,code", [
+    (["--version"], 0), (["--help"], 0), (["trace", "--help"], 0), (["check", "--help"], 0),
+    ([], 2), (["trace"], 2), (["trace", "samples/rom.yaml", "--kernel", "4.0"], 2), (["check"], 2),
+])
+def test_exit_codes_for_usage(args, code):
+    assert main(args) == code
+
+
+def test_version_and_help_in_a_subprocess():
+    p = run("--version")
+    assert p.returncode == 0 and p.stdout.startswith("kvmtui ")
+    p = run("trace", "--help")
+    assert p.returncode == 0 and "--json" in p.stdout
