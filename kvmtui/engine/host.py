@@ -77,8 +77,9 @@ class HostPage:
 
     pfn: int | None = None  # None: not resident (never faulted in, evicted, or dropped)
     writable: bool = False  # the host PTE maps it writable (after a write or COW)
-    data: bytes | None = None  # None: the mapping's initial image (or zeros once dropped)
-    dropped: bool = False  # MADV_DONTNEED on anonymous memory: the next touch sees zeros
+    data: bytes | None = None  # bytes written at [data_at, data_at+len(data)); the rest is the base image
+    data_at: int = 0
+    dropped: bool = False  # MADV_DONTNEED on anonymous memory: the base content is zeros from now on
     poisoned: bool = False
     needs_io: bool = False  # content is in the page cache or swap, not in memory
 
@@ -187,21 +188,25 @@ class HostMemory:
         self.next_pfn += 1
         return pfn
 
-    def page_bytes(self, page_hva: int, vma: Vma | None = None) -> bytes:
-        p = self.pages.get(page_hva >> PAGE_SHIFT)
-        if p is not None:
-            if p.data is not None:
-                return p.data
-            if p.dropped:
-                return _ZERO_PAGE
-        vma = vma or self.find_vma(page_hva)
-        if vma is None:
+    def _base_page(self, page_hva: int, p: HostPage | None) -> bytes:
+        if p is not None and p.dropped:
             return _ZERO_PAGE
-        return vma.mapping.initial_page(page_hva)
+        vma = self.find_vma(page_hva)
+        return _ZERO_PAGE if vma is None else vma.mapping.initial_page(page_hva)
+
+    def page_bytes(self, page_hva: int) -> bytes:
+        p = self.pages.get(page_hva >> PAGE_SHIFT)
+        base = self._base_page(page_hva, p)
+        if p is None or p.data is None:
+            return base
+        return base[: p.data_at] + p.data + base[p.data_at + len(p.data) :]
 
     def read(self, hva: int, n: int) -> bytes:
         """Bytes at [hva, hva+n) within one page (the caller splits at page boundaries)."""
         off = hva & PAGE_MASK
+        p = self.pages.get(hva >> PAGE_SHIFT)
+        if p is not None and p.data is not None and p.data_at <= off and off + n <= p.data_at + len(p.data):
+            return p.data[off - p.data_at : off - p.data_at + n]  # the common case: reading back what was written
         return self.page_bytes(hva - off)[off : off + n]
 
     def resident(self, hva: int) -> bool:
@@ -255,14 +260,19 @@ class HostMemory:
         return GupResult(p.pfn, p.writable)
 
     def write(self, hva: int, data: bytes) -> None:
-        """Store bytes within one page (the page must be resident and writable)."""
+        """Store bytes within one page. Only the written span is kept, so touched pages stay small."""
         off = hva & PAGE_MASK
         page_hva = hva - off
         key = page_hva >> PAGE_SHIFT
-        old = self.page_bytes(page_hva)
-        new = old[:off] + data + old[off + len(data) :]
         p = self.pages.get(key) or HostPage()
-        self.pages[key] = replace(p, data=new, dropped=False)
+        if p.data is None:
+            lo, hi = off, off + len(data)
+        else:
+            lo, hi = min(off, p.data_at), max(off + len(data), p.data_at + len(p.data))
+        whole = self.page_bytes(page_hva)
+        span = whole[lo:off] + data + whole[off + len(data) : hi]
+        # `dropped` stays: it says the base under the written span is zeros, not the mapping's image.
+        self.pages[key] = replace(p, data=span, data_at=lo)
 
     # -- the VMM's own changes (each returns the hva range the mmu notifier must invalidate) ----------
     def mprotect(self, start: int, size: int, prot: Prot) -> tuple[int, int]:
@@ -309,8 +319,7 @@ class HostMemory:
                 if vma.mapping.backing == "file" or not vma.mapping.prefilled(page_hva):
                     continue  # nothing resident to evict
                 p = HostPage()
-            data = p.data if p.data is not None else (None if p.dropped else vma.mapping.initial_page(page_hva))
-            self.pages[key] = replace(p, pfn=None, writable=False, data=data, needs_io=True)
+            self.pages[key] = replace(p, pfn=None, writable=False, needs_io=True)
         return start, end
 
     def poison(self, start: int, size: int) -> tuple[int, int]:

@@ -80,7 +80,7 @@ class Machine:
         if u.errno:
             return StepRecord(
                 op="set_memory_region", args=args, outcome=errno_name(u.errno), chain=u.chain, kind=None,
-                summary=f"KVM_SET_USER_MEMORY_REGION slot {mem.slot}: -{errno_name(u.errno)} ({u.chain[-1].note})",
+                message=f"KVM_SET_USER_MEMORY_REGION slot {mem.slot}: -{errno_name(u.errno)} ({u.chain[-1].note})",
             )
         chain = list(u.chain)
         spte: list[SpteChange] = []
@@ -88,7 +88,7 @@ class Machine:
         changes = () if u.kind == "noop" and u.old == u.new else (SlotChange(u.old, u.new),)
         return StepRecord(
             op="set_memory_region", args=args, outcome="ok", chain=tuple(chain), kind=u.kind,
-            slot_changes=changes, spte=tuple(spte), summary=_slot_summary(u),
+            slot_changes=changes, spte=tuple(spte), message=_slot_summary(u),
         )
 
     def _commit(self, u: MemslotUpdate, chain: list[KernelCall], spte: list[SpteChange]) -> None:
@@ -143,13 +143,13 @@ class Machine:
         as_id, sid = (slot_id >> 16, slot_id & 0xFFFF) if modern else (0, slot_id)
         if as_id >= 1 or sid >= p.user_mem_slots:
             chain.append(KernelCall("kvm_get_dirty_log", "", "-EINVAL", bad=True, note=f"slot id out of range (< {p.user_mem_slots})"))
-            return StepRecord("get_dirty_log", args, "EINVAL", tuple(chain), summary=f"KVM_GET_DIRTY_LOG slot {slot_id}: -EINVAL")
+            return StepRecord("get_dirty_log", args, "EINVAL", tuple(chain), message=f"KVM_GET_DIRTY_LOG slot {slot_id}: -EINVAL")
         slot = kvm.memslots.id_to_memslot(sid)
         bitmap = kvm.memslots.dirty_bitmaps.get(sid) if slot else None
         if slot is None or bitmap is None:
             why = "no such slot" if slot is None else "slot does not log dirty pages"
             chain.append(KernelCall("kvm_get_dirty_log", "", "-ENOENT", bad=True, note=why))
-            return StepRecord("get_dirty_log", args, "ENOENT", tuple(chain), summary=f"KVM_GET_DIRTY_LOG slot {slot_id}: -ENOENT ({why})")
+            return StepRecord("get_dirty_log", args, "ENOENT", tuple(chain), message=f"KVM_GET_DIRTY_LOG slot {slot_id}: -ENOENT ({why})")
         dirty = tuple(sorted(bitmap))
         bitmap.clear()
         gfns = [slot.base_gfn + i for i in dirty]
@@ -160,7 +160,7 @@ class Machine:
         return StepRecord(
             "get_dirty_log", args, "ok", tuple(chain), dirty=dirty,
             spte=tuple(SpteChange(g, SpteState.RW, SpteState.WP) for g in rw),
-            summary=f"KVM_GET_DIRTY_LOG slot {slot_id}: {len(dirty)} dirty page{'s' if len(dirty) != 1 else ''}" + (f" {list(dirty[:8])}" if dirty else ""),
+            message=f"KVM_GET_DIRTY_LOG slot {slot_id}: {len(dirty)} dirty page{'s' if len(dirty) != 1 else ''}" + (f" {list(dirty[:8])}" if dirty else ""),
         )
 
     # -- KVM_CHECK_EXTENSION -------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ class Machine:
         name = KVM_CAP_NAMES.get(cap, str(cap))
         chain = (KernelCall("kvm_vm_ioctl_check_extension", name, str(value)),)
         return StepRecord("check_extension", {"cap": name}, "ok", chain, cap_value=value, value=value,
-                          summary=f"KVM_CHECK_EXTENSION {name} = {value}")
+                          message=f"KVM_CHECK_EXTENSION {name} = {value}")
 
     # -- the VMM's own memory ----------------------------------------------------------------------------------
     def host_op(self, step: HostOp) -> StepRecord:
@@ -183,16 +183,16 @@ class Machine:
         start, size = step.hva, step.size
         if start & PAGE_MASK and step.op != "host_write":
             return StepRecord(step.op, args, "EINVAL", (KernelCall(step.op, f"addr={start:#x}", "-EINVAL", bad=True, note="address not page aligned"),),
-                              summary=f"{step.op} at {start:#x}: -EINVAL (not page aligned)")
+                              message=f"{step.op} at {start:#x}: -EINVAL (not page aligned)")
         if step.op in ("mprotect", "madvise_dontneed") and _has_hole(host, start, start + size):
             return StepRecord(step.op, args, "ENOMEM", (KernelCall(step.op, f"addr={start:#x}, len={size:#x}", "-ENOMEM", bad=True, note="part of the range is not mapped"),),
-                              summary=f"{step.op} at {start:#x}: -ENOMEM (range not fully mapped)")
+                              message=f"{step.op} at {start:#x}: -ENOMEM (range not fully mapped)")
         before_sptes = {g: s.state for g, s in kvm.sptes.items()} if len(kvm.sptes) < 65536 else None
         chain: list[KernelCall] = []
         if step.op == "host_write":
             err = self._host_write(step.hva, step.data, chain)
             if err:
-                return StepRecord(step.op, args, errno_name(err), tuple(chain), summary=f"host write at {start:#x}: the VMM would take SIGSEGV")
+                return StepRecord(step.op, args, errno_name(err), tuple(chain), message=f"host write at {start:#x}: the VMM would take SIGSEGV")
             rng = None
         else:
             fn = {"mprotect": host.mprotect, "munmap": host.munmap, "madvise_dontneed": host.madvise_dontneed,
@@ -207,7 +207,7 @@ class Machine:
         spte = ()
         if before_sptes is not None:
             spte = tuple(SpteChange(g, st, kvm.sptes.state(g)) for g, st in before_sptes.items() if kvm.sptes.state(g) is not st)
-        return StepRecord(step.op, args, "ok", tuple(chain), spte=spte, summary=f"{step.op} {start:#x}+{size:#x}: done")
+        return StepRecord(step.op, args, "ok", tuple(chain), spte=spte, message=f"{step.op} {start:#x}+{size:#x}: done")
 
     def _host_write(self, hva: int, data: bytes, chain: list[KernelCall]) -> int:
         host = self.kvm.host

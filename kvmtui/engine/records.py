@@ -86,8 +86,26 @@ class StepRecord:
     dirty: tuple[int, ...] | None = None
     # check_extension
     cap_value: int | None = None
-    summary: str = ""  # one line in words, for people
+    message: str = ""  # one line in words, for people (accesses build theirs on demand: the hot path)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        if self.message or not self.is_access:
+            return self.message
+        a = self.args
+        what = f"{self.op} {a['size']}B at {a['gpa']:#x}"
+        o = self.outcome
+        if o == "ok":
+            return f"{what}: completed" + (f", value {self.value:#x}" if self.value is not None and self.op != "write" else "")
+        if o == "mmio":
+            n = len(self.exits)
+            return f"{what}: {n} KVM_EXIT_MMIO exit{'s' if n != 1 else ''}"
+        if o == "efault":
+            return f"{what}: KVM_RUN returned -EFAULT (the VMM sees a crashed vCPU)"
+        if o == "hwpoison":
+            return f"{what}: SIGBUS (hardware-poisoned host page)"
+        return f"{what}: KVM_EXIT_INTERNAL_ERROR (emulation failure)"
 
     @property
     def key_moment(self) -> bool:

@@ -15,10 +15,13 @@ from .addresses import PAGE_MASK, PAGE_SHIFT, split_at_pages
 from .emulator import MmioRead, emulate_access
 from .kvm import Kvm
 from .mmu import PfResult, page_fault, spte_permits
-from .records import KernelCall, SpteChange, StepRecord
+from .records import KernelCall, SpteChange, SpteState, StepRecord
 from .uapi import KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO, AccessKind, Outcome
 
 AccessPath = Literal["native", "emulated"]
+_WRITE = AccessKind.WRITE
+_RW, _RO, _WP = SpteState.RW, SpteState.RO, SpteState.WP
+_HIT_NOTE = "translated by the existing spte: KVM is not involved"
 ACCESS_PATHS: tuple[str, ...] = ("native", "emulated")
 
 
@@ -32,12 +35,37 @@ def kvm_access(
     path: AccessPath,
     mmio_read: MmioRead,
 ) -> StepRecord:
+    write = kind is _WRITE
+    sptes = kvm.sptes
+    if path == "native" and (gpa & PAGE_MASK) + size <= 4096:
+        # The hot path: one page whose spte already allows the access. The hardware does it alone.
+        gfn = gpa >> PAGE_SHIFT
+        spte = sptes.get(gfn)
+        if spte is not None and (spte.state is _RW or (not write and (spte.state is _RO or spte.state is _WP))):
+            slot = kvm.memslots.search_memslots(gfn)
+            assert slot is not None, "an spte that permits access always belongs to a slot"
+            hva = slot.hva_of(gfn) + (gpa & PAGE_MASK)
+            if write:
+                kvm.host.write(hva, value.to_bytes(size, "little"))  # type: ignore[union-attr]
+                got = value
+            else:
+                got = int.from_bytes(kvm.host.read(hva, size), "little")
+            st = spte.state
+            return StepRecord(
+                op=kind.value,
+                args={"vcpu": vcpu_id, "gpa": gpa, "size": size, "value": value} if write else {"vcpu": vcpu_id, "gpa": gpa, "size": size},
+                outcome="ok",
+                chain=(KernelCall("(hardware)", f"{kind.value} gpa={gpa:#x}, {size} bytes", f"spte {st.value}: no exit", note=_HIT_NOTE),),
+                spte=(SpteChange(gfn, st, st),),
+                value=got,
+                slot=slot.id,
+                hva=hva,
+                pfn=spte.pfn,
+            )
     vcpu = kvm.vcpu(vcpu_id)
-    write = kind is AccessKind.WRITE
     fetch = kind is AccessKind.FETCH
     data = (value or 0).to_bytes(size, "little") if write else b""
     frags = split_at_pages(gpa, size) if (gpa & PAGE_MASK) + size > 4096 else [(gpa, size)]
-    sptes = kvm.sptes
     before = [sptes.state(f[0] >> PAGE_SHIFT) for f in frags]
     chain: list[KernelCall] = []
     dirtied: list[tuple[int, int]] = []
@@ -65,8 +93,7 @@ def kvm_access(
             result = _through_sptes(kvm, frags, write, data)
             if not chain:
                 states = "/".join(str(s) for s in before)
-                chain.append(KernelCall("(hardware)", f"{kind} gpa={gpa:#x}, {size} bytes", f"spte {states}: no exit",
-                                        note="translated by the existing spte: KVM is not involved"))
+                chain.append(KernelCall("(hardware)", f"{kind} gpa={gpa:#x}, {size} bytes", f"spte {states}: no exit", note=_HIT_NOTE))
         if emulate_why:
             em = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, emulate_why)
             chain.extend(em.chain)
@@ -99,7 +126,6 @@ def kvm_access(
         slot=slot.id if slot else None,
         hva=slot.hva_of(gfn0) + (gpa & PAGE_MASK) if slot else None,
         pfn=spte0.pfn if spte0 is not None else None,
-        summary=_summary(kind, gpa, size, outcome, exits, got),
     )
 
 
@@ -120,16 +146,3 @@ def _through_sptes(kvm: Kvm, frags: list[tuple[int, int]], write: bool, data: by
             out += host.read(hva, flen)
         pos += flen
     return out
-
-
-def _summary(kind: AccessKind, gpa: int, size: int, outcome: Outcome, exits: tuple, got: int | None) -> str:
-    what = f"{kind} {size}B at {gpa:#x}"
-    if outcome is Outcome.OK:
-        return f"{what}: completed" + (f", value {got:#x}" if got is not None and kind is not AccessKind.WRITE else "")
-    if outcome is Outcome.MMIO:
-        return f"{what}: {len(exits)} KVM_EXIT_MMIO exit{'s' if len(exits) != 1 else ''}"
-    if outcome is Outcome.EFAULT:
-        return f"{what}: KVM_RUN returned -EFAULT (the VMM sees a crashed vCPU)"
-    if outcome is Outcome.HWPOISON:
-        return f"{what}: SIGBUS (hardware-poisoned host page)"
-    return f"{what}: KVM_EXIT_INTERNAL_ERROR (emulation failure)"
