@@ -28,6 +28,8 @@ def _yaml() -> YAML:
     y = YAML(typ="rt")
     y.allow_duplicate_keys = False
     y.preserve_quotes = True
+    y.width = 4096  # never re-wrap the user's long lines
+    y.indent(mapping=2, sequence=4, offset=2)  # the samples' style: "  - slot: 0" under "slots:"
     return y
 
 

@@ -1,0 +1,34 @@
+"""Saving a scenario: the user's YAML document edited in place, written atomically, comments kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.scalarint import HexInt
+
+from .errors import ScenarioError
+from .loader import parse_scenario
+from .yamlsafe import dump_yaml, load_yaml, read_text, write_atomically
+
+
+def load_document(path: str | Path) -> Any:
+    """The round-trip document (ruamel CommentedMap) behind a scenario file, for editing."""
+    p = Path(path)
+    return load_yaml(read_text(p), str(path))
+
+
+def save_document(doc: Any, path: str | Path, *, overwrite: bool = False) -> None:
+    """Write doc to path. The text is validated as a scenario first, so nothing invalid is ever saved,
+    and an existing file is replaced only when asked (and then atomically)."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise ScenarioError(str(path), None, None, "file exists (save to a new path, or confirm overwriting it)")
+    text = dump_yaml(doc)
+    parse_scenario(text, str(path), p.parent)
+    write_atomically(p, text)
+
+
+def hex_value(value: int) -> HexInt:
+    """An integer that saves as 0x... like the addresses users write."""
+    return HexInt(value)
