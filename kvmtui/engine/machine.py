@@ -13,15 +13,7 @@ from .mmu import write_protect_slot
 from .profiles import Profile
 from .records import KernelCall, SlotChange, SpteChange, SpteState, StepRecord
 from .steps import Access, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, Step
-from .uapi import (
-    EFAULT,
-    EINVAL,
-    ENOENT,
-    ENOMEM,
-    KVM_CAP_NAMES,
-    errno_name,
-    flag_names,
-)
+from .uapi import EFAULT, KVM_CAP_NAMES, errno_name, flag_names
 from .vcpu import AccessPath, kvm_access
 
 
@@ -112,7 +104,10 @@ class Machine:
         if not p.mmio_spte_generation:  # 3.6 / 3.7
             if u.kind == "delete":
                 zap_all("a slot is deleted")
-                kvm.memslots.commit(u) if u.old is not None else kvm.memslots.bump_generation()
+                if u.old is not None:
+                    kvm.memslots.commit(u)
+                else:
+                    kvm.memslots.bump_generation()  # the empty slot went through the update all the same
                 return
             kvm.memslots.commit(u)
             assert u.new is not None
@@ -256,5 +251,3 @@ def _slot_summary(u: MemslotUpdate) -> str:
     gpa = s.base_gfn << PAGE_SHIFT
     return f"slot {s.id} {u.kind}: gpa {gpa:#x}+{s.npages << PAGE_SHIFT:#x} -> hva {s.userspace_addr:#x} ({flags})"
 
-
-__all__ = ["Machine", "EINVAL", "ENOENT", "ENOMEM"]
