@@ -104,7 +104,7 @@ def print_table(run: ScenarioRun, entries: list[TraceEntry], file: IO[str], term
                       width=None if terminal else 400, highlight=False, soft_wrap=not terminal)
     sc = run.scenario
     console.print(f"{sc.title} — kernel {run.kernel}, {run.path} path, {len(entries)} steps", style="bold" if terminal else None)
-    table = Table(box=None if not terminal else None, show_edge=False, pad_edge=False, header_style="bold" if terminal else "")
+    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold" if terminal else "")
     for col, kw in (("#", {"justify": "right"}), ("step", {}), ("outcome", {}), ("result", {}), ("slot", {"justify": "right"}),
                     ("spte", {}), ("expect", {}), ("kernel path", {})):
         table.add_column(col, no_wrap=not terminal, overflow="fold" if terminal else "ignore", **kw)

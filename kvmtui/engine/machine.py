@@ -226,9 +226,6 @@ class Machine:
         return 0
 
     # -- read-only views for drivers --------------------------------------------------------------------------
-    def slots(self) -> list[MemSlot]:
-        return list(self.kvm.memslots)
-
     def spte_state(self, gfn: int) -> SpteState:
         return self.kvm.sptes.state(gfn)
 

@@ -6,7 +6,7 @@ re-derives kernel logic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -87,7 +87,6 @@ class StepRecord:
     # check_extension
     cap_value: int | None = None
     message: str = ""  # one line in words, for people (accesses build theirs on demand: the hot path)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
