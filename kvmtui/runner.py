@@ -7,7 +7,6 @@ every kernel decision comes from kvmtui.engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from .engine import (
     Access,
@@ -198,7 +197,3 @@ def _exits_text(exits: list[tuple[int, int, bytes, bool]]) -> str:
     if not exits:
         return "none"
     return "; ".join(f"{'write' if w else 'read'} {p:#x} len {n} data {d.hex()}" for p, n, d, w in exits)
-
-
-def scenario_dir(scenario: Scenario) -> Path:
-    return Path(scenario.file).parent

@@ -203,11 +203,13 @@ def test_host_changes_are_seen_by_the_guest_through_the_mmu_notifier():
     m = machine("modern")
     setmem(m, 0, 0, MB, RAM_HVA)
     assert read(m, 0x3000).value == 0  # zero page, read-only spte
-    host(m, "host_write", RAM_HVA + 0x3000, 4, data=b"\x01\x02\x03\x04")
+    r = host(m, "host_write", RAM_HVA + 0x3000, 4, data=b"\x01\x02\x03\x04")
     assert m.spte_state(3) is SpteState.NONE  # COW gave the page a new pfn: zapped
+    assert [(c.gfn, c.before, c.after) for c in r.spte] == [(3, SpteState.RO, SpteState.NONE)]
     assert read(m, 0x3000).value == 0x04030201
     write(m, 0x5000, 0x77)
-    host(m, "madvise_dontneed", RAM_HVA + 0x5000, 4096)
+    r = host(m, "madvise_dontneed", RAM_HVA + 0x5000, 4096)
+    assert [(c.gfn, c.before, c.after) for c in r.spte] == [(5, SpteState.RW, SpteState.NONE)]
     assert read(m, 0x5000).value == 0
     host(m, "host_write", ROM_HVA, 1, data=b"\x99")  # PROT_READ: the VMM itself cannot write it
     assert host(m, "host_write", ROM_HVA, 1, data=b"\x99").outcome == "EFAULT"

@@ -13,6 +13,7 @@ from .host import HostMemory
 from .memslots import MemSlot, Memslots
 from .mmu_state import Sptes
 from .profiles import Profile
+from .records import SpteChange, SpteState
 
 
 @dataclass(slots=True)
@@ -54,17 +55,17 @@ class Kvm:
             return False
         return not self.profile.mmio_spte_generation or vcpu.mmio_gen == self.memslots.generation
 
-    def mmu_notifier_invalidate(self, start: int, end: int) -> list[int]:
+    def mmu_notifier_invalidate(self, start: int, end: int) -> list[SpteChange]:
         """kvm_mmu_notifier_invalidate_range_start(): zap the sptes of every gfn mapping [start, end)."""
-        zapped: list[int] = []
+        zapped: list[SpteChange] = []
         for s in self.memslots.slots_at_hva(start, end):
             lo = max(start, s.userspace_addr)
             hi = min(end, s.userspace_addr + (s.npages << PAGE_SHIFT))
             g0 = s.base_gfn + ((lo - s.userspace_addr) >> PAGE_SHIFT)
             g1 = s.base_gfn + ((hi - s.userspace_addr + PAGE_MASK) >> PAGE_SHIFT)
             for g in self.sptes.gfns_in(g0, g1 - g0):
+                zapped.append(SpteChange(g, self.sptes.state(g), SpteState.NONE))
                 self.sptes.zap(g)
-                zapped.append(g)
         return zapped
 
     def copy(self) -> Kvm:

@@ -9,7 +9,6 @@ from .emulator import MmioRead
 from .host import Mapping
 from .kvm import Kvm
 from .memslots import MemSlot, MemslotUpdate, kvm_set_memory_region
-from .mmu import write_protect_slot
 from .profiles import Profile
 from .records import KernelCall, SlotChange, SpteChange, SpteState, StepRecord
 from .steps import Access, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, Step
@@ -96,8 +95,9 @@ class Machine:
             chain.append(KernelCall(n("flush_all"), "", "", note=f"{len(gone)} sptes zapped: {why}"))
 
         def write_protect(slot: MemSlot, why: str) -> None:
+            # kvm_mmu_slot_remove_write_access(): every rw spte of the slot becomes wp
             gfns = [g for g in kvm.sptes.gfns_in(slot.base_gfn, slot.npages) if kvm.sptes.state(g) is SpteState.RW]
-            write_protect_slot(kvm, slot)
+            kvm.sptes.write_protect(gfns)
             spte.extend(SpteChange(g, SpteState.RW, SpteState.WP) for g in gfns)
             chain.append(KernelCall("kvm_mmu_slot_remove_write_access", f"slot={slot.id}", "", note=f"{len(gfns)} sptes write-protected: {why}"))
 
@@ -182,10 +182,10 @@ class Machine:
         if step.op in ("mprotect", "madvise_dontneed") and _has_hole(host, start, start + size):
             return StepRecord(step.op, args, "ENOMEM", (KernelCall(step.op, f"addr={start:#x}, len={size:#x}", "-ENOMEM", bad=True, note="part of the range is not mapped"),),
                               message=f"{step.op} at {start:#x}: -ENOMEM (range not fully mapped)")
-        before_sptes = {g: s.state for g, s in kvm.sptes.items()} if len(kvm.sptes) < 65536 else None
         chain: list[KernelCall] = []
+        spte: list[SpteChange] = []
         if step.op == "host_write":
-            err = self._host_write(step.hva, step.data, chain)
+            err = self._host_write(step.hva, step.data, chain, spte)
             if err:
                 return StepRecord(step.op, args, errno_name(err), tuple(chain), message=f"host write at {start:#x}: the VMM would take SIGSEGV")
             rng = None
@@ -198,13 +198,11 @@ class Machine:
             chain.append(KernelCall(kernel_fn, f"addr={start:#x}, len={size:#x}" + (f", prot={step.prot}" if step.prot else ""), "0"))
         if rng is not None:
             zapped = kvm.mmu_notifier_invalidate(*rng)
+            spte.extend(zapped)
             chain.append(KernelCall("kvm_mmu_notifier_invalidate_range_start", f"{rng[0]:#x}-{rng[1]:#x}", "", note=f"{len(zapped)} sptes zapped"))
-        spte = ()
-        if before_sptes is not None:
-            spte = tuple(SpteChange(g, st, kvm.sptes.state(g)) for g, st in before_sptes.items() if kvm.sptes.state(g) is not st)
-        return StepRecord(step.op, args, "ok", tuple(chain), spte=spte, message=f"{step.op} {start:#x}+{size:#x}: done")
+        return StepRecord(step.op, args, "ok", tuple(chain), spte=tuple(spte), message=f"{step.op} {start:#x}+{size:#x}: done")
 
-    def _host_write(self, hva: int, data: bytes, chain: list[KernelCall]) -> int:
+    def _host_write(self, hva: int, data: bytes, chain: list[KernelCall], spte: list[SpteChange]) -> int:
         host = self.kvm.host
         pos = 0
         while pos < len(data):
@@ -218,6 +216,7 @@ class Machine:
             if before is None or before.pfn != r.pfn:
                 page = at & ~PAGE_MASK
                 zapped = self.kvm.mmu_notifier_invalidate(page, page + 4096)
+                spte.extend(zapped)
                 if zapped:
                     chain.append(KernelCall("kvm_mmu_notifier_invalidate_range_start", f"{page:#x}", "", note="COW gave the page a new pfn: sptes zapped"))
             host.write(at, data[pos : pos + n])

@@ -19,9 +19,11 @@ from enum import Enum
 
 from .host import ZERO_PFN, PfnError, hva_to_pfn
 from .kvm import Kvm, Vcpu
-from .memslots import MemSlot
 from .mmu_state import Spte
 from .records import KernelCall, SpteState
+
+
+_RW, _RO, _WP = SpteState.RW, SpteState.RO, SpteState.WP
 
 
 class PfResult(Enum):
@@ -152,11 +154,4 @@ def spte_permits(spte: Spte | None, write: bool) -> bool:
     if spte is None:
         return False
     st = spte.state
-    if st is SpteState.RW:
-        return True
-    return not write and (st is SpteState.RO or st is SpteState.WP)
-
-
-def write_protect_slot(kvm: Kvm, slot: MemSlot) -> int:
-    """kvm_mmu_slot_remove_write_access(): every rw spte of the slot becomes wp."""
-    return kvm.sptes.write_protect(kvm.sptes.gfns_in(slot.base_gfn, slot.npages))
+    return st is _RW or (not write and (st is _RO or st is _WP))

@@ -15,12 +15,11 @@ from .addresses import PAGE_MASK, PAGE_SHIFT, split_at_pages
 from .emulator import MmioRead, emulate_access
 from .kvm import Kvm
 from .mmu import PfResult, page_fault, spte_permits
-from .records import KernelCall, SpteChange, SpteState, StepRecord
+from .records import KernelCall, SpteChange, StepRecord
 from .uapi import KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO, AccessKind, Outcome
 
 AccessPath = Literal["native", "emulated"]
 _WRITE = AccessKind.WRITE
-_RW, _RO, _WP = SpteState.RW, SpteState.RO, SpteState.WP
 _HIT_NOTE = "translated by the existing spte: KVM is not involved"
 ACCESS_PATHS: tuple[str, ...] = ("native", "emulated")
 
@@ -41,7 +40,7 @@ def kvm_access(
         # The hot path: one page whose spte already allows the access. The hardware does it alone.
         gfn = gpa >> PAGE_SHIFT
         spte = sptes.get(gfn)
-        if spte is not None and (spte.state is _RW or (not write and (spte.state is _RO or spte.state is _WP))):
+        if spte_permits(spte, write):
             slot = kvm.memslots.search_memslots(gfn)
             assert slot is not None, "an spte that permits access always belongs to a slot"
             hva = slot.hva_of(gfn) + (gpa & PAGE_MASK)
