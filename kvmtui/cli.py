@@ -122,19 +122,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    scenario, err = _load(args.scenario)
+    _scenario, err = _load(args.scenario)  # bad input is reported before the terminal is taken over
     if err:
         print(f"kvmtui: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        from .tui.app import run_app
-    except ImportError:
-        print(
-            "kvmtui: the interactive app is not built yet; use `kvmtui trace SCENARIO` for the step-by-step trace",
-            file=sys.stderr,
-        )
-        return EXIT_UNAVAILABLE
-    return run_app(scenario, args.kernel, args.path)
+    from .tui.app import run_app
+
+    return run_app(args.scenario, args.kernel, args.path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -139,6 +139,13 @@ class ScenarioRun:
             self._entries.append(TraceEntry(j + 1, spec, rec, unmet))
         return self._entries[i]
 
+    def insert_step(self, index: int, spec: StepSpec) -> TraceEntry:
+        """Insert a step at index (0-based) and run it; the steps after it will be re-run when reached."""
+        self.history.truncate(index)
+        del self._entries[index:]
+        self.specs.insert(index, spec)
+        return self.entry(index)
+
     def entries(self) -> list[TraceEntry]:
         if self.specs:
             self.entry(len(self.specs) - 1)

@@ -66,3 +66,13 @@ class History:
         self.compute_to(n)
         self._goto(n)
         return self.machine
+
+    def truncate(self, n: int) -> None:
+        """Forget records and checkpoints past the first n steps (the steps after n are about to change)."""
+        del self.records[n:]
+        while len(self._cp_index) > 1 and self._cp_index[-1] > n:
+            self._cp_index.pop()
+            self._cp_state.pop()
+        if self._at > n:
+            self.machine.restore(self._cp_state[-1])
+            self._at = self._cp_index[-1]

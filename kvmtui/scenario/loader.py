@@ -483,3 +483,24 @@ def load_scenario(path: str | Path) -> Scenario:
     p = Path(path)
     text = read_text(p)
     return parse_scenario(text, str(path), p.parent)
+
+
+def parse_step(mapping: dict[str, Any], host_names: tuple[str, ...], source: str = "probe") -> StepSpec:
+    """Validate one step given as plain data (the app's probe and editor build these)."""
+    loader = _Loader(source, Path("."))
+    ops = [k for k in mapping if k in STEP_OPS]
+    if len(ops) != 1:
+        raise loader.error(None, f"one operation per step (one of: {', '.join(STEP_OPS)})")
+    op = ops[0]
+    loader.known_keys(mapping, (op, *STEP_EXTRA.get(op, ()), *COMMON_STEP_KEYS), f"a {op} step")
+    return loader.step(op, mapping, host_names, Pos(0, 0))
+
+
+def parse_slot_entry(mapping: dict[str, Any], host_names: tuple[str, ...], source: str = "editor") -> StepSpec:
+    """Validate one `slots:` entry given as plain data."""
+    loader = _Loader(source, Path("."))
+    params = loader.slot_params(mapping, host_names, "slots: entry")
+    for key in ("gpa", "host"):
+        if key not in params:
+            raise loader.error(None, f"a slot needs `{key}=`")
+    return StepSpec("set_memory_region", params, None, None, Pos(0, 0), phase="setup")

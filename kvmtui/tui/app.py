@@ -1,0 +1,431 @@
+"""kvmtui's Textual app: step through a scenario and watch a read-only write become an MMIO exit.
+
+The app holds the run (engine history) and the position; widgets get a StepView and draw it. Every
+action is declared once in BINDINGS: the footer, the help screen and the command palette read it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from ..engine.addresses import PAGE_SHIFT
+from ..engine.profiles import KERNEL_ERAS
+from ..report import entry_json, write_json_lines
+from ..runner import ScenarioRun, TraceEntry
+from ..scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from ..scenario.loader import FLAG_ALIASES
+from ..scenario.save import hex_value, load_document, save_document
+from ..scenario.yamlsafe import dump_yaml
+from .commands import PROBE_HELP, CommandError, parse_edit, parse_probe
+from .screens.compare import CompareScreen
+from .screens.dialogs import Confirm, Prompt
+from .screens.edit import EditSlotsScreen
+from .screens.help import HelpScreen
+from .view import ChangeTracker, StepView, build_view
+from .widgets.events import EventLog, events_of
+from .widgets.memslots import MemslotTable
+from .widgets.pagemap import PageMap
+from .widgets.panels import DirtyLog, HostMappings, Narration, StatusLine
+from .widgets.resolution import Resolution, chain_text
+
+TABS = ("tab-notes", "tab-pages", "tab-events", "tab-host", "tab-dirty")
+
+
+def _parse_number(text: str) -> int:
+    from ..engine.addresses import parse_size
+
+    return parse_size(text)
+
+
+class KvmApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "kvmtui"
+    BINDINGS = [
+        Binding("n,space", "step", "Step", tooltip="Go to the next step", id="step"),
+        Binding("b,p", "back", "Back", tooltip="Go back one step; the view is restored exactly", id="back"),
+        Binding("c,r", "run", "Run", tooltip="Run to the next exit, error, unmet expectation or breakpoint", id="run"),
+        Binding("g", "goto", "Goto", tooltip="Go to an address (shows which slot owns it) or 'step N'", id="goto"),
+        Binding("colon", "probe", "Probe", key_display=":", tooltip="Type a guest access or an ioctl and see it resolved as a new step", id="probe"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", tooltip="All keys, the probe syntax and the legend", id="help"),
+        Binding("q", "quit", "Quit", tooltip="Leave kvmtui", id="quit"),
+        Binding("home", "first", "First step", show=False, tooltip="Go to the first step", id="first"),
+        Binding("end", "last", "Last step", show=False, tooltip="Go to the last step", id="last"),
+        Binding("B", "breakpoint", "Breakpoints", show=False, tooltip="Break on a gpa, gfn, slot or outcome", id="breakpoint"),
+        Binding("k", "era", "Switch era", show=False, tooltip="Re-run the same steps under the next kernel era (3.6, 3.7, modern)", id="era"),
+        Binding("v", "compare", "3.6 beside 3.7", show=False, tooltip="The seed's before/after: every step under 3.6 and 3.7, differences marked", id="compare"),
+        Binding("e", "edit", "Edit slots", show=False, tooltip="Add, move, delete slots or change their flags", id="edit"),
+        Binding("ctrl+s", "save", "Save", show=False, tooltip="Save the scenario (a new path, or over the file after confirmation; comments kept)", id="save"),
+        Binding("y", "copy_chain", "Copy chain", show=False, tooltip="Copy the current step's kernel chain as text", id="copy_chain"),
+        Binding("Y", "copy_row", "Copy row", show=False, tooltip="Copy the current step as its JSON trace line", id="copy_row"),
+        Binding("x", "export_trace", "Export trace", show=False, tooltip="Write the whole trace as JSON lines", id="export_trace"),
+        Binding("S", "export_svg", "Screenshot", show=False, tooltip="Save an SVG screenshot", id="export_svg"),
+        Binding("plus,equals_sign", "zoom_in", "Zoom in", show=False, key_display="+", tooltip="Page map: fewer pages per cell", id="zoom_in"),
+        Binding("minus", "zoom_out", "Zoom out", show=False, key_display="-", tooltip="Page map: more pages per cell", id="zoom_out"),
+        *[
+            Binding(str(i + 1), f"tab('{t}')", f"{t[4:].title()} tab", show=False, tooltip=f"Show the {t[4:]} panel", id=t)
+            for i, t in enumerate(TABS)
+        ],
+    ]
+
+    def __init__(self, scenario_path: str | None = None, *, scenario: Scenario | None = None,
+                 kernel: str | None = None, path: str | None = None) -> None:
+        super().__init__()
+        if scenario is None:
+            if scenario_path is None:
+                raise ValueError("a scenario or a path is needed")
+            scenario = load_scenario(scenario_path)
+        self.scenario_path = scenario_path
+        self.doc = load_document(scenario_path) if scenario_path else None
+        self.scenario = scenario
+        self.run_ = ScenarioRun(scenario, kernel, path)
+        self.tracker = ChangeTracker()
+        self.index = 0
+        self.view: StepView | None = None
+        self.breakpoints: list[tuple[str, Any]] = []
+        self.modified = False
+
+    # -- layout ------------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield MemslotTable(id="memslots", classes="panel")
+                yield Resolution(id="resolution", classes="panel")
+            with TabbedContent(id="right"):
+                with TabPane("Note", id="tab-notes"):
+                    yield Narration(id="narration")
+                with TabPane("Map", id="tab-pages"):
+                    yield PageMap(id="pagemap")
+                with TabPane("Exits", id="tab-events"):
+                    yield EventLog(id="events")
+                with TabPane("Host", id="tab-host"):
+                    yield HostMappings(id="hostmaps")
+                with TabPane("Dirty", id="tab-dirty"):
+                    yield DirtyLog(id="dirtylog")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#memslots").border_title = "Memslots"
+        self.query_one("#resolution").border_title = "Resolution"
+        self.goto_step(0)
+
+    # -- the position -------------------------------------------------------------------------------------
+    def goto_step(self, index: int) -> None:
+        index = max(0, min(index, len(self.run_) - 1))
+        self.index = index
+        view = build_view(self.run_, index, self.tracker)
+        self.view = view
+        self.query_one(StatusLine).show(view, len(self.breakpoints))
+        self.query_one(MemslotTable).show(view)
+        self.query_one(Resolution).show(view)
+        self.query_one(PageMap).show(view)
+        self.query_one(EventLog).show_upto(index + 1, self.run_.entry)
+        self.query_one(HostMappings).show(view)
+        self.query_one(DirtyLog).show(view)
+        self.query_one(Narration).show(view)
+        self.sub_title = f"kernel {self.run_.kernel}"
+
+    def _rebuild(self, scenario: Scenario | None = None, kernel: str | None = None) -> None:
+        """A new run (another era, or an edited scenario): the probes typed so far stay, and so does the
+        position where it still exists."""
+        probes_and_steps = [s for s in self.run_.specs if s.phase != "setup"]
+        self.scenario = scenario or self.scenario
+        self.run_ = ScenarioRun(self.scenario, kernel or self.run_.kernel, self.run_.path)
+        self.run_.specs[:] = [*self.scenario.setup, *probes_and_steps]
+        self.tracker.reset()
+        self.query_one(EventLog).clear_all()
+        self.goto_step(self.index)
+
+    # -- stepping -------------------------------------------------------------------------------------------
+    def action_step(self) -> None:
+        if self.index + 1 >= len(self.run_):
+            self.notify("Already at the last step.", severity="warning", timeout=2)
+            return
+        self.goto_step(self.index + 1)
+
+    def action_back(self) -> None:
+        if self.index == 0:
+            self.notify("Already at the first step.", severity="warning", timeout=2)
+            return
+        self.goto_step(self.index - 1)
+
+    def action_first(self) -> None:
+        self.goto_step(0)
+
+    def action_last(self) -> None:
+        self.goto_step(len(self.run_) - 1)
+
+    def breakpoint_hit(self, entry: TraceEntry) -> str | None:
+        rec = entry.record
+        a = rec.args
+        for kind, value in self.breakpoints:
+            if kind == "outcome" and rec.outcome == value:
+                return f"outcome {value}"
+            if kind == "slot" and (rec.slot == value or (not rec.is_access and a.get("slot") == value)):
+                return f"slot {value}"
+            if kind in ("gpa", "gfn") and rec.is_access:
+                lo, hi = a["gpa"], a["gpa"] + a["size"]
+                if (kind == "gpa" and lo <= value < hi) or (kind == "gfn" and lo >> PAGE_SHIFT <= value <= (hi - 1) >> PAGE_SHIFT):
+                    return f"{kind} {value:#x}"
+        return None
+
+    def action_run(self) -> None:
+        for j in range(self.index + 1, len(self.run_)):
+            entry = self.run_.entry(j)
+            why = self.breakpoint_hit(entry)
+            if why or events_of(entry):
+                self.goto_step(j)
+                self.notify(f"Stopped at step {j + 1}: {why or events_of(entry)[0][0]}", timeout=3)
+                return
+        self.goto_step(len(self.run_) - 1)
+        self.notify("Ran to the last step: no exit, error or breakpoint on the way.", timeout=3)
+
+    def on_event_log_jump(self, message: EventLog.Jump) -> None:
+        self.goto_step(message.index)
+
+    # -- goto, breakpoints, probe -------------------------------------------------------------------------------
+    def action_goto(self) -> None:
+        self.push_screen(Prompt("Go to", "a guest address (0xfffe0000, 1G) or step N", self._goto, prompt_id="goto"))
+
+    def _goto(self, text: str) -> str | None:
+        words = text.split()
+        if len(words) == 2 and words[0] == "step":
+            try:
+                n = int(words[1], 0)
+            except ValueError:
+                return f"{words[1]!r} is not a step number"
+            if not 1 <= n <= len(self.run_):
+                return f"step {n} is out of range (1 to {len(self.run_)})"
+            self.goto_step(n - 1)
+            return None
+        try:
+            gpa = _parse_number(text)
+        except ValueError:
+            return f"{text!r} is not an address (write 0x1000, 4096 or 4K) or 'step N'"
+        assert self.view is not None
+        slot = self.view.kvm.memslots.search_memslots(gpa >> PAGE_SHIFT)
+        self.query_one(MemslotTable).select(slot.id if slot else None)
+        if slot is None:
+            self.notify(f"gpa {gpa:#x}: no memslot owns it", title="Goto", timeout=5)
+            return None
+        self.query_one(PageMap).scroll_to_gfn(gpa >> PAGE_SHIFT)
+        hva = slot.hva_of(gpa >> PAGE_SHIFT) + (gpa & 0xFFF)
+        self.notify(f"gpa {gpa:#x} is in slot {slot.id} (gfn {gpa >> PAGE_SHIFT:#x}, hva {hva:#x})", title="Goto", timeout=5)
+        return None
+
+    def action_breakpoint(self) -> None:
+        self.push_screen(Prompt("Breakpoints", "gpa ADDR · gfn N · slot N · outcome NAME · clear", self._breakpoint, prompt_id="breakpoint"))
+
+    def _breakpoint(self, text: str) -> str | None:
+        words = text.split()
+        if words == ["clear"]:
+            self.breakpoints.clear()
+        elif len(words) == 2 and words[0] in ("gpa", "gfn", "slot"):
+            try:
+                value = _parse_number(words[1])
+            except ValueError:
+                return f"{words[1]!r} is not a number"
+            self.breakpoints.append((words[0], value))
+        elif len(words) == 2 and words[0] == "outcome":
+            self.breakpoints.append(("outcome", words[1]))
+        else:
+            return "write gpa ADDR, gfn N, slot N, outcome NAME or clear"
+        if self.view:
+            self.query_one(StatusLine).show(self.view, len(self.breakpoints))
+        return None
+
+    def action_probe(self) -> None:
+        self.push_screen(Prompt("Probe: a guest access or an ioctl, run as a new step after this one", PROBE_HELP, self._probe,
+                                value="", prompt_id="probe"))
+
+    def _probe(self, text: str) -> str | None:
+        try:
+            spec = parse_probe(text, tuple(self.run_.mappings))
+        except CommandError as e:
+            return str(e)
+        self.run_.insert_step(self.index + 1, spec)
+        self.tracker.reset()
+        self.goto_step(self.index + 1)
+        return None
+
+    # -- eras ---------------------------------------------------------------------------------------------------
+    def action_era(self) -> None:
+        eras = list(KERNEL_ERAS)
+        nxt = eras[(eras.index(self.run_.kernel) + 1) % len(eras)]
+        self._rebuild(kernel=nxt)
+        self.notify(f"Re-ran {len(self.run_)} steps under kernel {nxt}.", timeout=3)
+
+    def action_compare(self) -> None:
+        left = ScenarioRun(self.scenario, "3.6", self.run_.path)
+        right = ScenarioRun(self.scenario, "3.7", self.run_.path)
+        left.specs[:] = self.run_.specs
+        right.specs[:] = self.run_.specs
+        self.push_screen(CompareScreen(left, right))
+
+    # -- editing and saving -------------------------------------------------------------------------------------
+    def action_edit(self) -> None:
+        if self.doc is None:
+            self.notify("This scenario has no file to edit.", severity="warning")
+            return
+        self.push_screen(EditSlotsScreen(lambda: self.scenario, self.apply_edit))
+
+    def apply_edit(self, text: str) -> str | None:
+        assert self.doc is not None
+        try:
+            verb, slot, fields = parse_edit(text, tuple(self.run_.mappings))
+        except CommandError as e:
+            return str(e)
+        doc = copy.deepcopy(self.doc)
+        slots = doc.get("slots")
+        if slots is None:
+            slots = doc["slots"] = CommentedSeq()
+        entry = next((s for s in slots if isinstance(s, dict) and s.get("slot") == slot), None)
+        if verb == "add":
+            if entry is not None:
+                return f"slot {slot} is already in slots: (move, flags or delete it)"
+            new = CommentedMap(slot=slot, gpa=hex_value(fields["gpa"]), host=fields["host"])
+            if "size" in fields:
+                new["size"] = fields["size"] if isinstance(fields["size"], str) else hex_value(fields["size"])
+            if fields.get("flags"):
+                new["flags"] = fields["flags"]
+            slots.append(new)
+        elif entry is None:
+            return f"no slots: entry for slot {slot}"
+        elif verb == "move":
+            entry["gpa"] = hex_value(fields["gpa"])
+        elif verb == "flags":
+            if fields["flags"]:
+                entry["flags"] = [f for f in fields["flags"] if f in FLAG_ALIASES]
+            else:
+                entry.pop("flags", None)
+        else:
+            slots.remove(entry)
+        try:
+            scenario = parse_scenario(dump_yaml(doc), self.scenario.file, Path(self.scenario.file).parent)
+        except ScenarioError as e:
+            return e.message
+        self.doc = doc
+        self.modified = True
+        self._rebuild(scenario)
+        return None
+
+    def action_save(self) -> None:
+        if self.doc is None:
+            self.notify("This scenario has no file behind it to save.", severity="warning")
+            return
+        self.push_screen(Prompt("Save the scenario as", "a path; the scenario's own file asks before overwriting", self._save_check,
+                                value=self.scenario_path or "", prompt_id="save"), self._save_chosen)
+
+    def _save_check(self, text: str) -> str | None:
+        if not text:
+            return "give a path"
+        p = Path(text)
+        if p.is_dir():
+            return f"{text} is a directory"
+        if not p.parent.exists():
+            return f"folder {p.parent} does not exist"
+        return None
+
+    def _save_chosen(self, text: str | None) -> None:
+        if not text:
+            return
+        if Path(text).exists():
+            self.push_screen(Confirm(f"Overwrite {text}? (comments are kept)"), partial(self._save_to, text))
+        else:
+            self._save_to(text, True)
+
+    def _save_to(self, text: str, confirmed: bool | None) -> None:
+        if not confirmed:
+            self.notify("Not saved.", timeout=2)
+            return
+        try:
+            save_document(self.doc, text, overwrite=True)
+        except (ScenarioError, OSError) as e:
+            self.notify(f"Not saved: {e}", severity="error")
+            return
+        self.scenario_path = text
+        self.modified = False
+        self.notify(f"Saved {text}.", timeout=3)
+
+    # -- copy and export -----------------------------------------------------------------------------------------
+    def _entry(self) -> TraceEntry:
+        return self.run_.entry(self.index)
+
+    def action_copy_chain(self) -> None:
+        self.copy_to_clipboard(chain_text(self._entry()))
+        self.notify("Copied the chain.", timeout=2)
+
+    def action_copy_row(self) -> None:
+        self.copy_to_clipboard(json.dumps(entry_json(self.run_, self._entry())))
+        self.notify("Copied the step as a JSON line.", timeout=2)
+
+    def _new_file(self, text: str) -> str | None:
+        if not text:
+            return "give a path"
+        p = Path(text)
+        if p.exists():
+            return f"{text} exists; choose another name (nothing is overwritten)"
+        if not p.parent.exists():
+            return f"folder {p.parent} does not exist"
+        return None
+
+    def action_export_trace(self) -> None:
+        stem = Path(self.scenario.file).stem
+        self.push_screen(Prompt("Export the trace (JSON lines) to", "a new file", self._new_file,
+                                value=f"{stem}.{self.run_.kernel}.trace.jsonl", prompt_id="export"), self._export)
+
+    def _export(self, text: str | None) -> None:
+        if not text:
+            return
+        with open(text, "x", encoding="utf-8") as f:
+            write_json_lines(self.run_, self.run_.entries(), f)
+        self.notify(f"Wrote {len(self.run_)} records to {text}.", timeout=3)
+
+    def action_export_svg(self) -> None:
+        stem = Path(self.scenario.file).stem
+        self.push_screen(Prompt("Save a screenshot (SVG) to", "a new file", self._new_file,
+                                value=f"{stem}-step{self.index + 1}.svg", prompt_id="screenshot"), self._svg)
+
+    def _svg(self, text: str | None) -> None:
+        if not text:
+            return
+        p = Path(text)
+        self.save_screenshot(filename=p.name, path=str(p.parent))
+        self.notify(f"Saved {text}.", timeout=3)
+
+    # -- view controls --------------------------------------------------------------------------------------------
+    def action_zoom_in(self) -> None:
+        self.query_one(PageMap).zoom_in()
+
+    def action_zoom_out(self) -> None:
+        self.query_one(PageMap).zoom_out()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(list(self.BINDINGS)))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for b in self.BINDINGS:
+            if isinstance(b, Binding) and b.description and b.action != "quit":
+                yield SystemCommand(b.description, b.tooltip or b.description, partial(self.run_action, b.action))
+
+
+def run_app(scenario_path: str, kernel: str | None = None, path: str | None = None) -> int:
+    KvmApp(scenario_path, kernel=kernel, path=path).run()
+    return 0
+

@@ -1,0 +1,72 @@
+"""What the widgets draw for one step: the record, the VM state after it, and what changed.
+
+The app builds one StepView per position and hands it down; widgets never call the engine themselves.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+
+from ..engine.kvm import Kvm
+from ..runner import ScenarioRun, TraceEntry
+
+
+@dataclass(frozen=True)
+class StepView:
+    run: ScenarioRun
+    index: int  # 0-based position of the current step
+    total: int
+    entry: TraceEntry
+    kvm: Kvm  # a private copy of the state after the current step
+    changed_gfns: frozenset[int]  # sptes that changed in this step
+    touched_gfns: frozenset[int]  # sptes that changed at any step so far
+    focus_slot: int | None  # the slot this step used or changed
+    changed_slots: frozenset[int]
+
+    @property
+    def record(self):
+        return self.entry.record
+
+
+class ChangeTracker:
+    """For each gfn, the first step whose record changed its spte: "changed since the start"."""
+
+    def __init__(self) -> None:
+        self._first: dict[int, int] = {}
+        self._done = 0  # steps folded in so far
+
+    def reset(self) -> None:
+        self._first.clear()
+        self._done = 0
+
+    def upto(self, run: ScenarioRun, index: int) -> frozenset[int]:
+        while self._done <= index:
+            for s in run.entry(self._done).record.spte:
+                if s.before is not s.after:
+                    self._first.setdefault(s.gfn, self._done)
+            self._done += 1
+        return frozenset(g for g, i in self._first.items() if i <= index)
+
+
+def build_view(run: ScenarioRun, index: int, tracker: ChangeTracker) -> StepView:
+    entry = run.entry(index)
+    kvm = run.history.state_after(index + 1).kvm.copy()
+    rec = entry.record
+    changed = frozenset(s.gfn for s in rec.spte if s.before is not s.after)
+    slots = frozenset(c.before.id if c.after is None else c.after.id for c in rec.slot_changes)
+    focus = rec.slot if rec.slot is not None else rec.args.get("slot") if rec.op in ("set_memory_region", "get_dirty_log") else None
+    return StepView(run, index, len(run), entry, kvm, changed, tracker.upto(run, index), focus, slots)
+
+
+def sorted_spte_gfns(kvm: Kvm) -> list[int]:
+    return sorted(g for g, _ in kvm.sptes.items())
+
+
+def gfns_in(sorted_gfns: list[int], lo: int, hi: int) -> list[int]:
+    i = bisect_left(sorted_gfns, lo)
+    out = []
+    while i < len(sorted_gfns) and sorted_gfns[i] < hi:
+        out.append(sorted_gfns[i])
+        i += 1
+    return out

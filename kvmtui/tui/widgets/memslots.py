@@ -1,0 +1,101 @@
+"""The memslot table, drawn line by line so that 32,764 slots cost only the rows on screen."""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ...engine.addresses import PAGE_SHIFT, format_size
+from ...engine.memslots import MemSlot
+from ...engine.uapi import short_flag_names
+from ..view import StepView
+
+
+_TINY = {"READONLY": "RO", "LOG_DIRTY": "LOG", "GUEST_MEMFD": "GMEM"}
+
+
+class MemslotTable(ScrollView):
+    """id, gpa range, pages, hva, flags; the slot the step uses is marked ▶, slots it changed *."""
+
+    COMPONENT_CLASSES = {"memslots--header", "memslots--focus", "memslots--changed", "memslots--refused"}
+    DEFAULT_CSS = "MemslotTable { height: 1fr; }"
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._slots: list[MemSlot] = []
+        self._focus: int | None = None
+        self._changed: frozenset[int] = frozenset()
+        self._refused = ""
+        self.selected: int | None = None  # a slot picked by goto
+
+    def show(self, view: StepView) -> None:
+        self._slots = list(view.kvm.memslots)
+        self._focus = view.focus_slot
+        self._changed = view.changed_slots
+        rec = view.record
+        self._refused = ""
+        if rec.op == "set_memory_region" and rec.outcome != "ok":
+            why = next((c.note for c in reversed(rec.chain) if c.bad), "")
+            self._refused = f"✗ slot {rec.args['slot']}: -{rec.outcome} {why}"
+        self.virtual_size = Size(self.size.width, len(self._slots) + 1 + bool(self._refused))
+        self.border_subtitle = f"{len(self._slots)} slot{'s' if len(self._slots) != 1 else ''}"
+        if self._focus is not None:
+            self.scroll_to_slot(self._focus, animate=False)
+        self.refresh()
+
+    def row_of(self, slot_id: int) -> int | None:
+        for i, s in enumerate(self._slots):
+            if s.id == slot_id:
+                return i
+        return None
+
+    def scroll_to_slot(self, slot_id: int, animate: bool = True) -> None:
+        row = self.row_of(slot_id)
+        if row is None:
+            return
+        top = self.scroll_offset.y
+        height = max(self.size.height - 1, 1)
+        if not top <= row < top + height:
+            self.scroll_to(y=max(row - height // 2, 0), animate=animate)
+
+    def select(self, slot_id: int | None) -> None:
+        self.selected = slot_id
+        if slot_id is not None:
+            self.scroll_to_slot(slot_id)
+        self.refresh()
+
+    def line_text(self, s: MemSlot, width: int) -> str:
+        start = s.base_gfn << PAGE_SHIFT
+        mark = "▶" if s.id == self._focus else ("›" if s.id == self.selected else " ")
+        changed = "*" if s.id in self._changed else " "
+        names = short_flag_names(s.flags)
+        flags = ",".join(_TINY.get(f, f) for f in names) if width < 60 else ",".join(names)
+        flags = flags or "-"
+        text = f"{mark}{changed}{s.id:>5} {start:#014x} {format_size(s.npages << PAGE_SHIFT):>6}"
+        if width >= 64:
+            text += f" {s.userspace_addr:#016x}"
+        return f"{text} {flags}"
+
+    def header_text(self, width: int) -> str:
+        return f"{'':2}{'slot':>5} {'gpa':<14} {'size':>6}" + (f" {'hva':<16}" if width >= 64 else "") + " flags"
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:  # the header stays on top
+            return Strip([Segment(self.header_text(width).ljust(width)[:width], self.get_component_rich_style("memslots--header"))])
+        extra = 1 if self._refused else 0
+        if extra and y == 1:
+            return Strip([Segment(self._refused.ljust(width)[:width], self.get_component_rich_style("memslots--refused"))])
+        row = self.scroll_offset.y + y - 1 - extra
+        if row >= len(self._slots):
+            return Strip.blank(width, self.rich_style)
+        s = self._slots[row]
+        style = Style()
+        if s.id in self._changed:
+            style = self.get_component_rich_style("memslots--changed")
+        if s.id == self._focus or s.id == self.selected:
+            style = self.get_component_rich_style("memslots--focus")
+        return Strip([Segment(self.line_text(s, width).ljust(width)[:width], style)])

@@ -1,0 +1,146 @@
+"""The guest pages of every slot as a map of spte states, drawn line by line.
+
+One row shows `cells` cells of `pages_per_cell` pages each; a cell shows the most telling state among its
+pages (mmio > rw > wp > ro > none). Zoomed out, a 1 TiB slot fits in a few rows; zoomed in, a cell is a page.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+
+from rich.segment import Segment
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ...engine.addresses import PAGE_SHIFT, format_size
+from ...engine.memslots import MemSlot
+from ...engine.records import SpteState
+from ..view import StepView, gfns_in, sorted_spte_gfns
+
+GLYPH = {SpteState.NONE: "·", SpteState.RO: "r", SpteState.RW: "W", SpteState.WP: "w", SpteState.MMIO: "M"}
+PRIORITY = {SpteState.NONE: 0, SpteState.RO: 1, SpteState.WP: 2, SpteState.RW: 3, SpteState.MMIO: 4}
+LEGEND = "· none  r ro  W rw  w wp  M mmio │ reverse: this step · underline: since start"
+LABEL = 16
+MAX_ROWS_PER_SLOT = 8
+
+
+class PageMap(ScrollView):
+    COMPONENT_CLASSES = {"pagemap--label", "pagemap--changed", "pagemap--touched", "pagemap--ro", "pagemap--rw",
+                         "pagemap--wp", "pagemap--mmio", "pagemap--none"}
+    DEFAULT_CSS = "PageMap { height: 1fr; }"
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._slots: list[MemSlot] = []
+        self._gfns: list[int] = []
+        self._states: dict[int, SpteState] = {}
+        self._changed: list[int] = []  # sorted gfns
+        self._touched: list[int] = []
+        self._row_start: list[int] = [0]  # first row of each slot
+        self.zoom = 0  # pages per cell = auto * 2**zoom (negative zooms in)
+        self._ppc = 1
+
+    # -- data -------------------------------------------------------------------------------------------
+    def show(self, view: StepView) -> None:
+        self._slots = sorted(view.kvm.memslots, key=lambda s: s.base_gfn)
+        self._gfns = sorted_spte_gfns(view.kvm)
+        self._states = {g: s.state for g, s in view.kvm.sptes.items()}
+        self._changed = sorted(view.changed_gfns)
+        self._touched = sorted(view.touched_gfns)
+        self._layout()
+
+    @property
+    def cells(self) -> int:
+        return max(self.size.width - LABEL, 8)
+
+    @property
+    def pages_per_cell(self) -> int:
+        return self._ppc
+
+    def _auto_ppc(self) -> int:
+        biggest = max((s.npages for s in self._slots), default=1)
+        ppc = 1
+        while biggest > ppc * self.cells * MAX_ROWS_PER_SLOT:
+            ppc *= 2
+        return ppc
+
+    def _layout(self) -> None:
+        base = self._auto_ppc()
+        self._ppc = max(1, base << self.zoom if self.zoom >= 0 else base >> -self.zoom)
+        span = self._ppc * self.cells
+        starts, row = [], 0
+        for s in self._slots:
+            starts.append(row)
+            row += max(1, -(-s.npages // span))
+        self._row_start = starts
+        self.virtual_size = Size(self.size.width, row + 1)
+        self.border_subtitle = f"1 cell = {format_size(self._ppc << PAGE_SHIFT)}"
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._layout()
+
+    def zoom_in(self) -> None:
+        if self._ppc > 1:
+            self.zoom -= 1
+            self._layout()
+
+    def zoom_out(self) -> None:
+        self.zoom += 1
+        self._layout()
+
+    def scroll_to_gfn(self, gfn: int) -> None:
+        for i, s in enumerate(self._slots):
+            if s.base_gfn <= gfn < s.end_gfn:
+                row = self._row_start[i] + (gfn - s.base_gfn) // (self._ppc * self.cells)
+                self.scroll_to(y=max(row - 1, 0), animate=False)
+                return
+
+    # -- drawing --------------------------------------------------------------------------------------------
+    def cell_state(self, lo: int, hi: int) -> tuple[SpteState, bool, bool]:
+        best = SpteState.NONE
+        for g in gfns_in(self._gfns, lo, hi):
+            st = self._states[g]
+            if PRIORITY[st] > PRIORITY[best]:
+                best = st
+        # changes include zaps, whose gfns have no spte any more
+        changed = _any_in(self._changed, lo, hi)
+        touched = not changed and _any_in(self._touched, lo, hi)
+        return best, changed, touched
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            return Strip([Segment(LEGEND.ljust(width)[:width], self.get_component_rich_style("pagemap--label"))])
+        row = self.scroll_offset.y + y - 1
+        i = bisect_right(self._row_start, row) - 1
+        if i < 0 or i >= len(self._slots):
+            return Strip.blank(width, self.rich_style)
+        s = self._slots[i]
+        span = self._ppc * self.cells
+        lo = s.base_gfn + (row - self._row_start[i]) * span
+        if lo >= s.end_gfn:
+            return Strip.blank(width, self.rich_style)
+        gpa = f"{lo << PAGE_SHIFT:x}"
+        gpa = gpa if len(gpa) <= 10 else "…" + gpa[-9:]
+        label = f"{s.id:>4} {gpa:>10} "
+        segs = [Segment(label, self.get_component_rich_style("pagemap--label"))]
+        for c in range(self.cells):
+            a = lo + c * self._ppc
+            if a >= s.end_gfn:
+                break
+            st, changed, touched = self.cell_state(a, min(a + self._ppc, s.end_gfn))
+            style = self.get_component_rich_style(f"pagemap--{st.value}")
+            if changed:
+                style += self.get_component_rich_style("pagemap--changed")
+            elif touched:
+                style += self.get_component_rich_style("pagemap--touched")
+            segs.append(Segment(GLYPH[st], style))
+        strip = Strip(segs)
+        return strip.adjust_cell_length(width, self.rich_style)
+
+
+def _any_in(sorted_gfns: list[int], lo: int, hi: int) -> bool:
+    i = bisect_left(sorted_gfns, lo)
+    return i < len(sorted_gfns) and sorted_gfns[i] < hi

@@ -1,0 +1,95 @@
+"""The small panels: status line, host mappings, dirty bitmaps, narration."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Markdown, Static
+
+from ...engine.addresses import PAGE_SHIFT, format_size
+from ..view import StepView
+
+DIRTY_CELLS = 512
+
+
+class StatusLine(Static):
+    """Title, kernel era, access path, step i of n, expectation met or not."""
+
+    def show(self, view: StepView, breakpoints: int = 0) -> None:
+        e = view.entry
+        run = view.run
+        met = {None: "no expect", True: "expect ✓", False: "expect ✗"}[e.expect_met]
+        self.set_class(e.expect_met is False, "-unmet")
+        t = Text(overflow="ellipsis", no_wrap=True)
+        t.append(f" step {view.index + 1}/{view.total} ", style="bold")
+        t.append(f"│ {met} │ kernel {run.kernel} │ {run.path} │ ")
+        if breakpoints:
+            t.append(f"{breakpoints} breakpoint{'s' if breakpoints > 1 else ''} │ ")
+        t.append(run.scenario.title, style="bold")
+        self.update(t)
+
+
+class HostMappings(Static):
+    """The VMM's VMAs: hva range, prot, backing, and how many touched pages are resident or poisoned."""
+
+    def show(self, view: StepView) -> None:
+        host = view.kvm.host
+        vmas = host.vmas
+        starts = [v.start for v in vmas]
+        counts = [[0, 0, 0] for _ in vmas]  # resident, not resident, poisoned
+        for key, page in host.pages.items():
+            i = bisect_right(starts, key << PAGE_SHIFT) - 1
+            if i < 0 or (key << PAGE_SHIFT) >= vmas[i].end:
+                continue
+            if page.poisoned:
+                counts[i][2] += 1
+            elif page.pfn is None:
+                counts[i][1] += 1
+            else:
+                counts[i][0] += 1
+        table = Table(box=None, pad_edge=False, expand=True, show_edge=False)
+        for col in ("name", "hva", "size", "prot", "backing", "res", "out", "psn"):
+            table.add_column(col, no_wrap=True, justify="right" if col in ("size", "res", "out", "psn") else "left")
+        for v, (res, out, psn) in zip(vmas, counts):
+            table.add_row(v.mapping.name, f"{v.start:#x}", format_size(v.end - v.start), v.prot, v.mapping.backing, str(res), str(out), str(psn))
+        if not vmas:
+            table.add_row("(nothing mapped)", "", "", "", "", "", "", "")
+        self.update(table)
+
+
+class DirtyLog(Static):
+    """The dirty bitmap of every slot that logs: ■ dirty, · clean (page order)."""
+
+    def show(self, view: StepView) -> None:
+        slots = view.kvm.memslots
+        t = Text()
+        bitmaps = sorted(slots.dirty_bitmaps.items())
+        if not bitmaps:
+            t.append("No slot has KVM_MEM_LOG_DIRTY_PAGES.")
+        for sid, bits in bitmaps:
+            s = slots.id_to_memslot(sid)
+            if s is None:
+                continue
+            t.append(f"slot {sid} · {s.npages} pages · {len(bits)} dirty", style="bold")
+            if bits:
+                t.append(f" · {sorted(bits)[:16]}{' …' if len(bits) > 16 else ''}")
+            t.append("\n")
+            n = min(s.npages, DIRTY_CELLS)
+            t.append("".join("■" if i in bits else "·" for i in range(n)))
+            if s.npages > n:
+                t.append(f" … (+{s.npages - n} pages)")
+            t.append("\n")
+        self.update(t)
+
+
+class Narration(Markdown):
+    """The scenario's description, then the current step's note."""
+
+    def show(self, view: StepView) -> None:
+        sc = view.run.scenario
+        e = view.entry
+        note = e.spec.note or "_No note for this step._"
+        md = f"**Step {view.index + 1}** · {e.record.summary}\n\n{note}\n\n---\n\n### {sc.title}\n\n{sc.description}"
+        self.update(md)

@@ -1,0 +1,255 @@
+"""The Textual app, driven as a user would with Pilot: what each key shows, in meaning, not pixels."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kvmtui.engine.records import SpteState
+from kvmtui.scenario import load_scenario
+from kvmtui.tui.app import KvmApp
+from kvmtui.tui.screens.compare import CompareScreen
+from kvmtui.tui.screens.dialogs import Prompt
+from kvmtui.tui.widgets.events import EventLog
+from kvmtui.tui.widgets.memslots import MemslotTable
+from kvmtui.tui.widgets.pagemap import PageMap
+from kvmtui.tui.widgets.resolution import Resolution
+
+ROOT = Path(__file__).parent.parent
+ROM = str(ROOT / "samples" / "rom.yaml")
+BEFORE_AFTER = str(ROOT / "samples" / "before-after.yaml")
+RO_WRITE = 5  # 0-based position of the write to the ROM in rom.yaml
+ROM_GFN = 0xFFFE0
+
+
+def resolution_text(app: KvmApp) -> str:
+    return str(app.query_one("#resolution-body").render())
+
+
+async def type_text(pilot, text: str) -> None:
+    for ch in text:
+        await pilot.press({" ": "space", ":": "colon", "=": "equals_sign", "+": "plus", ",": "comma"}.get(ch, ch))
+
+
+@pytest.mark.asyncio
+async def test_stepping_to_the_ro_write_shows_the_mmio_exit_highlighted():
+    app = KvmApp(ROM)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(RO_WRITE - 1):
+            await pilot.press("n")
+        rows_before = app.query_one(EventLog).row_count
+        assert not app.query_one(Resolution).has_class("-key-moment")
+        await pilot.press("n")
+        res = app.query_one(Resolution)
+        assert app.index == RO_WRITE
+        assert res.has_class("-key-moment")
+        text = resolution_text(app)
+        assert "READ-ONLY WRITE → KVM_EXIT_MMIO" in text and "KVM_HVA_ERR_RO_BAD" in text
+        assert app.query_one(EventLog).row_count == rows_before + 1
+        assert app.view.kvm.sptes.state(ROM_GFN) is SpteState.RO  # never mmio
+        pm = app.query_one(PageMap)
+        assert pm.cell_state(ROM_GFN, ROM_GFN + 1)[0] is SpteState.RO
+
+
+@pytest.mark.asyncio
+async def test_step_back_restores_the_previous_view_exactly():
+    app = KvmApp(ROM)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(4):
+            await pilot.press("n")
+        await pilot.pause()
+        before = app.export_screenshot()
+        await pilot.press("n", "n")
+        await pilot.pause()
+        assert app.export_screenshot() != before
+        await pilot.press("b", "b")
+        await pilot.pause()
+        assert app.export_screenshot() == before
+
+
+@pytest.mark.asyncio
+async def test_probe_accepts_a_write_and_rejects_bad_input_inline():
+    app = KvmApp(ROM)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("colon")
+        await type_text(pilot, "w 0x10 3 1")
+        await pilot.press("enter")
+        assert isinstance(app.screen, Prompt)
+        error = app.screen.query_one("#prompt-error")
+        assert error.has_class("-shown") and "size 3 is not an access size" in str(error.render())
+        await pilot.press("escape", "n", "colon")  # after step 2 the ROM slot exists
+        await type_text(pilot, "w 0xfffe0010 1 0x77")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, Prompt)
+        assert app.index == 2 and len(app.run_) == 12
+        rec = app.run_.entry(2).record
+        assert (rec.op, rec.outcome, rec.exits[0].data) == ("write", "mmio", b"\x77")
+        assert app.query_one(Resolution).has_class("-key-moment")
+
+
+@pytest.mark.asyncio
+async def test_probe_slot_and_dirty_commands():
+    app = KvmApp(ROM)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("end", "colon")
+        await type_text(pilot, "slot 5 gpa=0x2000000 host=ram size=64K flags=log_dirty_pages")
+        await pilot.press("enter")
+        assert app.run_.entry(app.index).record.kind == "create"
+        await pilot.press("colon")
+        await type_text(pilot, "dirty 5")
+        await pilot.press("enter")
+        assert app.run_.entry(app.index).record.dirty == ()
+
+
+@pytest.mark.asyncio
+async def test_editor_moves_a_slot_and_refuses_unknown_ones(tmp_path):
+    target = tmp_path / "rom.yaml"
+    shutil.copy(ROM, target)
+    app = KvmApp(str(target))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await type_text(pilot, "move 9 gpa=0x0")
+        await pilot.press("enter")
+        assert "no slots: entry for slot 9" in str(app.screen.query_one("#edit-error").render())
+        app.screen.query_one("#edit-input").value = ""
+        await type_text(pilot, "move 1 gpa=0xfffc0000")
+        await pilot.press("enter")
+        assert app.scenario.setup[1].params["gpa"] == 0xFFFC0000
+        assert app.modified
+        await pilot.press("escape")
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, Prompt)
+        await pilot.press("enter")  # the scenario's own file: asks first
+        await pilot.press("y")
+        await pilot.pause()
+    text = target.read_text()
+    assert "gpa: 0xfffc0000" in text and "# the VMM maps its firmware read-only" in text
+    assert load_scenario(target).setup[1].params["gpa"] == 0xFFFC0000
+
+
+@pytest.mark.asyncio
+async def test_saving_over_the_file_can_be_declined(tmp_path):
+    target = tmp_path / "rom.yaml"
+    shutil.copy(ROM, target)
+    before = target.read_text()
+    app = KvmApp(str(target))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await type_text(pilot, "delete 1")
+        await pilot.press("enter", "escape", "ctrl+s", "enter", "n")
+        await pilot.pause()
+    assert target.read_text() == before
+
+
+@pytest.mark.asyncio
+async def test_era_switch_changes_outcomes_as_the_engine_says():
+    app = KvmApp(BEFORE_AFTER)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(3):
+            await pilot.press("n")
+        assert app.run_.kernel == "3.6" and app.run_.entry(app.index).record.outcome == "efault"
+        assert app.query_one(Resolution).has_class("-failed")
+        await pilot.press("k")
+        assert app.run_.kernel == "3.7" and app.index == 3
+        assert app.run_.entry(app.index).record.outcome == "ok"
+        assert not app.query_one(Resolution).has_class("-failed")
+
+
+@pytest.mark.asyncio
+async def test_goto_finds_the_owning_slot():
+    app = KvmApp(ROM)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n", "g")
+        await type_text(pilot, "0xfffe0010")
+        await pilot.press("enter")
+        assert app.query_one(MemslotTable).selected == 1
+        assert any("slot 1" in n.message for n in app._notifications)
+        await pilot.press("g")
+        await type_text(pilot, "0x80000000")
+        await pilot.press("enter")
+        assert app.query_one(MemslotTable).selected is None
+        await pilot.press("g")
+        await type_text(pilot, "step 7")
+        await pilot.press("enter")
+        assert app.index == 6
+
+
+@pytest.mark.asyncio
+async def test_run_stops_at_the_next_exit_and_at_breakpoints():
+    app = KvmApp(ROM)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c")
+        assert app.index == RO_WRITE
+        await pilot.press("c")
+        assert app.index == 7  # the next ROM write, the next exit
+        await pilot.press("B")
+        await type_text(pilot, "gpa 0x1004")
+        await pilot.press("enter")
+        await pilot.press("c")
+        assert app.index == 8  # write 8 bytes at 0x1000 covers 0x1004
+        await pilot.press("c")
+        assert app.index == 9  # read 8 bytes at 0x1000 too
+        await pilot.press("B")
+        await type_text(pilot, "clear")
+        await pilot.press("enter")
+        await pilot.press("c")
+        assert app.index == 10 and not app.breakpoints  # no more exits: runs to the end
+
+
+@pytest.mark.asyncio
+async def test_choosing_an_event_jumps_to_its_step():
+    app = KvmApp(ROM)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("end", "3")
+        events = app.query_one(EventLog)
+        events.focus()
+        events.move_cursor(row=0)
+        await pilot.press("enter")
+        assert app.index == RO_WRITE
+
+
+@pytest.mark.asyncio
+async def test_copy_chain_and_compare_and_help():
+    app = KvmApp(BEFORE_AFTER)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(3):
+            await pilot.press("n")
+        await pilot.press("y")
+        assert "kvm_handle_bad_page" in app.clipboard and "-EFAULT" in app.clipboard
+        await pilot.press("v")
+        assert isinstance(app.screen, CompareScreen)
+        assert any(not d.same for d in app.screen.diffs)
+        await pilot.press("escape", "question_mark")
+        assert app.screen.id == "help"
+        body = str(app.screen.query_one("Markdown").source)
+        assert "Probe" in body and "3.6 beside 3.7" in body and "`:`" in body
+        await pilot.press("escape")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Step", "Back", "Probe", "Switch era", "Save", "Export trace"} <= set(titles)
+
+
+@pytest.mark.asyncio
+async def test_export_trace_never_overwrites(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = KvmApp(ROM)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("x", "enter")
+        await pilot.pause()
+        out = tmp_path / "rom.modern.trace.jsonl"
+        assert len(out.read_text().splitlines()) == 11
+        await pilot.press("x", "enter")
+        assert "exists" in str(app.screen.query_one("#prompt-error").render())
+
+
+@pytest.mark.asyncio
+async def test_zoom_changes_pages_per_cell():
+    app = KvmApp(ROM)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        pm = app.query_one(PageMap)
+        ppc = pm.pages_per_cell
+        await pilot.press("minus")
+        assert pm.pages_per_cell == ppc * 2
+        await pilot.press("plus", "plus")
+        assert pm.pages_per_cell == max(ppc // 2, 1)
