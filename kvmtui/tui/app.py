@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import OrderedDict
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -40,6 +41,7 @@ from .widgets.pagemap import PageMap
 from .widgets.panels import DirtyLog, HostMappings, Narration, StatusLine
 from .widgets.resolution import Resolution, chain_text
 
+VIEW_CACHE = 32
 TABS = ("tab-notes", "tab-pages", "tab-events", "tab-host", "tab-dirty")
 
 
@@ -91,6 +93,7 @@ class KvmApp(App[int]):
         self.scenario = scenario
         self.run_ = ScenarioRun(scenario, kernel, path)
         self.tracker = ChangeTracker()
+        self._views: OrderedDict[int, StepView] = OrderedDict()
         self.index = 0
         self.view: StepView | None = None
         self.breakpoints: list[tuple[str, Any]] = []
@@ -125,7 +128,10 @@ class KvmApp(App[int]):
     def goto_step(self, index: int) -> None:
         index = max(0, min(index, len(self.run_) - 1))
         self.index = index
-        view = build_view(self.run_, index, self.tracker)
+        view = self._views.pop(index, None) or build_view(self.run_, index, self.tracker)
+        self._views[index] = view  # the most recent views: stepping back to them costs no replay
+        while len(self._views) > VIEW_CACHE:
+            self._views.popitem(last=False)
         self.view = view
         self.query_one(StatusLine).show(view, len(self.breakpoints))
         self.query_one(MemslotTable).show(view)
@@ -137,6 +143,11 @@ class KvmApp(App[int]):
         self.query_one(Narration).show(view)
         self.sub_title = f"kernel {self.run_.kernel}"
 
+    def _forget_views(self) -> None:
+        """The steps changed (a probe, an edit, another era): what was computed for them no longer holds."""
+        self.tracker.reset()
+        self._views.clear()
+
     def _rebuild(self, scenario: Scenario | None = None, kernel: str | None = None) -> None:
         """A new run (another era, or an edited scenario): the probes typed so far stay, and so does the
         position where it still exists."""
@@ -144,7 +155,7 @@ class KvmApp(App[int]):
         self.scenario = scenario or self.scenario
         self.run_ = ScenarioRun(self.scenario, kernel or self.run_.kernel, self.run_.path)
         self.run_.specs[:] = [*self.scenario.setup, *probes_and_steps]
-        self.tracker.reset()
+        self._forget_views()
         self.query_one(EventLog).clear_all()
         self.goto_step(self.index)
 
@@ -256,7 +267,7 @@ class KvmApp(App[int]):
         except CommandError as e:
             return str(e)
         self.run_.insert_step(self.index + 1, spec)
-        self.tracker.reset()
+        self._forget_views()
         self.goto_step(self.index + 1)
         return None
 

@@ -30,9 +30,15 @@ class MemslotTable(ScrollView):
         self._changed: frozenset[int] = frozenset()
         self._refused = ""
         self.selected: int | None = None  # a slot picked by goto
+        self._table_key: tuple[int, int] | None = None
+        self._rows: dict[int, int] = {}
 
     def show(self, view: StepView) -> None:
-        self._slots = list(view.kvm.memslots)
+        key = (id(view.run), view.kvm.memslots.generation)
+        if key != self._table_key:
+            self._table_key = key
+            self._slots = list(view.kvm.memslots)
+            self._rows = {s.id: i for i, s in enumerate(self._slots)}
         self._focus = view.focus_slot
         self._changed = view.changed_slots
         rec = view.record
@@ -47,10 +53,7 @@ class MemslotTable(ScrollView):
         self.refresh()
 
     def row_of(self, slot_id: int) -> int | None:
-        for i, s in enumerate(self._slots):
-            if s.id == slot_id:
-                return i
-        return None
+        return self._rows.get(slot_id)
 
     def scroll_to_slot(self, slot_id: int, animate: bool = True) -> None:
         row = self.row_of(slot_id)

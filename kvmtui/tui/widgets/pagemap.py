@@ -9,6 +9,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 
 from rich.segment import Segment
+from rich.style import Style
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -40,15 +41,28 @@ class PageMap(ScrollView):
         self._row_start: list[int] = [0]  # first row of each slot
         self.zoom = 0  # pages per cell = auto * 2**zoom (negative zooms in)
         self._ppc = 1
+        self._table_key: tuple[int, int] | None = None
+        self._biggest = 1
+        self._styles: dict[str, Style] = {}
 
     # -- data -------------------------------------------------------------------------------------------
     def show(self, view: StepView) -> None:
-        self._slots = sorted(view.kvm.memslots, key=lambda s: s.base_gfn)
+        # The slot table only changes with the memslot generation: the layout is kept otherwise.
+        key = (id(view.run), view.kvm.memslots.generation)
+        relayout = key != self._table_key
+        if relayout:
+            self._table_key = key
+            self._slots = list(view.kvm.memslots)  # already sorted by base_gfn
+            self._biggest = max((s.npages for s in self._slots), default=1)
         self._gfns = sorted_spte_gfns(view.kvm)
         self._states = {g: s.state for g, s in view.kvm.sptes.items()}
         self._changed = sorted(view.changed_gfns)
         self._touched = sorted(view.touched_gfns)
-        self._layout()
+        self._styles = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
+        if relayout:
+            self._layout()
+        else:
+            self.refresh()
 
     @property
     def cells(self) -> int:
@@ -59,9 +73,8 @@ class PageMap(ScrollView):
         return self._ppc
 
     def _auto_ppc(self) -> int:
-        biggest = max((s.npages for s in self._slots), default=1)
         ppc = 1
-        while biggest > ppc * self.cells * MAX_ROWS_PER_SLOT:
+        while self._biggest > ppc * self.cells * MAX_ROWS_PER_SLOT:
             ppc *= 2
         return ppc
 
@@ -125,17 +138,18 @@ class PageMap(ScrollView):
         gpa = f"{lo << PAGE_SHIFT:x}"
         gpa = gpa if len(gpa) <= 10 else "…" + gpa[-9:]
         label = f"{s.id:>4} {gpa:>10} "
-        segs = [Segment(label, self.get_component_rich_style("pagemap--label"))]
+        styles = self._styles or {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
+        segs = [Segment(label, styles["pagemap--label"])]
         for c in range(self.cells):
             a = lo + c * self._ppc
             if a >= s.end_gfn:
                 break
             st, changed, touched = self.cell_state(a, min(a + self._ppc, s.end_gfn))
-            style = self.get_component_rich_style(f"pagemap--{st.value}")
+            style = styles[f"pagemap--{st.value}"]
             if changed:
-                style += self.get_component_rich_style("pagemap--changed")
+                style += styles["pagemap--changed"]
             elif touched:
-                style += self.get_component_rich_style("pagemap--touched")
+                style += styles["pagemap--touched"]
             segs.append(Segment(GLYPH[st], style))
         strip = Strip(segs)
         return strip.adjust_cell_length(width, self.rich_style)

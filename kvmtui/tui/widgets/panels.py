@@ -6,7 +6,8 @@ from bisect import bisect_right
 
 from rich.table import Table
 from rich.text import Text
-from textual.widgets import Markdown, Static
+from rich.markdown import Markdown as RichMarkdown
+from textual.widgets import Static
 
 from ...engine.addresses import PAGE_SHIFT, format_size
 from ..view import StepView
@@ -84,12 +85,13 @@ class DirtyLog(Static):
         self.update(t)
 
 
-class Narration(Markdown):
-    """The scenario's description, then the current step's note."""
+class Narration(Static):
+    """The scenario's description, then the current step's note (Markdown, drawn by Rich: a step changes
+    one renderable, not a tree of widgets)."""
 
     def show(self, view: StepView) -> None:
         sc = view.run.scenario
         e = view.entry
         note = e.spec.note or "_No note for this step._"
-        md = f"**Step {view.index + 1}** · {e.record.summary}\n\n{note}\n\n---\n\n### {sc.title}\n\n{sc.description}"
-        self.update(md)
+        self.source = f"**Step {view.index + 1}** · {e.record.summary}\n\n{note}\n\n---\n\n**{sc.title}**\n\n{sc.description}"
+        self.update(RichMarkdown(self.source))
