@@ -17,7 +17,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
@@ -107,7 +107,7 @@ class KvmApp(App[int]):
                 yield MemslotTable(id="memslots", classes="panel")
                 yield Resolution(id="resolution", classes="panel")
             with TabbedContent(id="right"):
-                with TabPane("Note", id="tab-notes"):
+                with TabPane("Note", id="tab-notes"), VerticalScroll(id="narration-scroll"):
                     yield Narration(id="narration")
                 with TabPane("Map", id="tab-pages"):
                     yield PageMap(id="pagemap")

@@ -21,7 +21,7 @@ class MemslotTable(ScrollView):
     """id, gpa range, pages, hva, flags; the slot the step uses is marked ▶, slots it changed *."""
 
     COMPONENT_CLASSES = {"memslots--header", "memslots--focus", "memslots--changed", "memslots--refused"}
-    DEFAULT_CSS = "MemslotTable { height: 1fr; }"
+    DEFAULT_CSS = "MemslotTable { height: 1fr; overflow-x: hidden; }"
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
@@ -49,7 +49,7 @@ class MemslotTable(ScrollView):
         self.virtual_size = Size(self.size.width, len(self._slots) + 1 + bool(self._refused))
         self.border_subtitle = f"{len(self._slots)} slot{'s' if len(self._slots) != 1 else ''}"
         if self._focus is not None:
-            self.scroll_to_slot(self._focus, animate=False)
+            self.call_after_refresh(self.scroll_to_slot, self._focus, False)
         self.refresh()
 
     def row_of(self, slot_id: int) -> int | None:

@@ -29,7 +29,7 @@ MAX_ROWS_PER_SLOT = 8
 class PageMap(ScrollView):
     COMPONENT_CLASSES = {"pagemap--label", "pagemap--changed", "pagemap--touched", "pagemap--ro", "pagemap--rw",
                          "pagemap--wp", "pagemap--mmio", "pagemap--none"}
-    DEFAULT_CSS = "PageMap { height: 1fr; }"
+    DEFAULT_CSS = "PageMap { height: 1fr; overflow-x: hidden; }"
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
@@ -63,6 +63,8 @@ class PageMap(ScrollView):
             self._layout()
         else:
             self.refresh()
+        if view.record.is_access:
+            self.call_after_refresh(self.scroll_to_gfn, view.record.args["gpa"] >> PAGE_SHIFT, True)
 
     @property
     def cells(self) -> int:
@@ -103,12 +105,26 @@ class PageMap(ScrollView):
         self.zoom += 1
         self._layout()
 
-    def scroll_to_gfn(self, gfn: int) -> None:
-        for i, s in enumerate(self._slots):
-            if s.base_gfn <= gfn < s.end_gfn:
-                row = self._row_start[i] + (gfn - s.base_gfn) // (self._ppc * self.cells)
-                self.scroll_to(y=max(row - 1, 0), animate=False)
-                return
+    def scroll_to_gfn(self, gfn: int, only_if_hidden: bool = False) -> None:
+        i = self._slot_index(gfn)
+        if i < 0 or not self._slots[i].base_gfn <= gfn < self._slots[i].end_gfn:
+            return
+        s = self._slots[i]
+        row = self._row_start[i] + (gfn - s.base_gfn) // (self._ppc * self.cells)
+        top = self.scroll_offset.y
+        if only_if_hidden and top <= row < top + self.size.height - 1:
+            return
+        self.scroll_to(y=max(row - 1, 0), animate=False)
+
+    def _slot_index(self, gfn: int) -> int:
+        lo, hi = 0, len(self._slots)
+        while lo < hi:  # the last slot whose base_gfn <= gfn
+            mid = (lo + hi) // 2
+            if self._slots[mid].base_gfn <= gfn:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo - 1
 
     # -- drawing --------------------------------------------------------------------------------------------
     def cell_state(self, lo: int, hi: int) -> tuple[SpteState, bool, bool]:

@@ -1,0 +1,45 @@
+"""SVG snapshots pin the look: fixed sizes, the default theme, no cursor in view.
+
+Regenerate after an intended change with: KVMTUI_UPDATE_SNAPSHOTS=1 uv run pytest tests/test_app_snapshots.py
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from kvmtui.tui.app import KvmApp
+
+ROOT = Path(__file__).parent.parent
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+CASES = {
+    "rom-ro-write-80x24": (ROOT / "samples" / "rom.yaml", (80, 24), ["n"] * 5),
+    "rom-page-map-100x30": (ROOT / "samples" / "rom.yaml", (100, 30), ["end", "2"]),
+    "before-after-compare-100x30": (ROOT / "samples" / "before-after.yaml", (100, 30), ["v"]),
+    "help-80x24": (ROOT / "samples" / "rom.yaml", (80, 24), ["question_mark"]),
+}
+
+
+def _normalise(svg: str) -> str:
+    # Rich names its CSS classes after a hash of the whole terminal; compare the drawing, not the hash.
+    return re.sub(r"terminal-\d+", "terminal", svg)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", sorted(CASES))
+async def test_snapshot(name):
+    scenario, size, keys = CASES[name]
+    app = KvmApp(str(scenario))
+    async with app.run_test(size=size) as pilot:
+        for k in keys:
+            await pilot.press(k)
+        await pilot.pause()
+        svg = _normalise(app.export_screenshot(title=name))
+    path = SNAPSHOTS / f"{name}.svg"
+    if os.environ.get("KVMTUI_UPDATE_SNAPSHOTS") or not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"snapshot {path.name} is missing (make it with KVMTUI_UPDATE_SNAPSHOTS=1)")
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(svg, encoding="utf-8")
+    assert svg == path.read_text(encoding="utf-8"), f"{name} looks different; if intended, regenerate the snapshots"
