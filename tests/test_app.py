@@ -253,3 +253,14 @@ async def test_zoom_changes_pages_per_cell():
         assert pm.pages_per_cell == ppc * 2
         await pilot.press("plus", "plus")
         assert pm.pages_per_cell == max(ppc // 2, 1)
+
+
+@pytest.mark.asyncio
+async def test_clicking_a_slot_selects_it():
+    app = KvmApp(ROM)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        table = app.query_one(MemslotTable)
+        await pilot.click(MemslotTable, offset=(5, 3))  # border, header, slot 0, slot 1
+        assert table.selected == 1
+        assert any("slot 1: gpa 0xfffe0000" in n.message for n in app._notifications)

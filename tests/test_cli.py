@@ -95,3 +95,8 @@ def test_version_and_help_in_a_subprocess():
     assert p.returncode == 0 and p.stdout.startswith("kvmtui ")
     p = run("trace", "--help")
     assert p.returncode == 0 and "--json" in p.stdout
+
+
+def test_the_app_command_reports_bad_input_before_starting(capsys):
+    assert main([str(ROOT / "tests/bad_scenarios/bad_size.yaml")]) == 2
+    assert "bad_size.yaml:3:11: size 3 is not an access size" in capsys.readouterr().err

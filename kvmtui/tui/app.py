@@ -203,6 +203,10 @@ class KvmApp(App[int]):
         self.goto_step(len(self.run_) - 1)
         self.notify("Ran to the last step: no exit, error or breakpoint on the way.", timeout=3)
 
+    def on_memslot_table_picked(self, message: MemslotTable.Picked) -> None:
+        self.query_one(PageMap).scroll_to_gfn(message.slot.base_gfn)
+        self.notify(message.slot.describe(), timeout=4)
+
     def on_event_log_jump(self, message: EventLog.Jump) -> None:
         self.goto_step(message.index)
 

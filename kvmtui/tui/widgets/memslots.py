@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -51,6 +53,22 @@ class MemslotTable(ScrollView):
         if self._focus is not None:
             self.call_after_refresh(self.scroll_to_slot, self._focus, False)
         self.refresh()
+
+    class Picked(Message):
+        """A slot was clicked."""
+
+        def __init__(self, slot: MemSlot) -> None:
+            self.slot = slot
+            super().__init__()
+
+    def on_click(self, event: events.Click) -> None:
+        at = event.get_content_offset(self)
+        if at is None:
+            return
+        row = self.scroll_offset.y + at.y - 1 - (1 if self._refused else 0)
+        if 0 <= row < len(self._slots):
+            self.select(self._slots[row].id)
+            self.post_message(self.Picked(self._slots[row]))
 
     def row_of(self, slot_id: int) -> int | None:
         return self._rows.get(slot_id)
