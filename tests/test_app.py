@@ -264,3 +264,22 @@ async def test_clicking_a_slot_selects_it():
         await pilot.click(MemslotTable, offset=(5, 3))  # border, header, slot 0, slot 1
         assert table.selected == 1
         assert any("slot 1: gpa 0xfffe0000" in n.message for n in app._notifications)
+
+
+@pytest.mark.asyncio
+async def test_a_1_tib_slot_is_drawn_zoomed_out_and_zooms_in(tmp_path):
+    f = tmp_path / "big.yaml"
+    f.write_text("host:\n  ram: {size: 1T}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\n"
+                 "steps:\n  - write: 0x8000000000\n    size: 8\n    value: 1\n")
+    app = KvmApp(str(f))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("end", "2")
+        pm = app.query_one(PageMap)
+        ppc = pm.pages_per_cell
+        assert ppc >= (1 << 28) // (pm.cells * 8)  # the whole slot fits in a few rows
+        gfn = 0x8000000000 >> 12
+        cell = gfn - gfn % ppc
+        assert pm.cell_state(cell, cell + ppc) == (SpteState.RW, True, False)
+        for _ in range(3):
+            await pilot.press("plus")
+        assert pm.pages_per_cell == ppc // 8
