@@ -269,7 +269,7 @@ async def test_clicking_a_slot_selects_it():
 @pytest.mark.asyncio
 async def test_a_1_tib_slot_is_drawn_zoomed_out_and_zooms_in(tmp_path):
     f = tmp_path / "big.yaml"
-    f.write_text("host:\n  ram: {size: 1T}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\n"
+    f.write_text("host:\n  ram: {size: 1T, hva: 0x100000000000}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\n"
                  "steps:\n  - write: 0x8000000000\n    size: 8\n    value: 1\n")
     app = KvmApp(str(f))
     async with app.run_test(size=(100, 30)) as pilot:
