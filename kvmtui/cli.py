@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def build_app_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kvmtui", description="Open SCENARIO in the kvmtui app.")
     p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
-    p.add_argument("scenario", help="a scenario YAML file (see samples/)")
+    p.add_argument("scenario", help="a scenario YAML file (see samples/) or an ELF image")
     _common(p)
     return p
 
@@ -65,9 +65,15 @@ def build_check_parser() -> argparse.ArgumentParser:
 
 
 def _load(path: str):
+    """A scenario file, or an ELF image (recognised by its content) as a generated scenario."""
     from .scenario import ScenarioError, load_scenario
+    from .scenario.elf import is_elf
 
     try:
+        if is_elf(path):
+            from .scenario.firmware import scenario_from_elf
+
+            return scenario_from_elf(path), None
         return load_scenario(path), None
     except ScenarioError as e:
         return None, str(e)

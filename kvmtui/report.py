@@ -24,7 +24,7 @@ def entry_json(run: ScenarioRun, e: TraceEntry) -> dict[str, Any]:
     if r.is_access:
         out.update(
             vcpu=a["vcpu"], gpa=a["gpa"], size=a["size"], value=r.value, slot=r.slot, hva=r.hva, pfn=r.pfn,
-            symbol=None,
+            symbol=run.symbol(a["gpa"]),
             exits=[{"reason": "KVM_EXIT_MMIO", "phys_addr": x.phys_addr, "len": x.len, "data": x.data.hex(), "is_write": x.is_write} for x in r.exits],
             chain=[{"fn": c.fn, "ret": c.ret, "args": c.args, **({"note": c.note} if c.note else {}), **({"key": True} if c.key else {})} for c in r.chain],
             spte=[{"gfn": s.gfn, "before": str(s.before), "after": str(s.after)} for s in r.spte],
@@ -56,12 +56,13 @@ def write_json_lines(run: ScenarioRun, entries: Iterable[TraceEntry], out: IO[st
         out.write(json.dumps(entry_json(run, e), separators=(",", ":")) + "\n")
 
 
-def _what(e: TraceEntry) -> str:
+def _what(run: ScenarioRun, e: TraceEntry) -> str:
     r = e.record
     a = r.args
     if r.is_access:
         v = f" = {a['value']:#x}" if r.op == "write" else ""
-        return f"{r.op} {a['gpa']:#x} /{a['size']}{v}"
+        sym = run.symbol(a["gpa"])
+        return f"{r.op} {a['gpa']:#x} /{a['size']}{v}" + (f" <{sym}>" if sym else "")
     if r.op == "set_memory_region":
         if a["size"] == 0:
             return f"delete slot {a['slot']}"
@@ -104,6 +105,8 @@ def print_table(run: ScenarioRun, entries: list[TraceEntry], file: IO[str], term
                       width=None if terminal else 400, highlight=False, soft_wrap=not terminal)
     sc = run.scenario
     console.print(f"{sc.title} — kernel {run.kernel}, {run.path} path, {len(entries)} steps", style="bold" if terminal else None)
+    for note in sc.notes:
+        console.print(f"note: {note}")
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold" if terminal else "")
     for col, kw in (("#", {"justify": "right"}), ("step", {}), ("outcome", {}), ("result", {}), ("slot", {"justify": "right"}),
                     ("spte", {}), ("expect", {}), ("kernel path", {})):
@@ -117,5 +120,5 @@ def print_table(run: ScenarioRun, entries: list[TraceEntry], file: IO[str], term
             outcome.append(" ◆RO→MMIO")
         spte = ",".join(f"{s.before}→{s.after}" for s in r.spte[:2]) if r.is_access else ""
         met = "" if e.expect_met is None else ("✓" if e.expect_met else "✗ " + "; ".join(e.unmet or ()))
-        table.add_row(str(e.index), _what(e), outcome, _result(e), "" if r.slot is None else str(r.slot), spte, met, _path(e))
+        table.add_row(str(e.index), _what(run, e), outcome, _result(e), "" if r.slot is None else str(r.slot), spte, met, _path(e))
     console.print(table)

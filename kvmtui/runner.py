@@ -24,6 +24,7 @@ from .engine import (
 )
 from .engine.host import HostMemory
 from .engine.steps import HostOp
+from .scenario.elf import symbol_name
 from .scenario.model import Expect, HostRef, Scenario, StepSpec
 
 
@@ -86,6 +87,7 @@ class ScenarioRun:
         self.machine = Machine(get_profile(self.kernel), self.mappings.values(), self.path, mmio_answer(scenario))  # type: ignore[arg-type]
         self.history = History(self.machine, _LazySteps(self))
         self._entries: list[TraceEntry] = []
+        self._symbol_starts = [sym.paddr for sym in scenario.symbols]
 
     # Steps that depend on the VM's state (omitted set_memory_region fields) are resolved when reached.
     def engine_step(self, i: int, machine: Machine) -> Step:
@@ -120,6 +122,15 @@ class ScenarioRun:
         if op == "host_write":
             size = len(p["data"])
         return HostOp(op, hva, size, p.get("prot"), p.get("data", b""))  # type: ignore[arg-type]
+
+    def symbol(self, gpa: int) -> str | None:
+        """The nearest ELF symbol as "name+0xoff", or None."""
+        if not self._symbol_starts:
+            return None
+        return symbol_name(self.scenario.symbols, self._symbol_starts, gpa)
+
+    def symbol_address(self, name: str) -> int | None:
+        return next((s.paddr for s in self.scenario.symbols if s.name == name), None)
 
     def hva(self, ref: HostRef) -> int:
         return self.mappings[ref.name].hva + ref.offset

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..engine.addresses import U64_MAX, parse_size
 from ..engine.uapi import FLAG_ALIASES, KVM_CAPS
+from .elf import read_elf
 from .errors import ScenarioError
 from .model import Expect, ExpectExit, HostRef, HostSpec, MmioDevice, Pos, Scenario, StepSpec
 from .yamlsafe import load_yaml, read_text
@@ -22,7 +23,9 @@ KERNELS = ("3.6", "3.7", "modern")
 PATHS = ("native", "emulated")
 PROTS = ("rw", "r", "none")
 BACKINGS = ("anon", "file")
-TOP_KEYS = ("kvmtui", "title", "description", "kernel", "path", "mmio_fill", "host", "slots", "mmio", "steps")
+TOP_KEYS = ("kvmtui", "title", "description", "kernel", "path", "mmio_fill", "host", "slots", "elf", "mmio", "steps")
+ELF_KEYS = ("file", "readonly", "slot")
+ELF_READONLY = ("auto", "always", "never")
 HOST_KEYS = ("size", "prot", "backing", "fill", "data", "file", "hva")
 SLOT_KEYS = ("slot", "gpa", "host", "size", "flags")
 MMIO_KEYS = ("name", "gpa", "size", "read")
@@ -173,13 +176,58 @@ class _Loader:
         path = self.choice(top["path"], self.val_pos(top, "path"), "path", PATHS) if "path" in top else "native"
         mmio_fill = self.number(top["mmio_fill"], self.val_pos(top, "mmio_fill"), "mmio_fill", sizes=False, limit=0xFF) if "mmio_fill" in top else 0xFF
         host = self.host_section(top)
+        setup = tuple(self.slot_entries(top, tuple(h.name for h in host)))
+        elf_host, elf_setup, symbols, notes = self.elf_section(top, host, setup)
+        host, setup = host + elf_host, setup + elf_setup
         names = tuple(h.name for h in host)
-        setup = tuple(self.slot_entries(top, names))
         mmio = tuple(self.mmio_section(top))
         steps = tuple(self.step_entries(top, names))
         if not setup and not steps:
             raise self.error(self.pos_of(top), "the scenario has neither `slots:` nor `steps:`: nothing to run")
-        return Scenario(self.file, title, description, kernel, path, mmio_fill, host, mmio, setup, steps, version)
+        return Scenario(self.file, title, description, kernel, path, mmio_fill, host, mmio, setup, steps, version, symbols, notes)
+
+    def elf_section(self, top: dict, host: tuple[HostSpec, ...], setup: tuple[StepSpec, ...]):
+        """`elf:` images: each page-aligned range of the same permission becomes a mapping and a slot."""
+        if top.get("elf") is None:
+            return (), (), (), ()
+        seq = self.sequence(top["elf"], self.val_pos(top, "elf"), "elf:")
+        taken_names = {h.name for h in host}
+        next_slot = max((s.params["slot"] for s in setup), default=-1) + 1
+        out_host: list[HostSpec] = []
+        out_setup: list[StepSpec] = []
+        symbols: list = []
+        notes: list[str] = []
+        for i, entry in enumerate(seq):
+            pos = self.item_pos(seq, i)
+            if isinstance(entry, str):
+                entry = {"file": entry}
+            m = self.mapping(entry, pos, "an elf: entry")
+            self.known_keys(m, ELF_KEYS, "elf: entry")
+            rel = self.text(self.required(m, "file", "an elf: entry"), self.val_pos(m, "file"), "file")
+            mode = self.choice(m["readonly"], self.val_pos(m, "readonly"), "readonly", ELF_READONLY) if "readonly" in m else "auto"
+            if "slot" in m:
+                next_slot = self.number(m["slot"], self.val_pos(m, "slot"), "slot", sizes=False, limit=0xFFFFFFFF)
+            path = Path(rel) if Path(rel).is_absolute() else self.base_dir / rel
+            try:
+                image = read_elf(path, rel)
+                ranges, place_notes = image.ranges()
+            except ScenarioError as e:
+                raise self.error(self.val_pos(m, "file"), f"{rel}: {e.message}") from None
+            stem = Path(rel).stem.replace("+", "_") or "elf"
+            for j, r in enumerate(ranges):
+                name = f"{stem}.{j}"
+                while name in taken_names:
+                    name += "_"
+                taken_names.add(name)
+                readonly = mode == "always" or (mode == "auto" and not r.writable)
+                out_host.append(HostSpec(name, r.size, "rw" if r.writable else "r", "anon", 0, r.image, None, pos))
+                params = {"slot": next_slot, "gpa": r.gpa, "host": HostRef(name, 0), "size": r.size, "flags": 2 if readonly else 0}
+                note = f"{rel}: segment{'s' if len(r.segments) > 1 else ''} {', '.join(map(str, r.segments))}, {'rw' if r.writable else 'read-only'}"
+                out_setup.append(StepSpec("set_memory_region", params, note, None, pos, phase="setup"))
+                next_slot += 1
+            symbols.extend(image.symbols)
+            notes.extend(f"{rel}: {n}" for n in (*image.notes, *place_notes))
+        return tuple(out_host), tuple(out_setup), tuple(sorted(symbols, key=lambda s: (s.paddr, s.name))), tuple(notes)
 
     def host_section(self, top: dict) -> tuple[HostSpec, ...]:
         if top.get("host") is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .elf import ElfSymbol
+
 
 @dataclass(frozen=True, slots=True)
 class Pos:
@@ -96,6 +98,8 @@ class Scenario:
     setup: tuple[StepSpec, ...]
     steps: tuple[StepSpec, ...]
     version: int = 1
+    symbols: tuple[ElfSymbol, ...] = ()  # from elf: images, sorted by physical address
+    notes: tuple[str, ...] = ()  # what the loader wants the user to know (ELF warnings)
 
     @property
     def all_steps(self) -> tuple[StepSpec, ...]:

@@ -26,6 +26,8 @@ from ..engine.profiles import KERNEL_ERAS
 from ..report import entry_json, write_json_lines
 from ..runner import ScenarioRun, TraceEntry
 from ..scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from ..scenario.elf import is_elf
+from ..scenario.firmware import scenario_from_elf
 from ..scenario.loader import FLAG_ALIASES
 from ..scenario.save import hex_value, load_document, save_document
 from ..scenario.yamlsafe import dump_yaml
@@ -84,12 +86,13 @@ class KvmApp(App[int]):
     def __init__(self, scenario_path: str | None = None, *, scenario: Scenario | None = None,
                  kernel: str | None = None, path: str | None = None) -> None:
         super().__init__()
+        elf = scenario is None and scenario_path is not None and is_elf(scenario_path)
         if scenario is None:
             if scenario_path is None:
                 raise ValueError("a scenario or a path is needed")
-            scenario = load_scenario(scenario_path)
-        self.scenario_path = scenario_path
-        self.doc = load_document(scenario_path) if scenario_path else None
+            scenario = scenario_from_elf(scenario_path) if elf else load_scenario(scenario_path)
+        self.scenario_path = None if elf else scenario_path
+        self.doc = load_document(scenario_path) if scenario_path and not elf else None
         self.scenario = scenario
         self.run_ = ScenarioRun(scenario, kernel, path)
         self.tracker = ChangeTracker()
@@ -123,6 +126,9 @@ class KvmApp(App[int]):
         self.query_one("#memslots").border_title = "Memslots"
         self.query_one("#resolution").border_title = "Resolution"
         self.goto_step(0)
+        if not self.scenario.steps:  # an ELF opened alone: the layout is set up, the probe is ready
+            self.goto_step(len(self.run_) - 1)
+            self.call_after_refresh(self.action_probe)
 
     # -- the position -------------------------------------------------------------------------------------
     def goto_step(self, index: int) -> None:
@@ -137,7 +143,7 @@ class KvmApp(App[int]):
         self.query_one(MemslotTable).show(view)
         self.query_one(Resolution).show(view)
         self.query_one(PageMap).show(view)
-        self.query_one(EventLog).show_upto(index + 1, self.run_.entry)
+        self.query_one(EventLog).show_upto(index + 1, self.run_.entry, self.run_.symbol)
         self.query_one(HostMappings).show(view)
         self.query_one(DirtyLog).show(view)
         self.query_one(Narration).show(view)
@@ -162,13 +168,13 @@ class KvmApp(App[int]):
     # -- stepping -------------------------------------------------------------------------------------------
     def action_step(self) -> None:
         if self.index + 1 >= len(self.run_):
-            self.notify("Already at the last step.", severity="warning", timeout=2)
+            self.notify("Already at the last step.", severity="warning", timeout=2, markup=False)
             return
         self.goto_step(self.index + 1)
 
     def action_back(self) -> None:
         if self.index == 0:
-            self.notify("Already at the first step.", severity="warning", timeout=2)
+            self.notify("Already at the first step.", severity="warning", timeout=2, markup=False)
             return
         self.goto_step(self.index - 1)
 
@@ -198,21 +204,21 @@ class KvmApp(App[int]):
             why = self.breakpoint_hit(entry)
             if why or events_of(entry):
                 self.goto_step(j)
-                self.notify(f"Stopped at step {j + 1}: {why or events_of(entry)[0][0]}", timeout=3)
+                self.notify(f"Stopped at step {j + 1}: {why or events_of(entry)[0][0]}", timeout=3, markup=False)
                 return
         self.goto_step(len(self.run_) - 1)
-        self.notify("Ran to the last step: no exit, error or breakpoint on the way.", timeout=3)
+        self.notify("Ran to the last step: no exit, error or breakpoint on the way.", timeout=3, markup=False)
 
     def on_memslot_table_picked(self, message: MemslotTable.Picked) -> None:
         self.query_one(PageMap).scroll_to_gfn(message.slot.base_gfn)
-        self.notify(message.slot.describe(), timeout=4)
+        self.notify(message.slot.describe(), timeout=4, markup=False)
 
     def on_event_log_jump(self, message: EventLog.Jump) -> None:
         self.goto_step(message.index)
 
     # -- goto, breakpoints, probe -------------------------------------------------------------------------------
     def action_goto(self) -> None:
-        self.push_screen(Prompt("Go to", "a guest address (0xfffe0000, 1G) or step N", self._goto, prompt_id="goto"))
+        self.push_screen(Prompt("Go to", "a guest address (0xfffe0000, 1G), an ELF symbol, or step N", self._goto, prompt_id="goto"))
 
     def _goto(self, text: str) -> str | None:
         words = text.split()
@@ -228,16 +234,19 @@ class KvmApp(App[int]):
         try:
             gpa = _parse_number(text)
         except ValueError:
-            return f"{text!r} is not an address (write 0x1000, 4096 or 4K) or 'step N'"
+            found = self.run_.symbol_address(text)
+            if found is None:
+                return f"{text!r} is not an address (write 0x1000, 4096 or 4K), a symbol, or 'step N'"
+            gpa = found
         assert self.view is not None
         slot = self.view.kvm.memslots.search_memslots(gpa >> PAGE_SHIFT)
         self.query_one(MemslotTable).select(slot.id if slot else None)
         if slot is None:
-            self.notify(f"gpa {gpa:#x}: no memslot owns it", title="Goto", timeout=5)
+            self.notify(f"gpa {gpa:#x}: no memslot owns it", title="Goto", timeout=5, markup=False)
             return None
         self.query_one(PageMap).scroll_to_gfn(gpa >> PAGE_SHIFT)
         hva = slot.hva_of(gpa >> PAGE_SHIFT) + (gpa & 0xFFF)
-        self.notify(f"gpa {gpa:#x} is in slot {slot.id} (gfn {gpa >> PAGE_SHIFT:#x}, hva {hva:#x})", title="Goto", timeout=5)
+        self.notify(f"gpa {gpa:#x} is in slot {slot.id} (gfn {gpa >> PAGE_SHIFT:#x}, hva {hva:#x})", title="Goto", timeout=5, markup=False)
         return None
 
     def action_breakpoint(self) -> None:
@@ -280,7 +289,7 @@ class KvmApp(App[int]):
         eras = list(KERNEL_ERAS)
         nxt = eras[(eras.index(self.run_.kernel) + 1) % len(eras)]
         self._rebuild(kernel=nxt)
-        self.notify(f"Re-ran {len(self.run_)} steps under kernel {nxt}.", timeout=3)
+        self.notify(f"Re-ran {len(self.run_)} steps under kernel {nxt}.", timeout=3, markup=False)
 
     def action_compare(self) -> None:
         left = ScenarioRun(self.scenario, "3.6", self.run_.path)
@@ -292,7 +301,7 @@ class KvmApp(App[int]):
     # -- editing and saving -------------------------------------------------------------------------------------
     def action_edit(self) -> None:
         if self.doc is None:
-            self.notify("This scenario has no file to edit.", severity="warning")
+            self.notify("This scenario has no file to edit.", severity="warning", markup=False)
             return
         self.push_screen(EditSlotsScreen(lambda: self.scenario, self.apply_edit))
 
@@ -338,7 +347,7 @@ class KvmApp(App[int]):
 
     def action_save(self) -> None:
         if self.doc is None:
-            self.notify("This scenario has no file behind it to save.", severity="warning")
+            self.notify("This scenario has no file behind it to save.", severity="warning", markup=False)
             return
         self.push_screen(Prompt("Save the scenario as", "a path; the scenario's own file asks before overwriting", self._save_check,
                                 value=self.scenario_path or "", prompt_id="save"), self._save_chosen)
@@ -363,16 +372,16 @@ class KvmApp(App[int]):
 
     def _save_to(self, text: str, confirmed: bool | None) -> None:
         if not confirmed:
-            self.notify("Not saved.", timeout=2)
+            self.notify("Not saved.", timeout=2, markup=False)
             return
         try:
             save_document(self.doc, text, overwrite=True)
         except (ScenarioError, OSError) as e:
-            self.notify(f"Not saved: {e}", severity="error")
+            self.notify(f"Not saved: {e}", severity="error", markup=False)
             return
         self.scenario_path = text
         self.modified = False
-        self.notify(f"Saved {text}.", timeout=3)
+        self.notify(f"Saved {text}.", timeout=3, markup=False)
 
     # -- copy and export -----------------------------------------------------------------------------------------
     def _entry(self) -> TraceEntry:
@@ -380,11 +389,11 @@ class KvmApp(App[int]):
 
     def action_copy_chain(self) -> None:
         self.copy_to_clipboard(chain_text(self._entry()))
-        self.notify("Copied the chain.", timeout=2)
+        self.notify("Copied the chain.", timeout=2, markup=False)
 
     def action_copy_row(self) -> None:
         self.copy_to_clipboard(json.dumps(entry_json(self.run_, self._entry())))
-        self.notify("Copied the step as a JSON line.", timeout=2)
+        self.notify("Copied the step as a JSON line.", timeout=2, markup=False)
 
     def _new_file(self, text: str) -> str | None:
         if not text:
@@ -406,7 +415,7 @@ class KvmApp(App[int]):
             return
         with open(text, "x", encoding="utf-8") as f:
             write_json_lines(self.run_, self.run_.entries(), f)
-        self.notify(f"Wrote {len(self.run_)} records to {text}.", timeout=3)
+        self.notify(f"Wrote {len(self.run_)} records to {text}.", timeout=3, markup=False)
 
     def action_export_svg(self) -> None:
         stem = Path(self.scenario.file).stem
@@ -418,7 +427,7 @@ class KvmApp(App[int]):
             return
         p = Path(text)
         self.save_screenshot(filename=p.name, path=str(p.parent))
-        self.notify(f"Saved {text}.", timeout=3)
+        self.notify(f"Saved {text}.", timeout=3, markup=False)
 
     # -- view controls --------------------------------------------------------------------------------------------
     def action_zoom_in(self) -> None:

@@ -28,13 +28,13 @@ class CompareScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         n = sum(1 for d in self.diffs if not d.same)
         yield Static(f" {self.left.scenario.title} │ kernel {self.left.kernel} beside {self.right.kernel} │ {n} of {len(self.diffs)} steps differ",
-                     id="compare-title")
+                     id="compare-title", markup=False)
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="compare-chains"):
             with VerticalScroll(id="compare-left", classes="panel"):
-                yield Static(id="compare-left-body")
+                yield Static(id="compare-left-body", markup=False)
             with VerticalScroll(id="compare-right", classes="panel"):
-                yield Static(id="compare-right-body")
+                yield Static(id="compare-right-body", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

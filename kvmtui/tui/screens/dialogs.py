@@ -25,10 +25,10 @@ class Prompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Input(value=self.value, placeholder=self.hint, id="prompt-input")
-            yield Static(self.hint, id="prompt-hint", classes="dialog-hint")
-            yield Label("", id="prompt-error", classes="dialog-error")
+            yield Static(self.hint, id="prompt-hint", classes="dialog-hint", markup=False)
+            yield Label("", id="prompt-error", classes="dialog-error", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -57,8 +57,8 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
-            yield Label("y: yes · n / escape: no", classes="dialog-hint")
+            yield Label(self.question, classes="dialog-title", markup=False)
+            yield Label("y: yes · n / escape: no", classes="dialog-hint", markup=False)
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

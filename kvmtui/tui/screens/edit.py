@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -27,11 +28,11 @@ class EditSlotsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label("Edit the slot table (the scenario's slots:)", classes="dialog-title")
+            yield Label("Edit the slot table (the scenario's slots:)", classes="dialog-title", markup=False)
             yield DataTable(id="edit-table", cursor_type="row")
             yield Input(placeholder="add 3 gpa=0x200000 host=ram size=64K flags=readonly", id="edit-input")
-            yield Static(EDIT_HELP + " · escape: done · ctrl+s in the main view saves", classes="dialog-hint")
-            yield Label("", id="edit-error", classes="dialog-error")
+            yield Static(EDIT_HELP + " · escape: done · ctrl+s in the main view saves", classes="dialog-hint", markup=False)
+            yield Label("", id="edit-error", classes="dialog-error", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("slot", "gpa", "host", "size", "flags")
@@ -44,7 +45,7 @@ class EditSlotsScreen(ModalScreen[None]):
         for spec in self.scenario().setup:
             p = spec.params
             flags = p.get("flags", 0)
-            t.add_row(str(p["slot"]), f"{p.get('gpa', 0):#x}", str(p.get("host", "")),
+            t.add_row(str(p["slot"]), f"{p.get('gpa', 0):#x}", Text(str(p.get("host", ""))),
                       format_size(p["size"]) if "size" in p else "(rest)", f"{flags:#x}" if flags else "-")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

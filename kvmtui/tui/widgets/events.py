@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -52,14 +53,18 @@ class EventLog(DataTable):
         self._shown = 0
         self._rows = []
 
-    def show_upto(self, n: int, entry: Callable[[int], TraceEntry]) -> None:
+    def show_upto(self, n: int, entry: Callable[[int], TraceEntry], symbol: Callable[[int], str | None] = lambda _gpa: None) -> None:
         """Rows for steps at positions 0..n-1: added or removed at the end, never rebuilt."""
         while self._rows and self._rows[-1][0] >= n:
             self.remove_row(self._rows.pop()[1])
         for pos in range(min(self._shown, n), n):
-            for k, (event, detail) in enumerate(events_of(entry(pos))):
+            e = entry(pos)
+            sym = symbol(e.record.args["gpa"]) if e.record.is_access else None
+            for k, (event, detail) in enumerate(events_of(e)):
                 key = f"{pos}:{k}"
-                self.add_row(str(pos + 1), event, detail, key=key)
+                if sym:
+                    detail = f"{detail} <{sym}>"
+                self.add_row(str(pos + 1), Text(event), Text(detail), key=key)  # Text: never parsed as markup
                 self._rows.append((pos, key))
         self._shown = n
         self.border_subtitle = f"{len(self._rows)} events"

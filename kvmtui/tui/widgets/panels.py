@@ -54,7 +54,7 @@ class HostMappings(Static):
         for col in ("name", "hva", "size", "prot", "backing", "res", "out", "psn"):
             table.add_column(col, no_wrap=True, justify="right" if col in ("size", "res", "out", "psn") else "left")
         for v, (res, out, psn) in zip(vmas, counts):
-            table.add_row(v.mapping.name, f"{v.start:#x}", format_size(v.end - v.start), v.prot, v.mapping.backing, str(res), str(out), str(psn))
+            table.add_row(Text(v.mapping.name), f"{v.start:#x}", format_size(v.end - v.start), v.prot, v.mapping.backing, str(res), str(out), str(psn))
         if not vmas:
             table.add_row("(nothing mapped)", "", "", "", "", "", "", "")
         self.update(table)
@@ -93,5 +93,6 @@ class Narration(Static):
         sc = view.run.scenario
         e = view.entry
         note = e.spec.note or "_No note for this step._"
-        self.source = f"**Step {view.index + 1}** · {e.record.summary}\n\n{note}\n\n---\n\n**{sc.title}**\n\n{sc.description}"
+        notes = "".join(f"\n\n> note: {n}" for n in sc.notes)
+        self.source = f"**Step {view.index + 1}** · {e.record.summary}\n\n{note}\n\n---\n\n**{sc.title}**\n\n{sc.description}{notes}"
         self.update(RichMarkdown(self.source))

@@ -67,6 +67,9 @@ class Resolution(VerticalScroll):
             t.append(f"kind: {rec.kind}\n")
         if rec.is_access:
             t.append(resolution_path(rec) + "\n", style="bold")
+            sym = view.run.symbol(rec.args["gpa"])
+            if sym:
+                t.append(f"symbol <{sym}>\n")
         for c in rec.chain:
             style = "bold reverse" if c.key else ("bold" if c.bad else "")
             t.append(f"{KEY_GLYPH if c.key else ('✗' if c.bad else '·')} ", style=style)
