@@ -283,3 +283,20 @@ async def test_a_1_tib_slot_is_drawn_zoomed_out_and_zooms_in(tmp_path):
         for _ in range(3):
             await pilot.press("plus")
         assert pm.pages_per_cell == ppc // 8
+
+
+@pytest.mark.asyncio
+async def test_an_elf_opens_with_its_layout_and_the_probe_ready():
+    app = KvmApp(str(ROOT / "samples" / "firmware" / "firmware.elf"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, Prompt) and app.screen.id == "probe"
+        await type_text(pilot, "f 0xfffffff0 2")
+        await pilot.press("enter")
+        assert "symbol <reset_vector>" in resolution_text(app)
+        await pilot.press("g")
+        await type_text(pilot, "banner")
+        await pilot.press("enter")
+        assert app.query_one(MemslotTable).selected == 2
+        await pilot.press("e")
+        assert any("no file to edit" in n.message for n in app._notifications)

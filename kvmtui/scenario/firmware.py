@@ -30,7 +30,7 @@ def scenario_from_elf(path: str | Path) -> Scenario:
     layout = []
     for j, r in enumerate(ranges):
         mapping = f"{Path(path).stem.replace('+', '_') or 'elf'}.{j}"
-        host.append(HostSpec(mapping, r.size, "rw" if r.writable else "r", "anon", 0, r.image, None, _P))
+        host.append(HostSpec(mapping, r.size, "rw", "anon", 0, r.image, None, _P))  # as QEMU loads a ROM: host RAM, read-only slot
         kind = "rw" if r.writable else "read-only"
         setup.append(StepSpec("set_memory_region", {"slot": slot, "gpa": r.gpa, "host": HostRef(mapping, 0), "size": r.size,
                                                      "flags": 0 if r.writable else KVM_MEM_READONLY},

@@ -220,7 +220,7 @@ class _Loader:
                     name += "_"
                 taken_names.add(name)
                 readonly = mode == "always" or (mode == "auto" and not r.writable)
-                out_host.append(HostSpec(name, r.size, "rw" if r.writable else "r", "anon", 0, r.image, None, pos))
+                out_host.append(HostSpec(name, r.size, "rw", "anon", 0, r.image, None, pos))  # the VMM copied the image into its own memory
                 params = {"slot": next_slot, "gpa": r.gpa, "host": HostRef(name, 0), "size": r.size, "flags": 2 if readonly else 0}
                 note = f"{rel}: segment{'s' if len(r.segments) > 1 else ''} {', '.join(map(str, r.segments))}, {'rw' if r.writable else 'read-only'}"
                 out_setup.append(StepSpec("set_memory_region", params, note, None, pos, phase="setup"))
