@@ -104,7 +104,8 @@ def read_elf(path: str | Path, shown_as: str | None = None) -> ElfImage:
     if len(raw) < 16 or raw[4] not in (1, 2) or raw[5] not in (1, 2):
         raise fail("truncated or corrupt ELF identification (class or byte order unknown)")
 
-    from elftools.elf.elffile import ELFFile  # pyelftools is imported only when an ELF is read
+    from elftools.common.utils import struct_parse  # pyelftools is imported only when an ELF is read
+    from elftools.elf.elffile import ELFFile
 
     try:
         elf = ELFFile(io.BytesIO(raw))
@@ -120,8 +121,11 @@ def read_elf(path: str | Path, shown_as: str | None = None) -> ElfImage:
         phoff = int(header["e_phoff"])
         if count and phoff + count * int(header["e_phentsize"]) > len(raw):
             raise fail(f"program header table ({count} entries at offset {phoff:#x}) runs past the end of the file ({len(raw)} bytes): truncated")
+        phentsize = int(header["e_phentsize"])
         for i in range(count):
-            seg = elf.get_segment(i)
+            # The raw header only: pyelftools' segment objects for PT_DYNAMIC and friends read the section
+            # headers too, and a firmware's broken section table must not cost it its segments.
+            seg = struct_parse(elf.structs.Elf_Phdr, elf.stream, stream_pos=phoff + i * phentsize)
             if seg["p_type"] != "PT_LOAD":
                 continue
             paddr, vaddr = int(seg["p_paddr"]), int(seg["p_vaddr"])

@@ -50,7 +50,7 @@ def read_text(path: Path) -> str:
     if len(raw) > MAX_BYTES:
         raise ScenarioError(name, None, None, f"file too large ({len(raw)} bytes; a scenario is at most {MAX_BYTES})")
     if b"\x00" in raw:
-        raise ScenarioError(name, None, None, "binary file (contains NUL bytes), not a YAML scenario")
+        raise ScenarioError(name, None, None, "binary file (contains NUL bytes): neither a YAML scenario nor an ELF image")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
