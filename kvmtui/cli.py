@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from . import __version__
 
 EXIT_OK, EXIT_UNMET, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
-COMMANDS = ("trace", "check")
+COMMANDS = ("trace", "check", "import")
+VALIDATE_IMPORT_STEPS = 5000
 ERAS = ("3.6", "3.7", "modern")
 PATHS = ("native", "emulated")
 
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     top = _Parser(
         prog="kvmtui",
         description="See how KVM maps guest memory: memslots, the fault path, sptes and MMIO exits, in three kernel eras.",
-        epilog="commands: kvmtui SCENARIO (the app) | kvmtui trace SCENARIO | kvmtui check SCENARIO...  "
+        epilog="commands: kvmtui SCENARIO (the app) | kvmtui trace SCENARIO | kvmtui check SCENARIO... | "
+        "kvmtui import LOG -o SCENARIO.  SCENARIO may also be an ELF image or a QEMU/strace log (recognised by content).  "
         "Run 'kvmtui COMMAND --help' for each. Exit status: 0 fine, 1 expectations unmet, 2 bad input, 3 backend unavailable.",
     )
     top.add_argument("--version", action="version", version=f"kvmtui {__version__}")
@@ -56,6 +58,48 @@ def build_trace_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_import_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="kvmtui import", description="Turn a QEMU kvm_set_user_memory trace or an strace of the KVM ioctls "
+                "(recognised by content) into a scenario file you can edit and keep.")
+    p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
+    p.add_argument("log")
+    p.add_argument("-o", "--output", required=True, help="the scenario file to write")
+    p.add_argument("--maps", help="a /proc/PID/maps file of the VMM, for the host mappings' prot and backing")
+    p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    return p
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .scenario import ScenarioError
+    from .scenario.importers import read_log, log_to_scenario, scenario_yaml
+    from .scenario.loader import parse_scenario
+    from .scenario.yamlsafe import write_atomically
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        print(f"kvmtui: {out}: exists (use --force to overwrite it)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        log = read_log(args.log)
+        maps = Path(args.maps).read_text(encoding="utf-8", errors="replace") if args.maps else None
+        scenario = log_to_scenario(log, args.log, maps)
+        text = scenario_yaml(scenario)
+        if len(scenario.steps) <= VALIDATE_IMPORT_STEPS:
+            parse_scenario(text, str(out), out.parent)  # what is written loads (the round-trip loader is slow on huge files)
+    except ScenarioError as e:
+        print(f"kvmtui: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as e:
+        print(f"kvmtui: {e.filename}: {e.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    write_atomically(out, text)
+    print(f"wrote {out}: {len(scenario.steps)} steps from {len(log.memslot_events)} memslot updates "
+          f"({log.skipped} other lines skipped)")
+    return EXIT_OK
+
+
 def build_check_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kvmtui check", description="Run each SCENARIO and check every step's expect: entries.")
     p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
@@ -64,8 +108,8 @@ def build_check_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load(path: str):
-    """A scenario file, or an ELF image (recognised by its content) as a generated scenario."""
+def _load(path: str, maps: str | None = None):
+    """A scenario file; or, recognised by content, an ELF image or a QEMU trace / strace log."""
     from .scenario import ScenarioError, load_scenario
     from .scenario.elf import is_elf
 
@@ -74,6 +118,10 @@ def _load(path: str):
             from .scenario.firmware import scenario_from_elf
 
             return scenario_from_elf(path), None
+        from .scenario.importers import looks_like_log, scenario_from_log
+
+        if looks_like_log(path):
+            return scenario_from_log(path, maps), None
         return load_scenario(path), None
     except ScenarioError as e:
         return None, str(e)
@@ -144,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_trace(build_trace_parser().parse_args(argv[1:]))
         if argv and argv[0] == "check":
             return cmd_check(build_check_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "import":
+            return cmd_import(build_import_parser().parse_args(argv[1:]))
         if not argv or argv[0] in ("-h", "--help", "--version"):
             parser = build_parser()
             if not argv:

@@ -102,6 +102,9 @@ class ScenarioRun:
             if host is not None:
                 uaddr = self.hva(host)
                 size = p.get("size", max(self.mappings[host.name].size - host.offset, 0))
+            elif "uaddr" in p:  # a raw userspace address (imported logs, userspace_addr:)
+                uaddr = p["uaddr"]
+                size = p.get("size", cur.npages << 12 if cur else 0)
             else:
                 uaddr = cur.userspace_addr if cur else 0
                 size = p.get("size", cur.npages << 12 if cur else 0)

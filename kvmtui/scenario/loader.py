@@ -27,7 +27,7 @@ TOP_KEYS = ("kvmtui", "title", "description", "kernel", "path", "mmio_fill", "ho
 ELF_KEYS = ("file", "readonly", "slot")
 ELF_READONLY = ("auto", "always", "never")
 HOST_KEYS = ("size", "prot", "backing", "fill", "data", "file", "hva")
-SLOT_KEYS = ("slot", "gpa", "host", "size", "flags")
+SLOT_KEYS = ("slot", "gpa", "host", "userspace_addr", "size", "flags")
 MMIO_KEYS = ("name", "gpa", "size", "read")
 COMMON_STEP_KEYS = ("note", "expect")
 ACCESS_OPS = ("read", "write", "fetch")
@@ -318,8 +318,12 @@ class _Loader:
         params["slot"] = self.number(self.required(m, "slot", what), self.val_pos(m, "slot"), "slot", sizes=False, limit=0xFFFFFFFF)
         if "gpa" in m:
             params["gpa"] = self.number(m["gpa"], self.val_pos(m, "gpa"), "gpa")
+        if "host" in m and "userspace_addr" in m:
+            raise self.error(self.key_pos(m, "userspace_addr"), f"{what} has both `host:` and `userspace_addr:` (give one)")
         if "host" in m:
             params["host"] = self.host_ref(m["host"], self.val_pos(m, "host"), names)
+        if "userspace_addr" in m:
+            params["uaddr"] = self.number(m["userspace_addr"], self.val_pos(m, "userspace_addr"), "userspace_addr")
         if "size" in m:
             params["size"] = self.number(m["size"], self.val_pos(m, "size"), "size")
         if "flags" in m:
@@ -334,9 +338,10 @@ class _Loader:
             pos = self.item_pos(seq, i)
             m = self.mapping(entry, pos, "a slots: entry")
             params = self.slot_params(m, names, "slots: entry")
-            for key in ("gpa", "host"):
-                if key not in params:
-                    raise self.error(pos, f"slots: entry for slot {params['slot']} needs `{key}:`")
+            if "gpa" not in params:
+                raise self.error(pos, f"slots: entry for slot {params['slot']} needs `gpa:`")
+            if "host" not in params and "uaddr" not in params:
+                raise self.error(pos, f"slots: entry for slot {params['slot']} needs `host:` (or `userspace_addr:`)")
             yield StepSpec("set_memory_region", params, self.note(m), self.expect(m, "set_memory_region"), pos, phase="setup")
 
     def mmio_section(self, top: dict):
