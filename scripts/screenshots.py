@@ -36,6 +36,9 @@ async def main() -> None:
     big = KvmApp(scenario=large_layout(32764, 100_000))
     await shoot("large-layout-32764-slots", big, (120, 36), ["end", "2"])
     await shoot("help", KvmApp(rom), (100, 36), ["question_mark"])
+    migration = str(ROOT / "tests" / "data" / "import" / "migration-cancel.log")
+    await shoot("migration-layout-timeline", KvmApp(migration), (120, 36), ["t", *["down"] * 40])
+    await shoot("firmware-elf", KvmApp(str(ROOT / "samples" / "firmware" / "firmware.elf")), (120, 36), [])
 
 
 if __name__ == "__main__":

@@ -300,3 +300,27 @@ async def test_an_elf_opens_with_its_layout_and_the_probe_ready():
         assert app.query_one(MemslotTable).selected == 2
         await pilot.press("e")
         assert any("no file to edit" in n.message for n in app._notifications)
+
+
+@pytest.mark.asyncio
+async def test_a_captured_log_opens_with_its_layout_timeline():
+    log = ROOT / "tests" / "data" / "import" / "migration-cancel.log"
+    app = KvmApp(str(log))
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.scenario.title == "migration-cancel.log (qemu-trace)"
+        await pilot.press("t")
+        screen = app.screen
+        marks = [m for _, _, m in screen.rows]
+        assert marks.count("LOG on") == 8 and marks.count("LOG off") == 8  # every RAM slot, on then off
+        table = screen.query_one("#timeline-table")
+        target = next(i for i, (_, _, m) in enumerate(screen.rows) if m == "LOG off")
+        table.move_cursor(row=target)
+        await pilot.pause()
+        slots = screen.query_one("#timeline-slots")
+        assert any(s.log_dirty for s in slots._slots)  # the table as it stood then: some slots still logging
+        await pilot.press("enter")
+        assert app.index == screen.rows[target][0]
+        await pilot.press("colon")
+        await type_text(pilot, "r 0x1000 4")
+        await pilot.press("enter")
+        assert app.run_.entry(app.index).record.outcome == "ok"  # probing a gpa at that point in time

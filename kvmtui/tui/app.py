@@ -28,6 +28,7 @@ from ..runner import ScenarioRun, TraceEntry
 from ..scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from ..scenario.elf import is_elf
 from ..scenario.firmware import scenario_from_elf
+from ..scenario.importers import looks_like_log, scenario_from_log
 from ..scenario.loader import FLAG_ALIASES
 from ..scenario.save import hex_value, load_document, save_document
 from ..scenario.yamlsafe import dump_yaml
@@ -36,6 +37,7 @@ from .screens.compare import CompareScreen
 from .screens.dialogs import Confirm, Prompt
 from .screens.edit import EditSlotsScreen
 from .screens.help import HelpScreen
+from .screens.timeline import TimelineScreen
 from .view import ChangeTracker, StepView, build_view
 from .widgets.events import EventLog, events_of
 from .widgets.memslots import MemslotTable
@@ -69,6 +71,7 @@ class KvmApp(App[int]):
         Binding("B", "breakpoint", "Breakpoints", show=False, tooltip="Break on a gpa, gfn, slot or outcome", id="breakpoint"),
         Binding("k", "era", "Switch era", show=False, tooltip="Re-run the same steps under the next kernel era (3.6, 3.7, modern)", id="era"),
         Binding("v", "compare", "3.6 beside 3.7", show=False, tooltip="The seed's before/after: every step under 3.6 and 3.7, differences marked", id="compare"),
+        Binding("t", "timeline", "Layout timeline", show=False, tooltip="Every memslot update in order, read-only flips and dirty-log toggles marked", id="timeline"),
         Binding("e", "edit", "Edit slots", show=False, tooltip="Add, move, delete slots or change their flags", id="edit"),
         Binding("ctrl+s", "save", "Save", show=False, tooltip="Save the scenario (a new path, or over the file after confirmation; comments kept)", id="save"),
         Binding("y", "copy_chain", "Copy chain", show=False, tooltip="Copy the current step's kernel chain as text", id="copy_chain"),
@@ -84,15 +87,20 @@ class KvmApp(App[int]):
     ]
 
     def __init__(self, scenario_path: str | None = None, *, scenario: Scenario | None = None,
-                 kernel: str | None = None, path: str | None = None) -> None:
+                 kernel: str | None = None, path: str | None = None, maps: str | None = None) -> None:
         super().__init__()
-        elf = scenario is None and scenario_path is not None and is_elf(scenario_path)
+        generated = scenario is None and scenario_path is not None and (is_elf(scenario_path) or looks_like_log(scenario_path))
         if scenario is None:
             if scenario_path is None:
                 raise ValueError("a scenario or a path is needed")
-            scenario = scenario_from_elf(scenario_path) if elf else load_scenario(scenario_path)
-        self.scenario_path = None if elf else scenario_path
-        self.doc = load_document(scenario_path) if scenario_path and not elf else None
+            if not generated:
+                scenario = load_scenario(scenario_path)
+            elif is_elf(scenario_path):
+                scenario = scenario_from_elf(scenario_path)
+            else:
+                scenario = scenario_from_log(scenario_path, maps)
+        self.scenario_path = None if generated else scenario_path
+        self.doc = load_document(scenario_path) if scenario_path and not generated else None
         self.scenario = scenario
         self.run_ = ScenarioRun(scenario, kernel, path)
         self.tracker = ChangeTracker()
@@ -298,10 +306,13 @@ class KvmApp(App[int]):
         right.specs[:] = self.run_.specs
         self.push_screen(CompareScreen(left, right))
 
+    def action_timeline(self) -> None:
+        self.push_screen(TimelineScreen(self.run_, self.goto_step))
+
     # -- editing and saving -------------------------------------------------------------------------------------
     def action_edit(self) -> None:
         if self.doc is None:
-            self.notify("This scenario has no file to edit.", severity="warning", markup=False)
+            self.notify("This scenario has no file to edit (for a log, `kvmtui import LOG -o FILE` makes one).", severity="warning", markup=False)
             return
         self.push_screen(EditSlotsScreen(lambda: self.scenario, self.apply_edit))
 

@@ -1,0 +1,98 @@
+"""The layout timeline: every memslot update in order, the read-only flips and dirty-log toggles marked,
+and the slot table as it stood after the highlighted one. Enter jumps there in the main view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from ...engine.addresses import PAGE_SHIFT, format_size
+from ...engine.uapi import KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, short_flag_names
+from ...runner import ScenarioRun
+from ..view import ChangeTracker, build_view
+from ..widgets.memslots import MemslotTable
+
+MAX_ROWS = 20_000
+
+
+def timeline_rows(run: ScenarioRun) -> list[tuple[int, list[str], str]]:
+    """(step position, cells, marks) for every set_memory_region step, read off the records."""
+    rows = []
+    last_flags: dict[int, int] = {}  # per guest address, across deletes: a flash going away and coming back
+    for entry in run.entries():
+        rec = entry.record
+        if rec.op != "set_memory_region":
+            continue
+        a = rec.args
+        sid = a["slot"]
+        marks = []
+        if rec.outcome != "ok":
+            marks.append(f"✗ {rec.outcome}")
+        elif a["size"]:
+            before = last_flags.get(a["gpa"])
+            flags = a["flags"]
+            if before is not None and (before ^ flags) & KVM_MEM_READONLY:
+                marks.append("RO on" if flags & KVM_MEM_READONLY else "RO off")
+            if before is not None and (before ^ flags) & KVM_MEM_LOG_DIRTY_PAGES:
+                marks.append("LOG on" if flags & KVM_MEM_LOG_DIRTY_PAGES else "LOG off")
+            last_flags[a["gpa"]] = flags
+        cells = [str(entry.index), str(sid), f"{a['gpa']:#x}", format_size(a["size"]) if a["size"] else "delete",
+                 ",".join(short_flag_names(a["flags"])) or "-", rec.kind or "-"]
+        rows.append((entry.index - 1, cells, " ".join(marks)))
+        if len(rows) >= MAX_ROWS:
+            break
+    return rows
+
+
+class TimelineScreen(Screen[None]):
+    BINDINGS = [Binding("escape,q,t", "app.pop_screen", "Back", tooltip="Return to the stepper"),
+                Binding("enter", "jump", "Go there", tooltip="Show this step in the main view")]
+
+    def __init__(self, run: ScenarioRun, jump: Callable[[int], None]) -> None:
+        super().__init__(id="timeline")
+        self.run = run
+        self.jump = jump
+        self.tracker = ChangeTracker()
+        self.rows = timeline_rows(run)
+
+    def compose(self) -> ComposeResult:
+        flips = sum(1 for _, _, m in self.rows if "RO" in m)
+        toggles = sum(1 for _, _, m in self.rows if "LOG" in m)
+        yield Static(f" Layout timeline · {len(self.rows)} memslot updates · {flips} read-only flips · {toggles} dirty-log toggles",
+                     id="timeline-title", markup=False)
+        yield DataTable(id="timeline-table", cursor_type="row", zebra_stripes=True)
+        yield MemslotTable(id="timeline-slots", classes="panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        t = self.query_one(DataTable)
+        t.add_columns("step", "slot", "gpa", "size", "flags", "kind", "marks")
+        for pos, cells, marks in self.rows:
+            t.add_row(*cells, Text(marks, style="bold" if marks else ""), key=str(pos))
+        self.query_one(MemslotTable).border_title = "Slot table after the highlighted update"
+        if self.rows:
+            self._show(self.rows[0][0])
+
+    def _show(self, pos: int) -> None:
+        self.query_one(MemslotTable).show(build_view(self.run, pos, self.tracker))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value is not None:
+            self._show(int(event.row_key.value))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_jump()
+
+    def action_jump(self) -> None:
+        t = self.query_one(DataTable)
+        if not self.rows:
+            return
+        pos = self.rows[t.cursor_row][0]
+        self.app.pop_screen()
+        self.jump(pos)
