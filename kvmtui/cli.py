@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from . import __version__
 
 EXIT_OK, EXIT_UNMET, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
-COMMANDS = ("trace", "check", "import")
+COMMANDS = ("trace", "check", "import", "compare")
 VALIDATE_IMPORT_STEPS = 5000
 ERAS = ("3.6", "3.7", "modern")
 PATHS = ("native", "emulated")
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kvmtui",
         description="See how KVM maps guest memory: memslots, the fault path, sptes and MMIO exits, in three kernel eras.",
         epilog="commands: kvmtui SCENARIO (the app) | kvmtui trace SCENARIO | kvmtui check SCENARIO... | "
-        "kvmtui import LOG -o SCENARIO.  SCENARIO may also be an ELF image or a QEMU/strace log (recognised by content).  "
+        "kvmtui import LOG -o SCENARIO | kvmtui compare SCENARIO... (simulator beside /dev/kvm).  SCENARIO may also be an ELF image or a QEMU/strace log (recognised by content).  "
         "Run 'kvmtui COMMAND --help' for each. Exit status: 0 fine, 1 expectations unmet, 2 bad input, 3 backend unavailable.",
     )
     top.add_argument("--version", action="version", version=f"kvmtui {__version__}")
@@ -54,8 +54,59 @@ def build_trace_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
     p.add_argument("scenario")
     p.add_argument("--json", action="store_true", help="one JSON object per step (trace-format.md)")
+    p.add_argument("--live", action="store_true", help="run the steps on this machine's real /dev/kvm instead of the simulator")
     _common(p)
     return p
+
+
+def build_compare_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="kvmtui compare", description="Run each SCENARIO in the simulator (modern era) and on the real /dev/kvm, "
+                "and show them step by step with the differences marked. Exit 0 same, 1 different, 2 bad input, 3 /dev/kvm not usable.")
+    p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO")
+    p.add_argument("--path", choices=PATHS, help="guest access path (default: the scenario's)")
+    p.add_argument("--json", action="store_true", help="one JSON object per step: both records and the differing fields")
+    return p
+
+
+def _live_or_why() -> str | None:
+    from .live.kvmapi import kvm_available
+
+    ok, why = kvm_available()
+    return None if ok else why
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .engine.compare import compare_records
+    from .live.backend import LiveRun
+    from .live.vm import LiveError
+    from .report import print_compare
+    from .runner import ScenarioRun
+
+    why = _live_or_why()
+    if why:
+        print(f"kvmtui: live mode unavailable: {why}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    status = EXIT_OK
+    for path in args.scenarios:
+        scenario, err = _load(path)
+        if err:
+            print(f"kvmtui: {err}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
+        sim = ScenarioRun(scenario, "modern", args.path)
+        try:
+            with LiveRun(scenario, args.path) as live:
+                live_entries = live.entries()
+        except (LiveError, OSError) as e:
+            print(f"kvmtui: {path}: live run failed: {e}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+        sim_entries = sim.entries()
+        diffs = compare_records([e.record for e in sim_entries], [e.record for e in live_entries])
+        print_compare(path, sim, sim_entries, live_entries, diffs, sys.stdout, sys.stdout.isatty(), args.json)
+        if any(not d.same for d in diffs) and status == EXIT_OK:
+            status = EXIT_UNMET
+    return status
 
 
 def build_import_parser() -> argparse.ArgumentParser:
@@ -134,9 +185,29 @@ def cmd_trace(args: argparse.Namespace) -> int:
     if err:
         print(f"kvmtui: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.live:
+        why = _live_or_why()
+        if why:
+            print(f"kvmtui: live mode unavailable: {why}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+        from .live.backend import LiveRun
+        from .live.vm import LiveError
+
+        try:
+            with LiveRun(scenario, args.path) as run:
+                entries = run.entries()
+                _print_trace(run, entries, args.json)
+        except (LiveError, OSError) as e:
+            print(f"kvmtui: {args.scenario}: live run failed: {e}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+        return EXIT_OK
     run = ScenarioRun(scenario, args.kernel, args.path)
-    entries = run.entries()
-    if args.json:
+    _print_trace(run, run.entries(), args.json)
+    return EXIT_OK
+
+
+def _print_trace(run, entries, as_json: bool) -> None:
+    if as_json:
         from .report import write_json_lines
 
         write_json_lines(run, entries, sys.stdout)
@@ -144,7 +215,6 @@ def cmd_trace(args: argparse.Namespace) -> int:
         from .report import print_table
 
         print_table(run, entries, sys.stdout, terminal=sys.stdout.isatty())
-    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -192,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_trace(build_trace_parser().parse_args(argv[1:]))
         if argv and argv[0] == "check":
             return cmd_check(build_check_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "compare":
+            return cmd_compare(build_compare_parser().parse_args(argv[1:]))
         if argv and argv[0] == "import":
             return cmd_import(build_import_parser().parse_args(argv[1:]))
         if not argv or argv[0] in ("-h", "--help", "--version"):

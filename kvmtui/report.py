@@ -122,3 +122,38 @@ def print_table(run: ScenarioRun, entries: list[TraceEntry], file: IO[str], term
         met = "" if e.expect_met is None else ("✓" if e.expect_met else "✗ " + "; ".join(e.unmet or ()))
         table.add_row(str(e.index), _what(run, e), outcome, _result(e), "" if r.slot is None else str(r.slot), spte, met, _path(e))
     console.print(table)
+
+
+def _cell(r) -> str:
+    parts = [r.outcome]
+    if r.op == "read" and r.value is not None:
+        parts.append(f"{r.value:#x}")
+    parts += [f"{'W' if x.is_write else 'R'}{x.phys_addr:#x}/{x.len}:{x.data.hex()}" for x in r.exits]
+    if r.dirty is not None:
+        parts.append(f"dirty {list(r.dirty)}")
+    return " ".join(parts)
+
+
+def print_compare(path: str, sim: ScenarioRun, sim_entries: list[TraceEntry], live_entries: list[TraceEntry], diffs, file: IO[str],
+                  terminal: bool, as_json: bool) -> None:
+    """The simulator beside the live kernel, a row per step, differences marked."""
+    if as_json:
+        for d, a, b in zip(diffs, sim_entries, live_entries):
+            file.write(json.dumps({"step": a.index, "op": a.record.op, "same": d.same, "differs": list(d.fields),
+                                   "simulator": entry_json(sim, a), "live": entry_json(sim, b)}, separators=(",", ":")) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(file=file, force_terminal=terminal, color_system="auto" if terminal else None,
+                      width=None if terminal else 400, highlight=False, soft_wrap=not terminal)
+    n = sum(1 for d in diffs if not d.same)
+    console.print(f"{path}: simulator (modern, {sim.path}) beside /dev/kvm: {n} of {len(diffs)} steps differ")
+    table = Table(box=None, show_edge=False, pad_edge=False)
+    for col in ("#", "step", "simulator", "live", "differs"):
+        table.add_column(col, no_wrap=not terminal, overflow="fold" if terminal else "ignore")
+    for d, a in zip(diffs, sim_entries):
+        mark = Text("✗ " + ",".join(d.fields), style="bold" if terminal else "") if d.fields else Text("")
+        table.add_row(str(a.index), _what(sim, a), _cell(d.left), _cell(d.right), mark)
+    console.print(table)

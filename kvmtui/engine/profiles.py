@@ -32,6 +32,8 @@ class Profile:
     enable_mmio_caching: bool  # whether no-slot faults install mmio sptes at all
     flush_all_on_create_or_move: bool  # 3.x: kvm_arch_flush_shadow() when base_gfn changes
     write_protect_on_every_commit: bool  # 3.x: kvm_mmu_slot_remove_write_access() on every commit
+    fetch_needs_writable_host: bool  # measured live (modern): a native fetch through a writable slot over
+    #   host memory without PROT_WRITE is -EFAULT (see mmu.fetch_refused)
     caps: dict[int, int] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # era-specific kernel function names
 
@@ -84,6 +86,7 @@ PROFILES: dict[str, Profile] = {
         enable_mmio_caching=True,
         flush_all_on_create_or_move=True,
         write_protect_on_every_commit=True,
+        fetch_needs_writable_host=False,
         caps={_C["KVM_CAP_USER_MEMORY"]: 1, _C["KVM_CAP_NR_MEMSLOTS"]: 32, _C["KVM_CAP_SYNC_MMU"]: 1},
         names={
             **_NAMES_3X,
@@ -113,6 +116,7 @@ PROFILES: dict[str, Profile] = {
         enable_mmio_caching=True,
         flush_all_on_create_or_move=True,
         write_protect_on_every_commit=True,
+        fetch_needs_writable_host=False,
         caps={
             _C["KVM_CAP_USER_MEMORY"]: 1,
             _C["KVM_CAP_NR_MEMSLOTS"]: 32,
@@ -138,6 +142,7 @@ PROFILES: dict[str, Profile] = {
         enable_mmio_caching=True,
         flush_all_on_create_or_move=False,
         write_protect_on_every_commit=False,
+        fetch_needs_writable_host=True,
         caps={
             _C["KVM_CAP_USER_MEMORY"]: 1,
             _C["KVM_CAP_NR_MEMSLOTS"]: 32764,

@@ -14,12 +14,12 @@ from typing import Literal
 from .addresses import PAGE_MASK, PAGE_SHIFT, split_at_pages
 from .emulator import MmioRead, emulate_access
 from .kvm import Kvm
-from .mmu import PfResult, page_fault, spte_permits
+from .mmu import PfResult, fetch_refused, page_fault, spte_permits
 from .records import KernelCall, SpteChange, StepRecord
 from .uapi import KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO, AccessKind, Outcome
 
 AccessPath = Literal["native", "emulated"]
-_WRITE = AccessKind.WRITE
+_WRITE, _FETCH = AccessKind.WRITE, AccessKind.FETCH
 _HIT_NOTE = "translated by the existing spte: KVM is not involved"
 ACCESS_PATHS: tuple[str, ...] = ("native", "emulated")
 
@@ -36,8 +36,8 @@ def kvm_access(
 ) -> StepRecord:
     write = kind is _WRITE
     sptes = kvm.sptes
-    if path == "native" and (gpa & PAGE_MASK) + size <= 4096:
-        # The hot path: one page whose spte already allows the access. The hardware does it alone.
+    if path == "native" and kind is not _FETCH and (gpa & PAGE_MASK) + size <= 4096:
+        # The hot path: a read or write of one page whose spte already allows it. The hardware does it alone.
         gfn = gpa >> PAGE_SHIFT
         spte = sptes.get(gfn)
         if spte_permits(spte, write):
@@ -74,25 +74,30 @@ def kvm_access(
 
     if path == "native":
         emulate_why = ""
-        for fgpa, _ in frags:
-            if spte_permits(sptes.get(fgpa >> PAGE_SHIFT), write):
-                continue
-            f = page_fault(kvm, vcpu, fgpa, write, fetch)
-            chain.extend(f.chain)
-            dirtied.extend(f.dirtied)
-            if f.result is PfResult.FIXED:
-                continue
-            if f.result is PfResult.EMULATE:
-                emulate_why = f"page fault at {fgpa:#x} asked for emulation"
-                break
-            outcome = Outcome.EFAULT if f.result is PfResult.EFAULT else Outcome.HWPOISON
-            break
+        refused = fetch_refused(kvm, gpa >> PAGE_SHIFT) if fetch and kvm.profile.fetch_needs_writable_host else None
+        if refused is not None:
+            chain.append(refused)
+            outcome = Outcome.EFAULT
         else:
-            # Every page has an spte that allows the access: the hardware completes it.
-            result = _through_sptes(kvm, frags, write, data)
-            if not chain:
-                states = "/".join(str(s) for s in before)
-                chain.append(KernelCall("(hardware)", f"{kind} gpa={gpa:#x}, {size} bytes", f"spte {states}: no exit", note=_HIT_NOTE))
+            for fgpa, _ in frags:
+                if spte_permits(sptes.get(fgpa >> PAGE_SHIFT), write):
+                    continue
+                f = page_fault(kvm, vcpu, fgpa, write, fetch)
+                chain.extend(f.chain)
+                dirtied.extend(f.dirtied)
+                if f.result is PfResult.FIXED:
+                    continue
+                if f.result is PfResult.EMULATE:
+                    emulate_why = f"page fault at {fgpa:#x} asked for emulation"
+                    break
+                outcome = Outcome.EFAULT if f.result is PfResult.EFAULT else Outcome.HWPOISON
+                break
+            else:
+                # Every page has an spte that allows the access: the hardware completes it.
+                result = _through_sptes(kvm, frags, write, data)
+                if not chain:
+                    states = "/".join(str(s) for s in before)
+                    chain.append(KernelCall("(hardware)", f"{kind} gpa={gpa:#x}, {size} bytes", f"spte {states}: no exit", note=_HIT_NOTE))
         if emulate_why:
             em = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, emulate_why)
             chain.extend(em.chain)

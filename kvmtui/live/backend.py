@@ -1,0 +1,283 @@
+"""Run a scenario's steps on the real kernel and report what it did in the engine's record shape.
+
+Records from here carry outcomes, values, exits and dirty bitmaps as the kernel gave them; `chain` and
+`spte` stay empty because the kernel does not show its internals. Steps it cannot do safely (poison, and
+evict, which has no mechanism here) are reported as `unsupported` and skipped, never faked.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+import tempfile
+from dataclasses import dataclass
+
+from ..engine import AccessKind, Access, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, StepRecord
+from ..engine.memslots import MemSlot
+from ..engine.records import MmioExit
+from ..engine.uapi import errno_name
+from ..runner import ScenarioRun, TraceEntry, check_expect, mmio_answer
+from ..scenario.model import Scenario
+from . import kvmapi as k
+from .vm import HARNESS_GPA, HARNESS_SIZE, HARNESS_SLOT, LiveError, LiveVm
+
+MAX_FILLED_MAPPING = 256 << 20
+RESERVED_TAIL = 1 << 30  # slots may reach past the last mapping: that must fault there too, not hit other memory
+POSIX_FADV_DONTNEED = 4
+
+
+class _LiveSlots:
+    """What the real kernel accepted so far, in the shape ScenarioRun.engine_step reads omitted fields from."""
+
+    def __init__(self) -> None:
+        self.slots: dict[int, MemSlot] = {}
+
+    def id_to_memslot(self, slot_id: int) -> MemSlot | None:
+        return self.slots.get(slot_id)
+
+    class _Kvm:
+        def __init__(self, memslots) -> None:
+            self.memslots = memslots
+
+    @property
+    def as_machine(self):
+        return type("LiveMachine", (), {"kvm": self._Kvm(self)})()
+
+
+@dataclass
+class _LiveMapping:
+    name: str
+    sim_hva: int
+    live_hva: int
+    size: int
+    fd: int | None
+
+
+def _page_up(n: int) -> int:
+    return (n + 4095) & ~4095
+
+
+class LiveRun:
+    """A scenario on /dev/kvm: the same specs as the simulator's run, resolved against the real state."""
+
+    def __init__(self, scenario: Scenario, path: str | None = None) -> None:
+        self.scenario = scenario
+        self.sim = ScenarioRun(scenario, "modern", path)  # for mapping names and host-reference resolution only
+        self.path = path or scenario.path
+        self.kernel = "live"
+        self.specs = self.sim.specs
+        self.answer = mmio_answer(scenario)
+        used = {spec.params.get("slot", -1) & 0xFFFF for spec in self.specs if "slot" in spec.params}
+        self.harness_slot = next(i for i in range(HARNESS_SLOT, 0, -1) if i not in used)
+        self.vm = LiveVm(self.harness_slot)
+        self.table = _LiveSlots()
+        self.maps: dict[str, _LiveMapping] = {}
+        # Fixed addresses mmap refused (e.g. a range crossing the user address limit): ioctls get the
+        # scenario's own address, so the kernel judges the range the scenario wrote.
+        self.unplaced: set[int] = set()
+        self._entries: list[TraceEntry] = []
+        try:
+            self._mmap_all()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- host memory ------------------------------------------------------------------------------------------
+    def _mmap_all(self) -> None:
+        # The simulator lays mappings out one unmapped guard page apart; live, the same layout sits inside
+        # one PROT_NONE reservation, so what lies between and beyond the mappings faults in both.
+        laid_out = [self.sim.mappings[h.name] for h in self.scenario.host if h.hva is None]
+        self.layout_base = self.layout_lo = 0
+        if laid_out:
+            self.layout_lo = min(m.hva for m in laid_out)
+            span = _page_up(max(m.end for m in laid_out)) + RESERVED_TAIL - self.layout_lo
+            self.layout_base = k.host_mmap(span, "none")
+            self.vm.maps.append((self.layout_base, span))
+        for h in self.scenario.host:
+            sim = self.sim.mappings[h.name]
+            size = _page_up(h.size)
+            fd = None
+            if h.backing == "file":
+                fd, path = tempfile.mkstemp(prefix="kvmtui-live-")
+                os.unlink(path)
+                image = h.image + bytes([h.fill]) * max(0, size - len(h.image)) if h.fill else h.image
+                os.ftruncate(fd, size)
+                os.pwrite(fd, image, 0)
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)  # cold: the first touch needs I/O, as the scenario says
+                live = self._map(size, h.prot, fd, h.hva, sim.hva)
+            else:
+                live = self._map(size, "rw", -1, h.hva, sim.hva)
+                if h.fill:
+                    if size > MAX_FILLED_MAPPING:
+                        raise LiveError(f"mapping {h.name!r}: a fill byte over {size} bytes is more than live mode writes")
+                    ctypes.memset(live, h.fill, size)
+                if h.image:
+                    ctypes.memmove(live, h.image, len(h.image))
+                if h.prot != "rw":
+                    k.host_mprotect(live, size, h.prot)
+            if h.hva is not None:
+                self.vm.maps.append((live, size))
+            self.maps[h.name] = _LiveMapping(h.name, sim.hva, live, size, fd)
+            if fd is not None:
+                self.vm.fds.append(fd)
+
+    def _map(self, size: int, prot: str, fd: int, hint: int | None, sim_hva: int) -> int:
+        if hint is None:  # inside the reservation, where the simulator put it
+            return k.host_mmap(size, prot, fd, self.layout_base + (sim_hva - self.layout_lo), shared=fd >= 0, replace=True)
+        try:  # the scenario fixed the address: honour it where the kernel lets us
+            return k.host_mmap(size, prot, fd, hint, shared=fd >= 0)
+        except OSError:
+            self.unplaced.add(hint)
+        return k.host_mmap(size, prot, fd, 0, shared=fd >= 0)
+
+    def live_hva(self, sim_hva: int) -> int:
+        for m in self.maps.values():
+            if m.sim_hva <= sim_hva <= m.sim_hva + m.size:
+                if m.sim_hva in self.unplaced:
+                    return sim_hva
+                return m.live_hva + (sim_hva - m.sim_hva)
+        return sim_hva  # an address outside every mapping stays as written (NULL, unmapped holes)
+
+    def host_label(self, hva: int) -> str:
+        return self.sim.host_label(hva)
+
+    def symbol(self, gpa: int) -> str | None:
+        return self.sim.symbol(gpa)
+
+    # -- steps -------------------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def entry(self, i: int) -> TraceEntry:
+        while len(self._entries) <= i:
+            j = len(self._entries)
+            spec = self.specs[j]
+            rec = self._apply(self.sim.engine_step(j, self.table.as_machine))
+            expect = spec.expect.for_era("modern") if spec.expect is not None else None
+            unmet = None if expect is None else tuple(check_expect(expect, rec, live=True))
+            self._entries.append(TraceEntry(j + 1, spec, rec, unmet))
+        return self._entries[i]
+
+    def entries(self) -> list[TraceEntry]:
+        if self.specs:
+            self.entry(len(self.specs) - 1)
+        return list(self._entries)
+
+    def _apply(self, step) -> StepRecord:
+        if isinstance(step, Access):
+            return self._access(step)
+        if isinstance(step, SetMemoryRegion):
+            return self._set_memory_region(step)
+        if isinstance(step, GetDirtyLog):
+            return self._dirty_log(step.slot)
+        if isinstance(step, CheckExtension):
+            value = self.vm.check_extension(step.cap)
+            from ..engine.uapi import KVM_CAP_NAMES
+
+            return StepRecord("check_extension", {"cap": KVM_CAP_NAMES.get(step.cap, str(step.cap))}, "ok", cap_value=value, value=value,
+                              message=f"KVM_CHECK_EXTENSION = {value} (live)")
+        return self._host_op(step)
+
+    def _access(self, step: Access) -> StepRecord:
+        gpa, size = step.gpa, step.size
+        if HARNESS_GPA <= gpa < HARNESS_GPA + HARNESS_SIZE:
+            return StepRecord(str(step.kind), {"vcpu": step.vcpu, "gpa": gpa, "size": size}, "unsupported", message="the harness owns this gpa")
+        cpl = 3 if self.path == "native" else 0
+        r = self.vm.access(step.kind.value, gpa, size, step.value or 0, cpl, self.answer)
+        slot = next((s.id for s in self.table.slots.values() if s.base_gfn <= gpa >> 12 < s.end_gfn), None)
+        s = self.table.slots.get(slot) if slot is not None else None
+        hva = s.userspace_addr + (gpa - (s.base_gfn << 12)) if s else None
+        args = {"vcpu": step.vcpu, "gpa": gpa, "size": size}
+        if step.kind is AccessKind.WRITE:
+            args["value"] = step.value
+        return StepRecord(
+            op=step.kind.value, args=args, outcome=r["outcome"],
+            exits=tuple(MmioExit(p, n, bytes(d), w) for p, n, d, w in r["exits"]),
+            exit_reason=r["exit_reason"], value=r["value"], slot=slot, hva=hva, pfn=_pagemap_pfn(hva) if hva else None,
+        )
+
+    def _set_memory_region(self, step: SetMemoryRegion) -> StepRecord:
+        m = step.region
+        live_uaddr = self.live_hva(m.userspace_addr)
+        err = self.vm.set_memory_region(m.slot, m.flags, m.guest_phys_addr, m.memory_size, live_uaddr)
+        args = {"slot": m.slot, "gpa": m.guest_phys_addr, "size": m.memory_size, "hva": m.userspace_addr, "flags": m.flags}
+        if err:
+            return StepRecord("set_memory_region", args, errno_name(err), message=f"KVM_SET_USER_MEMORY_REGION: -{errno_name(err)} (live)")
+        sid = m.slot & 0xFFFF
+        old = self.table.slots.get(sid)
+        kind = "delete" if m.memory_size == 0 else "create" if old is None else (
+            "move" if old.base_gfn != m.guest_phys_addr >> 12 else "flags_only" if old.flags != m.flags else "noop")
+        if m.memory_size == 0:
+            self.table.slots.pop(sid, None)
+        else:
+            self.table.slots[sid] = MemSlot(sid, m.guest_phys_addr >> 12, m.memory_size >> 12, m.userspace_addr, m.flags)
+        return StepRecord("set_memory_region", args, "ok", kind=kind, message="KVM_SET_USER_MEMORY_REGION: 0 (live)")
+
+    def _dirty_log(self, slot: int) -> StepRecord:
+        s = self.table.slots.get(slot & 0xFFFF)
+        err, bits = self.vm.get_dirty_log(slot, s.npages if s else 64)
+        if err:
+            return StepRecord("get_dirty_log", {"slot": slot}, errno_name(err), message=f"KVM_GET_DIRTY_LOG: -{errno_name(err)} (live)")
+        return StepRecord("get_dirty_log", {"slot": slot}, "ok", dirty=tuple(bits or ()), message=f"KVM_GET_DIRTY_LOG: {bits} (live)")
+
+    def _host_op(self, step: HostOp) -> StepRecord:
+        args = {"hva": step.hva, "size": step.size}
+        if step.op in ("evict", "poison"):
+            why = "poisoning a host page is permanent" if step.op == "poison" else "no way to make a page non-resident here"
+            return StepRecord(step.op, args, "unsupported", message=f"{step.op}: not done live ({why})")
+        live = self.live_hva(step.hva)
+        try:
+            if step.op == "mprotect":
+                k.host_mprotect(live, _page_up(step.size), step.prot or "rw")
+            elif step.op == "munmap":
+                k.host_munmap(live, _page_up(step.size))
+            elif step.op == "madvise_dontneed":
+                k.host_madvise_dontneed(live, _page_up(step.size))
+            else:
+                if not _writable(live, len(step.data)):
+                    return StepRecord(step.op, args, "EFAULT", message="the VMM cannot write here (it would take SIGSEGV)")
+                ctypes.memmove(live, step.data, len(step.data))
+        except OSError as e:
+            return StepRecord(step.op, args, errno_name(e.errno or errno.EINVAL), message=f"{step.op}: {e.strerror}")
+        return StepRecord(step.op, args, "ok", message=f"{step.op}: done (live)")
+
+    def close(self) -> None:
+        self.vm.close()
+
+    def __enter__(self) -> LiveRun:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _writable(addr: int, n: int) -> bool:
+    """Is [addr, addr+n) mapped writable in this process? /proc/self/maps says, rather than a SIGSEGV."""
+    end = addr + n
+    with open("/proc/self/maps") as f:
+        for line in f:
+            rng, perms = line.split()[:2]
+            lo, hi = (int(x, 16) for x in rng.split("-"))
+            if lo <= addr < hi:
+                if "w" not in perms:
+                    return False
+                if end <= hi:
+                    return True
+                addr = hi
+    return False
+
+
+def _pagemap_pfn(hva: int) -> int | None:
+    try:
+        with open("/proc/self/pagemap", "rb") as f:
+            f.seek((hva >> 12) * 8)
+            entry = struct.unpack("<Q", f.read(8))[0]
+    except OSError:
+        return None
+    if not entry >> 63 & 1:
+        return None
+    pfn = entry & ((1 << 55) - 1)
+    return pfn or None
