@@ -45,6 +45,7 @@ def build_app_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kvmtui", description="Open SCENARIO in the kvmtui app.")
     p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
     p.add_argument("scenario", help="a scenario YAML file (see samples/) or an ELF image")
+    p.add_argument("--live", action="store_true", help="run the steps on this machine's real /dev/kvm")
     _common(p)
     return p
 
@@ -250,9 +251,14 @@ def cmd_app(args: argparse.Namespace) -> int:
     if err:
         print(f"kvmtui: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.live:
+        why = _live_or_why()
+        if why:
+            print(f"kvmtui: live mode unavailable: {why}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
     from .tui.app import run_app
 
-    return run_app(args.scenario, args.kernel, args.path)
+    return run_app(args.scenario, args.kernel, args.path, args.live)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

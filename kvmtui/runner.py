@@ -153,6 +153,12 @@ class ScenarioRun:
             self._entries.append(TraceEntry(j + 1, spec, rec, unmet))
         return self._entries[i]
 
+    shows_internals = True  # the simulator knows its sptes and host pages; the live kernel does not say
+
+    def state_after(self, n: int):
+        """A private copy of the VM state after the first n steps."""
+        return self.history.state_after(n).kvm.copy()
+
     def insert_step(self, index: int, spec: StepSpec) -> TraceEntry:
         """Insert a step at index (0-based) and run it; the steps after it will be re-run when reached."""
         self.history.truncate(index)

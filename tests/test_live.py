@@ -418,3 +418,37 @@ def test_trace_live_json_has_the_contract_shape(capsys):
         if r["op"] in ("read", "write", "fetch"):
             assert r["chain"] == [] and r["spte"] == []
     assert recs[5]["exits"] == [{"reason": "KVM_EXIT_MMIO", "phys_addr": 0xFFFE0000, "len": 1, "data": "5a", "is_write": True}]
+
+
+@pytest.mark.asyncio
+async def test_the_app_on_the_live_kernel():
+    from kvmtui.tui.app import KvmApp
+    from kvmtui.tui.screens.dialogs import Prompt
+    from kvmtui.tui.widgets.events import EventLog
+
+    app = KvmApp(str(ROOT / "samples" / "rom.yaml"), live=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c")
+        assert app.index == 5 and app.run_.entry(5).record.outcome == "mmio"
+        assert app.query_one(EventLog).row_count == 1
+        body = str(app.query_one("#resolution-body").render())
+        assert "not its call chain" in body
+        await pilot.press("2")
+        assert "kernel does not show its sptes" in str(app.query_one("#pagemap").render_line(0).text)
+        assert [s.id for s in app.view.kvm.memslots] == [0, 1]  # the table as the kernel accepted it
+        await pilot.press("colon")
+        for ch in "r 0x10":
+            await pilot.press({" ": "space"}.get(ch, ch))
+        await pilot.press("enter")
+        assert isinstance(app.screen, Prompt)  # not at the last step: a real VM cannot go back
+        assert "last step only" in str(app.screen.query_one("#prompt-error").render())
+        await pilot.press("escape", "end", "colon")
+        for ch in "w 0xfffe0000 1 0x77":
+            await pilot.press({" ": "space"}.get(ch, ch))
+        await pilot.press("enter")
+        rec = app.run_.entry(app.index).record
+        assert (rec.outcome, rec.exits[0].data) == ("mmio", b"\x77")
+        await pilot.press("k")
+        assert any("no other era" in n.message for n in app._notifications)
+        fds_open = len(os.listdir("/proc/self/fd"))
+    assert len(os.listdir("/proc/self/fd")) < fds_open  # quitting the app closed the VM

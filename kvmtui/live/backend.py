@@ -78,6 +78,7 @@ class LiveRun:
         # scenario's own address, so the kernel judges the range the scenario wrote.
         self.unplaced: set[int] = set()
         self._entries: list[TraceEntry] = []
+        self._tables: list[dict[int, MemSlot]] = []  # the slot table after each step, for views of the past
         try:
             self._mmap_all()
         except BaseException:
@@ -159,7 +160,35 @@ class LiveRun:
             expect = spec.expect.for_era("modern") if spec.expect is not None else None
             unmet = None if expect is None else tuple(check_expect(expect, rec, live=True))
             self._entries.append(TraceEntry(j + 1, spec, rec, unmet))
+            self._tables.append(dict(self.table.slots))
         return self._entries[i]
+
+    # -- what the app needs -----------------------------------------------------------------------------------
+    shows_internals = False
+
+    @property
+    def mappings(self):
+        return self.sim.mappings
+
+    def state_after(self, n: int):
+        """The slot table as the kernel accepted it after n steps; sptes and host pages are not visible."""
+        from ..engine.kvm import Kvm
+        from ..engine.profiles import get_profile
+
+        kvm = Kvm(get_profile("modern"))
+        if n:
+            self.entry(n - 1)
+            for slot in self._tables[n - 1].values():
+                kvm.memslots._insert(slot)
+        return kvm
+
+    def insert_step(self, index: int, spec) -> TraceEntry:
+        """A probe: on a real VM only at the latest step (the kernel cannot go back in time)."""
+        self.entries()
+        if index != len(self.specs):
+            raise LiveError("live mode probes at the last step only: go to the end (End) first")
+        self.specs.append(spec)
+        return self.entry(index)
 
     def entries(self) -> list[TraceEntry]:
         if self.specs:

@@ -32,6 +32,7 @@ from ..scenario.importers import looks_like_log, scenario_from_log
 from ..scenario.loader import FLAG_ALIASES
 from ..scenario.save import hex_value, load_document, save_document
 from ..scenario.yamlsafe import dump_yaml
+from ..live.vm import LiveError
 from .commands import PROBE_HELP, CommandError, parse_edit, parse_probe
 from .screens.compare import CompareScreen
 from .screens.dialogs import Confirm, Prompt
@@ -87,7 +88,7 @@ class KvmApp(App[int]):
     ]
 
     def __init__(self, scenario_path: str | None = None, *, scenario: Scenario | None = None,
-                 kernel: str | None = None, path: str | None = None, maps: str | None = None) -> None:
+                 kernel: str | None = None, path: str | None = None, maps: str | None = None, live: bool = False) -> None:
         super().__init__()
         generated = scenario is None and scenario_path is not None and (is_elf(scenario_path) or looks_like_log(scenario_path))
         if scenario is None:
@@ -102,7 +103,14 @@ class KvmApp(App[int]):
         self.scenario_path = None if generated else scenario_path
         self.doc = load_document(scenario_path) if scenario_path and not generated else None
         self.scenario = scenario
-        self.run_ = ScenarioRun(scenario, kernel, path)
+        self.live = live
+        if live:
+            from ..live.backend import LiveRun
+
+            self.run_ = LiveRun(scenario, path)
+            self.doc = None  # a live run is not edited: the kernel cannot go back
+        else:
+            self.run_ = ScenarioRun(scenario, kernel, path)
         self.tracker = ChangeTracker()
         self._views: OrderedDict[int, StepView] = OrderedDict()
         self.index = 0
@@ -155,7 +163,7 @@ class KvmApp(App[int]):
         self.query_one(HostMappings).show(view)
         self.query_one(DirtyLog).show(view)
         self.query_one(Narration).show(view)
-        self.sub_title = f"kernel {self.run_.kernel}"
+        self.sub_title = "live /dev/kvm" if self.live else f"kernel {self.run_.kernel}"
 
     def _forget_views(self) -> None:
         """The steps changed (a probe, an edit, another era): what was computed for them no longer holds."""
@@ -285,15 +293,18 @@ class KvmApp(App[int]):
     def _probe(self, text: str) -> str | None:
         try:
             spec = parse_probe(text, tuple(self.run_.mappings))
-        except CommandError as e:
+            self.run_.insert_step(self.index + 1, spec)
+        except (CommandError, LiveError) as e:
             return str(e)
-        self.run_.insert_step(self.index + 1, spec)
         self._forget_views()
         self.goto_step(self.index + 1)
         return None
 
     # -- eras ---------------------------------------------------------------------------------------------------
     def action_era(self) -> None:
+        if self.live:
+            self.notify("Live mode runs on this machine's kernel: there is no other era to switch to.", severity="warning", markup=False)
+            return
         eras = list(KERNEL_ERAS)
         nxt = eras[(eras.index(self.run_.kernel) + 1) % len(eras)]
         self._rebuild(kernel=nxt)
@@ -453,6 +464,11 @@ class KvmApp(App[int]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(list(self.BINDINGS)))
 
+    def on_unmount(self) -> None:
+        close = getattr(self.run_, "close", None)
+        if close is not None:  # a live run owns a VM, fds and mappings
+            close()
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for b in self.BINDINGS:
@@ -460,7 +476,7 @@ class KvmApp(App[int]):
                 yield SystemCommand(b.description, b.tooltip or b.description, partial(self.run_action, b.action))
 
 
-def run_app(scenario_path: str, kernel: str | None = None, path: str | None = None) -> int:
-    KvmApp(scenario_path, kernel=kernel, path=path).run()
+def run_app(scenario_path: str, kernel: str | None = None, path: str | None = None, live: bool = False) -> int:
+    KvmApp(scenario_path, kernel=kernel, path=path, live=live).run()
     return 0
 

@@ -51,7 +51,7 @@ class ChangeTracker:
 
 def build_view(run: ScenarioRun, index: int, tracker: ChangeTracker) -> StepView:
     entry = run.entry(index)
-    kvm = run.history.state_after(index + 1).kvm.copy()
+    kvm = run.state_after(index + 1)
     rec = entry.record
     changed = frozenset(s.gfn for s in rec.spte if s.before is not s.after)
     slots = frozenset(c.before.id if c.after is None else c.after.id for c in rec.slot_changes)

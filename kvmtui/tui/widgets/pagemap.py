@@ -44,9 +44,11 @@ class PageMap(ScrollView):
         self._table_key: tuple[int, int] | None = None
         self._biggest = 1
         self._styles: dict[str, Style] = {}
+        self.internals = True
 
     # -- data -------------------------------------------------------------------------------------------
     def show(self, view: StepView) -> None:
+        self.internals = view.run.shows_internals
         # The slot table only changes with the memslot generation: the layout is kept otherwise.
         key = (id(view.run), view.kvm.memslots.generation)
         relayout = key != self._table_key
@@ -141,7 +143,10 @@ class PageMap(ScrollView):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y == 0:
-            return Strip([Segment(LEGEND.ljust(width)[:width], self.get_component_rich_style("pagemap--label"))])
+            text = LEGEND if self.internals else "live: the kernel does not show its sptes"
+            return Strip([Segment(text.ljust(width)[:width], self.get_component_rich_style("pagemap--label"))])
+        if not self.internals:
+            return Strip.blank(width, self.rich_style)
         row = self.scroll_offset.y + y - 1
         i = bisect_right(self._row_start, row) - 1
         if i < 0 or i >= len(self._slots):

@@ -36,6 +36,9 @@ class HostMappings(Static):
     """The VMM's VMAs: hva range, prot, backing, and how many touched pages are resident or poisoned."""
 
     def show(self, view: StepView) -> None:
+        if not view.run.shows_internals:
+            self.update("live mode: the VMM's mappings are this process's own; see /proc/self/maps while it runs")
+            return
         host = view.kvm.host
         vmas = host.vmas
         starts = [v.start for v in vmas]

@@ -70,6 +70,8 @@ class Resolution(VerticalScroll):
             sym = view.run.symbol(rec.args["gpa"])
             if sym:
                 t.append(f"symbol <{sym}>\n")
+        if not rec.chain and not view.run.shows_internals:
+            t.append("(live: the real kernel returns outcomes, exits and dirty bits, not its call chain)\n", style="italic dim")
         for c in rec.chain:
             style = "bold reverse" if c.key else ("bold" if c.bad else "")
             t.append(f"{KEY_GLYPH if c.key else ('✗' if c.bad else '·')} ", style=style)
