@@ -26,7 +26,7 @@ def scenario(kind: str, path: str):
     return parse_scenario(f"path: {path}\n" + HEAD + "steps:\n" + body, f"<{kind}>")
 
 
-def rate(make_run, label: str) -> float:
+def rate(make_run) -> float:
     run = make_run()
     try:
         t = time.perf_counter()
@@ -45,8 +45,8 @@ def main() -> None:
     for path in ("native", "emulated"):
         for kind, what in (("read", "RAM reads (accesses/s)"), ("write", "read-only writes (MMIO exits/s)")):
             sc = scenario(kind, path)
-            live = rate(lambda: LiveRun(sc), "live")
-            sim = rate(lambda: ScenarioRun(sc, "modern"), "sim")
+            live = rate(lambda sc=sc: LiveRun(sc))
+            sim = rate(lambda sc=sc: ScenarioRun(sc, "modern"))
             print(f"{path:8s} {what:33s} live {live:>9,.0f}/s   simulator {sim:>9,.0f}/s   ({N:,} steps)")
 
 

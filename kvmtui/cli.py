@@ -70,11 +70,21 @@ def build_compare_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _live_or_why() -> str | None:
+def _live_unavailable() -> bool:
+    """Say why live mode cannot run here, if it cannot."""
     from .live.kvmapi import kvm_available
 
     ok, why = kvm_available()
-    return None if ok else why
+    if not ok:
+        print(f"kvmtui: live mode unavailable: {why}", file=sys.stderr)
+    return not ok
+
+
+def _load_or_report(path: str):
+    scenario, err = _load(path)
+    if err:
+        print(f"kvmtui: {err}", file=sys.stderr)
+    return scenario
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -84,15 +94,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .report import print_compare
     from .runner import ScenarioRun
 
-    why = _live_or_why()
-    if why:
-        print(f"kvmtui: live mode unavailable: {why}", file=sys.stderr)
+    if _live_unavailable():
         return EXIT_UNAVAILABLE
     status = EXIT_OK
     for path in args.scenarios:
-        scenario, err = _load(path)
-        if err:
-            print(f"kvmtui: {err}", file=sys.stderr)
+        scenario = _load_or_report(path)
+        if scenario is None:
             status = EXIT_BAD_INPUT
             continue
         sim = ScenarioRun(scenario, "modern", args.path)
@@ -182,14 +189,11 @@ def _load(path: str, maps: str | None = None):
 def cmd_trace(args: argparse.Namespace) -> int:
     from .runner import ScenarioRun
 
-    scenario, err = _load(args.scenario)
-    if err:
-        print(f"kvmtui: {err}", file=sys.stderr)
+    scenario = _load_or_report(args.scenario)
+    if scenario is None:
         return EXIT_BAD_INPUT
     if args.live:
-        why = _live_or_why()
-        if why:
-            print(f"kvmtui: live mode unavailable: {why}", file=sys.stderr)
+        if _live_unavailable():
             return EXIT_UNAVAILABLE
         from .live.backend import LiveRun
         from .live.vm import LiveError
@@ -223,9 +227,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     status = EXIT_OK
     for path in args.scenarios:
-        scenario, err = _load(path)
-        if err:
-            print(f"kvmtui: {err}", file=sys.stderr)
+        scenario = _load_or_report(path)
+        if scenario is None:
             status = EXIT_BAD_INPUT
             continue
         run = ScenarioRun(scenario, args.kernel, args.path)
@@ -247,15 +250,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    _scenario, err = _load(args.scenario)  # bad input is reported before the terminal is taken over
-    if err:
-        print(f"kvmtui: {err}", file=sys.stderr)
+    if _load_or_report(args.scenario) is None:  # bad input is reported before the terminal is taken over
         return EXIT_BAD_INPUT
-    if args.live:
-        why = _live_or_why()
-        if why:
-            print(f"kvmtui: live mode unavailable: {why}", file=sys.stderr)
-            return EXIT_UNAVAILABLE
+    if args.live and _live_unavailable():
+        return EXIT_UNAVAILABLE
     from .tui.app import run_app
 
     return run_app(args.scenario, args.kernel, args.path, args.live)

@@ -50,6 +50,20 @@ VIEW_CACHE = 32
 TABS = ("tab-notes", "tab-pages", "tab-events", "tab-host", "tab-dirty")
 
 
+def _path_problem(text: str, may_exist: bool) -> str | None:
+    """What is wrong with a path typed to write to, or None."""
+    if not text:
+        return "give a path"
+    p = Path(text)
+    if p.is_dir():
+        return f"{text} is a directory"
+    if p.exists() and not may_exist:
+        return f"{text} exists; choose another name (nothing is overwritten)"
+    if not p.parent.exists():
+        return f"folder {p.parent} does not exist"
+    return None
+
+
 def _parse_number(text: str) -> int:
     from ..engine.addresses import parse_size
 
@@ -375,14 +389,7 @@ class KvmApp(App[int]):
                                 value=self.scenario_path or "", prompt_id="save"), self._save_chosen)
 
     def _save_check(self, text: str) -> str | None:
-        if not text:
-            return "give a path"
-        p = Path(text)
-        if p.is_dir():
-            return f"{text} is a directory"
-        if not p.parent.exists():
-            return f"folder {p.parent} does not exist"
-        return None
+        return _path_problem(text, may_exist=True)
 
     def _save_chosen(self, text: str | None) -> None:
         if not text:
@@ -418,14 +425,7 @@ class KvmApp(App[int]):
         self.notify("Copied the step as a JSON line.", timeout=2, markup=False)
 
     def _new_file(self, text: str) -> str | None:
-        if not text:
-            return "give a path"
-        p = Path(text)
-        if p.exists():
-            return f"{text} exists; choose another name (nothing is overwritten)"
-        if not p.parent.exists():
-            return f"folder {p.parent} does not exist"
-        return None
+        return _path_problem(text, may_exist=False)
 
     def action_export_trace(self) -> None:
         stem = Path(self.scenario.file).stem

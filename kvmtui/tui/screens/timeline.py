@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ...engine.addresses import PAGE_SHIFT, format_size
+from ...engine.addresses import format_size
 from ...engine.uapi import KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, short_flag_names
 from ...runner import ScenarioRun
 from ..view import ChangeTracker, build_view
