@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from . import __version__
 
 EXIT_OK, EXIT_UNMET, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
-COMMANDS = ("trace", "check", "import", "compare")
+COMMANDS = ("trace", "check", "import", "compare", "samples")
 VALIDATE_IMPORT_STEPS = 5000
 ERAS = ("3.6", "3.7", "modern")
 PATHS = ("native", "emulated")
@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kvmtui",
         description="See how KVM maps guest memory: memslots, the fault path, sptes and MMIO exits, in three kernel eras.",
         epilog="commands: kvmtui SCENARIO (the app) | kvmtui trace SCENARIO | kvmtui check SCENARIO... | "
-        "kvmtui import LOG -o SCENARIO | kvmtui compare SCENARIO... (simulator beside /dev/kvm).  SCENARIO may also be an ELF image or a QEMU/strace log (recognised by content).  "
+        "kvmtui import LOG -o SCENARIO | kvmtui compare SCENARIO... (simulator beside /dev/kvm) | kvmtui samples (the bundled samples).  "
+        "SCENARIO may also be an ELF image or a QEMU/strace log (recognised by content), or a bundled sample's name (rom, mmio, ...).  "
         "Run 'kvmtui COMMAND --help' for each. Exit status: 0 fine, 1 expectations unmet, 2 bad input, 3 backend unavailable.",
     )
     top.add_argument("--version", action="version", version=f"kvmtui {__version__}")
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 def build_app_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kvmtui", description="Open SCENARIO in the kvmtui app.")
     p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
-    p.add_argument("scenario", help="a scenario YAML file (see samples/) or an ELF image")
+    p.add_argument("scenario", help="a scenario YAML file, an ELF image, a VMM log, or a bundled sample's name (kvmtui samples)")
     p.add_argument("--live", action="store_true", help="run the steps on this machine's real /dev/kvm")
     _common(p)
     return p
@@ -167,6 +168,38 @@ def build_check_parser() -> argparse.ArgumentParser:
     return p
 
 
+def cmd_samples(args: argparse.Namespace) -> int:
+    from .bundled import bundled_samples, samples_dir
+
+    found = bundled_samples()
+    if not found:
+        print("kvmtui: no bundled samples in this installation", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    if args.paths:
+        for s in found:
+            print(s.path)
+        return EXIT_OK
+    width = max(len(s.name) for s in found)
+    print(f"Bundled samples (in {samples_dir()}); open one with 'kvmtui NAME' or 'kvmtui trace NAME':")
+    for s in found:
+        print(f"  {s.name:<{width}}  {s.title}")
+    return EXIT_OK
+
+
+def build_samples_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="kvmtui samples", description="List the sample scenarios bundled with kvmtui. A sample's name works "
+                "wherever a scenario file is expected and no file of that name exists (kvmtui rom, kvmtui trace rom).")
+    p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
+    p.add_argument("--paths", action="store_true", help="print each sample's file path, one per line (to copy and edit them)")
+    return p
+
+
+def _resolve(arg: str) -> str:
+    from .bundled import resolve
+
+    return resolve(arg)
+
+
 def _load(path: str, maps: str | None = None):
     """A scenario file; or, recognised by content, an ELF image or a QEMU trace / strace log."""
     from .scenario import ScenarioError, load_scenario
@@ -263,11 +296,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] == "trace":
-            return cmd_trace(build_trace_parser().parse_args(argv[1:]))
+            args = build_trace_parser().parse_args(argv[1:])
+            args.scenario = _resolve(args.scenario)
+            return cmd_trace(args)
         if argv and argv[0] == "check":
-            return cmd_check(build_check_parser().parse_args(argv[1:]))
+            args = build_check_parser().parse_args(argv[1:])
+            args.scenarios = [_resolve(a) for a in args.scenarios]
+            return cmd_check(args)
         if argv and argv[0] == "compare":
-            return cmd_compare(build_compare_parser().parse_args(argv[1:]))
+            args = build_compare_parser().parse_args(argv[1:])
+            args.scenarios = [_resolve(a) for a in args.scenarios]
+            return cmd_compare(args)
+        if argv and argv[0] == "samples":
+            return cmd_samples(build_samples_parser().parse_args(argv[1:]))
         if argv and argv[0] == "import":
             return cmd_import(build_import_parser().parse_args(argv[1:]))
         if not argv or argv[0] in ("-h", "--help", "--version"):
@@ -277,7 +318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_BAD_INPUT
             parser.parse_args(argv)
             return EXIT_OK
-        return cmd_app(build_app_parser().parse_args(argv))
+        args = build_app_parser().parse_args(argv)
+        args.scenario = _resolve(args.scenario)
+        return cmd_app(args)
     except SystemExit as e:
         return int(e.code) if isinstance(e.code, int) else EXIT_BAD_INPUT
     except BrokenPipeError:

@@ -100,3 +100,27 @@ def test_version_and_help_in_a_subprocess():
 def test_the_app_command_reports_bad_input_before_starting(capsys):
     assert main([str(ROOT / "tests/bad_scenarios/bad_size.yaml")]) == 2
     assert "bad_size.yaml:3:11: size 3 is not an access size" in capsys.readouterr().err
+
+
+def test_a_bundled_samples_name_works_where_no_such_file_exists(tmp_path, capsys):
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert main(["trace", "rom"]) == 0
+        assert "A ROM just under 4 GiB" in capsys.readouterr().out
+        assert main(["check", "rom", "before-after.yaml"]) == 0
+        assert capsys.readouterr().out.count("ok   ") == 2
+        assert main(["trace", "no-such-sample"]) == 2
+        assert "no-such-sample" in capsys.readouterr().err
+    finally:
+        os.chdir(cwd)
+
+
+def test_samples_lists_every_bundled_sample_with_its_title(capsys):
+    assert main(["samples"]) == 0
+    out = capsys.readouterr().out
+    for p in SAMPLES:
+        assert p.stem in out
+    assert "A ROM just under 4 GiB, as a read-only memslot" in out
+    assert main(["samples", "--paths"]) == 0
+    assert {Path(line).name for line in capsys.readouterr().out.split()} >= {p.name for p in SAMPLES}
