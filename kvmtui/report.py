@@ -18,7 +18,7 @@ def entry_json(run: ScenarioRun, e: TraceEntry) -> dict[str, Any]:
         "op": r.op,
         "outcome": r.outcome,
         "expect_met": e.expect_met,
-        "note": e.spec.note,
+        "note": e.spec.note_for(run.kernel, run.path),
     }
     a = r.args
     if r.is_access:

@@ -148,7 +148,7 @@ class ScenarioRun:
             j = len(self._entries)
             spec = self.specs[j]
             rec = self.history.records[j]
-            expect = spec.expect.for_era(self.kernel) if spec.expect is not None else None
+            expect = spec.expect.for_era(self.kernel, self.path) if spec.expect is not None else None
             unmet = None if expect is None else tuple(check_expect(expect, rec))
             self._entries.append(TraceEntry(j + 1, spec, rec, unmet))
         return self._entries[i]

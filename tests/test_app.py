@@ -324,3 +324,28 @@ async def test_a_captured_log_opens_with_its_layout_timeline():
         await type_text(pilot, "r 0x1000 4")
         await pilot.press("enter")
         assert app.run_.entry(app.index).record.outcome == "ok"  # probing a gpa at that point in time
+
+
+@pytest.mark.asyncio
+async def test_the_note_follows_the_era_after_k():
+    app = KvmApp(ROM)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(RO_WRITE):
+            await pilot.press("n")
+        narration = app.query_one("#narration")
+        assert "KVM_HVA_ERR_RO_BAD" in narration.source
+        await pilot.press("k")  # the eras cycle 3.6, 3.7, modern: from modern, k goes to 3.6
+        assert app.run_.kernel == "3.6"
+        step_note = narration.source.split("---")[0]
+        assert "no slot" in step_note.lower() and "KVM_HVA_ERR_RO_BAD" not in step_note
+
+
+@pytest.mark.asyncio
+async def test_the_reset_vector_fetch_finds_the_jump():
+    app = KvmApp(ROM)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(3):
+            await pilot.press("n")
+        rec = app.run_.entry(app.index).record
+        assert rec.op == "fetch" and rec.args["gpa"] == 0xFFFFFFF0
+        assert rec.value == 0xF000E05BEA  # ea 5b e0 00 f0: jmp f000:e05b

@@ -97,3 +97,44 @@ def test_sizes_units_and_host_offsets():
 def test_positions_are_kept_for_expectations():
     sc = parse_scenario("steps:\n  - read: 0\n    expect: {outcome: ok}\n")
     assert (sc.steps[0].pos.line, sc.steps[0].expect.pos.line) == (2, 3)
+
+
+def test_notes_and_expectations_per_era_and_path_pick_the_most_specific():
+    from kvmtui.scenario import parse_scenario
+
+    text = """kvmtui: 1
+host: {ram: {size: 8K}}
+slots: [{slot: 0, gpa: 0, host: ram}]
+steps:
+  - read: 0x0
+    note: {"3.6": old, emulated: emu, "3.6/emulated": old-emu}
+    expect: {"3.6/emulated": mmio, native: {outcome: ok, spte: ro}}
+"""
+    step = parse_scenario(text).steps[0]
+    assert step.note_for("3.6", "emulated") == "old-emu"
+    assert step.note_for("3.6", "native") == "old"
+    assert step.note_for("modern", "emulated") == "emu"
+    assert step.note_for("modern", "native") is None
+    assert step.expect.for_era("3.6", "emulated").outcome == "mmio"
+    assert step.expect.for_era("modern", "native").spte == "ro"
+    assert step.expect.for_era("modern", "emulated") is None
+
+
+def test_a_note_keyed_by_something_else_is_refused_with_its_line():
+    from kvmtui.scenario import ScenarioError, parse_scenario
+
+    text = "kvmtui: 1\nhost: {ram: {size: 8K}}\nslots: [{slot: 0, gpa: 0, host: ram}]\nsteps:\n  - read: 0x0\n    note: {\"3.6\": a, \"4.0\": b}\n"
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario(text)
+    assert e.value.line == 6 and "4.0" in str(e.value)
+
+
+def test_data_at_offsets_places_bytes_over_the_fill():
+    from kvmtui.scenario import ScenarioError, parse_scenario
+
+    sc = parse_scenario('kvmtui: 1\nhost: {rom: {size: 8K, fill: 0xff, data: {0x1ff0: "ea 5b", 0: "01"}}}\nslots: [{slot: 0, gpa: 0, host: rom}]\n')
+    img = sc.host[0].image
+    assert len(img) == 0x1ff2 and img[0] == 1 and img[1] == 0xFF and img[0x1FF0:] == b"\xea\x5b"
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario('kvmtui: 1\nhost: {rom: {size: 8K, data: {0x1fff: "ea 5b"}}}\nslots: [{slot: 0, gpa: 0, host: rom}]\n')
+    assert "ends past" in str(e.value)

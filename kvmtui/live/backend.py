@@ -157,7 +157,7 @@ class LiveRun:
             j = len(self._entries)
             spec = self.specs[j]
             rec = self._apply(self.sim.engine_step(j, self.table.as_machine))
-            expect = spec.expect.for_era("modern") if spec.expect is not None else None
+            expect = spec.expect.for_era("modern", self.path) if spec.expect is not None else None
             unmet = None if expect is None else tuple(check_expect(expect, rec, live=True))
             self._entries.append(TraceEntry(j + 1, spec, rec, unmet))
             self._tables.append(dict(self.table.slots))

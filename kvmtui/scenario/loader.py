@@ -45,6 +45,7 @@ ACCESS_OUTCOMES = ("ok", "mmio", "efault", "hwpoison", "internal_error")
 SPTE_STATES = ("none", "ro", "rw", "wp", "mmio")
 ERRNO_NAMES = frozenset(errno.errorcode.values())
 MAX_VCPU = 1023
+MAX_PLACED_DATA = 64 << 20  # `data: {OFFSET: bytes}` builds the image up to its last piece: bounded
 
 
 class _Loader:
@@ -249,7 +250,9 @@ class _Loader:
             if "data" in spec and "file" in spec:
                 raise self.error(self.key_pos(spec, "file"), f"host mapping {name!r} has both `data:` and `file:` (give one)")
             image = b""
-            if "data" in spec:
+            if "data" in spec and isinstance(spec["data"], dict):
+                image = self.placed_data(spec["data"], self.val_pos(spec, "data"), size, fill, str(name))
+            elif "data" in spec:
                 image = self.hexbytes(spec["data"], self.val_pos(spec, "data"), "data")
             elif "file" in spec:
                 image = self.image_file(spec["file"], self.val_pos(spec, "file"))
@@ -262,6 +265,26 @@ class _Loader:
                     raise self.error(self.val_pos(spec, "hva"), f"hva {hva:#x} must be page aligned (mmap() returns page-aligned addresses)")
             out.append(HostSpec(str(name), size, prot, backing, fill, image, hva, kpos))
         return tuple(out)
+
+    def placed_data(self, value: dict, pos: Pos, size: int, fill: int, name: str) -> bytes:
+        """`data: {OFFSET: "hex bytes", ...}`: bytes at offsets in the mapping, `fill` between them (an
+        extension of format 1, so a ROM's reset vector can sit in its last 16 bytes)."""
+        pieces = []
+        for k, v in value.items():
+            off = self.number(k, self.key_pos(value, k), "data offset")
+            data = self.hexbytes(v, self.val_pos(value, k), "data")
+            if off + len(data) > size:
+                raise self.error(self.key_pos(value, k), f"data at offset {off:#x} ({len(data)} bytes) ends past the {size:#x}-byte mapping {name!r}")
+            pieces.append((off, data))
+        if not pieces:
+            raise self.error(pos, "data: needs at least one OFFSET: \"hex bytes\" entry")
+        end = max(off + len(d) for off, d in pieces)
+        if end > MAX_PLACED_DATA:
+            raise self.error(pos, f"data: pieces reach offset {end:#x}; placed data may span at most {MAX_PLACED_DATA >> 20} MiB")
+        image = bytearray([fill]) * end
+        for off, d in sorted(pieces, key=lambda p: p[0]):
+            image[off:off + len(d)] = d
+        return bytes(image)
 
     def image_file(self, value: Any, pos: Pos) -> bytes:
         rel = self.text(value, pos, "file")
@@ -342,7 +365,8 @@ class _Loader:
                 raise self.error(pos, f"slots: entry for slot {params['slot']} needs `gpa:`")
             if "host" not in params and "uaddr" not in params:
                 raise self.error(pos, f"slots: entry for slot {params['slot']} needs `host:` (or `userspace_addr:`)")
-            yield StepSpec("set_memory_region", params, self.note(m), self.expect(m, "set_memory_region"), pos, phase="setup")
+            yield StepSpec("set_memory_region", params, self.note(m), self.expect(m, "set_memory_region"), pos, phase="setup",
+                           note_variants=self.note_variants(m))
 
     def mmio_section(self, top: dict):
         if top.get("mmio") is None:
@@ -361,7 +385,21 @@ class _Loader:
     def note(self, m: dict) -> str | None:
         if m.get("note") is None:
             return None
+        if isinstance(m["note"], dict):
+            variants = self.note_variants(m)
+            return variants.get("modern") or variants.get("native") or next(iter(variants.values()))
         return self.text(m["note"], self.val_pos(m, "note"), "note")
+
+    def note_variants(self, m: dict) -> dict[str, str] | None:
+        """`note:` as a mapping of era / path / ERA/PATH to text: a note that stays true in every era."""
+        value = m.get("note")
+        if not isinstance(value, dict):
+            return None
+        if not _is_variant_table(value):
+            bad = next(k for k in value if _era_key(k) not in VARIANT_KEYS)
+            raise self.error(self.key_pos(value, bad), f"note: key {bad!r} is not a kernel era, an access path or ERA/PATH "
+                             f"(known: {', '.join(KERNELS)}; {', '.join(PATHS)}; e.g. 3.6/emulated)")
+        return {_era_key(k): self.text(v, self.val_pos(value, k), "note") for k, v in value.items()}
 
     def step_entries(self, top: dict, names: tuple[str, ...]):
         if top.get("steps") is None:
@@ -423,7 +461,7 @@ class _Loader:
                 params["data"] = self.hexbytes(self.required(hm, "data", "host_write"), self.val_pos(hm, "data"), "data")
                 if not params["data"]:
                     raise self.error(self.val_pos(hm, "data"), "host_write needs at least one byte of data")
-        return StepSpec(op, params, self.note(m), self.expect(m, op), pos)
+        return StepSpec(op, params, self.note(m), self.expect(m, op), pos, note_variants=self.note_variants(m))
 
     def capability(self, value: Any, pos: Pos) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -453,8 +491,8 @@ class _Loader:
             return None
         value = m["expect"]
         pos = self.val_pos(m, "expect")
-        if isinstance(value, dict) and value and all(_era_key(k) in KERNELS for k in value):
-            # expect: {"3.6": efault, "3.7": ok, modern: ok}: one expectation per kernel era
+        if _is_variant_table(value):
+            # expect: {"3.6": efault, "3.7": ok, modern: ok}: one expectation per kernel era, access path or both
             eras: dict[str, Expect | None] = {}
             for k in value:
                 eras[_era_key(k)] = self.expect_value(value[k], self.val_pos(value, k), op)
@@ -509,6 +547,14 @@ class _Loader:
 
 def _era_key(k: Any) -> str:
     return f"{k:g}" if isinstance(k, float) else str(k)
+
+
+VARIANT_KEYS = frozenset((*KERNELS, *PATHS, *(f"{k}/{p}" for k in KERNELS for p in PATHS)))
+
+
+def _is_variant_table(value: Any) -> bool:
+    """A mapping whose every key is a kernel era, an access path, or ERA/PATH (per-variant expect: or note:)."""
+    return isinstance(value, dict) and bool(value) and all(_era_key(k) in VARIANT_KEYS for k in value)
 
 
 def _kind(value: Any) -> str:

@@ -45,6 +45,14 @@ class MmioDevice:
     read: int | None  # byte pattern for reads; None: mmio_fill
 
 
+def pick_variant(table: dict[str, Any], era: str, path: str | None) -> Any:
+    """The entry of a per-variant table for one run: "ERA/PATH" first, then "ERA", then "PATH"; None if none."""
+    for key in (f"{era}/{path}", era, path):
+        if key in table:
+            return table[key]
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ExpectExit:
     phys_addr: int
@@ -64,13 +72,15 @@ class Expect:
     spte: str | None = None
     pos: Pos = Pos(0, 0)
     positions: dict[str, Pos] = field(default_factory=dict)  # where each expected field was written
-    eras: dict[str, Expect | None] | None = None  # per-era expectations (an extension of format 1)
+    # per-variant expectations (an extension of format 1): keyed by era ("3.6"), path ("emulated") or both
+    # ("3.6/emulated"); see pick_variant
+    eras: dict[str, Expect | None] | None = None
 
-    def for_era(self, era: str) -> Expect | None:
-        """What this step expects under one kernel era; None when the era is not listed."""
+    def for_era(self, era: str, path: str | None = None) -> Expect | None:
+        """What this step expects under one kernel era (and access path); None when no variant is listed."""
         if self.eras is None:
             return self
-        return self.eras.get(era)
+        return pick_variant(self.eras, era, path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,14 @@ class StepSpec:
     expect: Expect | None
     pos: Pos
     phase: str = "step"  # "setup" for slots: entries
+    note_variants: dict[str, str] | None = None  # `note:` per era / path (an extension of format 1); see pick_variant
+    question: Any = None  # `question:` for lesson mode (an extension of format 1): a Question, or None
+
+    def note_for(self, era: str, path: str | None = None) -> str | None:
+        """The note to show under one kernel era and access path."""
+        if self.note_variants is None:
+            return self.note
+        return pick_variant(self.note_variants, era, path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,7 @@ class Narration(Static):
     def show(self, view: StepView) -> None:
         sc = view.run.scenario
         e = view.entry
-        note = e.spec.note or "_No note for this step._"
+        note = e.spec.note_for(view.run.kernel, view.run.path) or "_No note for this step._"
         notes = "".join(f"\n\n> note: {n}" for n in sc.notes)
         self.source = f"**Step {view.index + 1}** · {e.record.summary}\n\n{note}\n\n---\n\n**{sc.title}**\n\n{sc.description}{notes}"
         self.update(RichMarkdown(self.source))
