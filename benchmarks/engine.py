@@ -9,8 +9,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kvmtui.engine import Access, AccessKind, Machine, Mapping, SetMemoryRegion, UserMemoryRegion, get_profile  # noqa: E402
-from kvmtui.engine.uapi import KVM_MEM_READONLY  # noqa: E402
+from kvmtui.engine import Access, AccessKind, Machine, Mapping, SetMemoryRegion, UserMemoryRegion, get_profile
+from kvmtui.engine.uapi import KVM_MEM_READONLY
 
 HVA = 0x7F0000000000
 N_SLOTS = 32764

@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kvmtui.runner import ScenarioRun  # noqa: E402
-from kvmtui.scenario.importers import log_to_scenario, read_log, scenario_yaml  # noqa: E402
+from kvmtui.runner import ScenarioRun
+from kvmtui.scenario.importers import log_to_scenario, read_log, scenario_yaml
 
 N = 100_000
 

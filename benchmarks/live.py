@@ -11,10 +11,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kvmtui.live.backend import LiveRun  # noqa: E402
-from kvmtui.live.kvmapi import kvm_available  # noqa: E402
-from kvmtui.runner import ScenarioRun  # noqa: E402
-from kvmtui.scenario.loader import parse_scenario  # noqa: E402
+from kvmtui.live.backend import LiveRun
+from kvmtui.live.kvmapi import kvm_available
+from kvmtui.runner import ScenarioRun
+from kvmtui.scenario.loader import parse_scenario
 
 N = 5000
 HEAD = "host:\n  ram: {size: 1M}\n  rom: {size: 64K, prot: r}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\n  - {slot: 1, gpa: 0xfffe0000, host: rom, flags: [readonly]}\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__
 
@@ -19,7 +20,7 @@ PATHS = ("native", "emulated")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors are exit 2 with one line, as argparse does
+    def error(self, message: str) -> NoReturn:  # usage errors are exit 2 with one line, as argparse does
         self.print_usage(sys.stderr)
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
@@ -133,7 +134,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .scenario import ScenarioError
-    from .scenario.importers import read_log, log_to_scenario, scenario_yaml
+    from .scenario.importers import log_to_scenario, read_log, scenario_yaml
     from .scenario.loader import parse_scenario
     from .scenario.yamlsafe import write_atomically
 
@@ -239,8 +240,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
             print(f"kvmtui: {args.scenario}: live run failed: {e}", file=sys.stderr)
             return EXIT_UNAVAILABLE
         return EXIT_OK
-    run = ScenarioRun(scenario, args.kernel, args.path)
-    _print_trace(run, run.entries(), args.json)
+    sim = ScenarioRun(scenario, args.kernel, args.path)
+    _print_trace(sim, sim.entries(), args.json)
     return EXIT_OK
 
 

@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from .engine.uapi import flag_names
-from .runner import ScenarioRun, TraceEntry
+from .run import Run
+from .runner import TraceEntry
 
 
-def entry_json(run: ScenarioRun, e: TraceEntry) -> dict[str, Any]:
+def entry_json(run: Run, e: TraceEntry) -> dict[str, Any]:
     r = e.record
     out: dict[str, Any] = {
         "step": e.index,
@@ -51,12 +52,12 @@ def entry_json(run: ScenarioRun, e: TraceEntry) -> dict[str, Any]:
     return out
 
 
-def write_json_lines(run: ScenarioRun, entries: Iterable[TraceEntry], out: IO[str]) -> None:
+def write_json_lines(run: Run, entries: Iterable[TraceEntry], out: IO[str]) -> None:
     for e in entries:
         out.write(json.dumps(entry_json(run, e), separators=(",", ":")) + "\n")
 
 
-def _what(run: ScenarioRun, e: TraceEntry) -> str:
+def _what(run: Run, e: TraceEntry) -> str:
     r = e.record
     a = r.args
     if r.is_access:
@@ -96,7 +97,7 @@ def _path(e: TraceEntry) -> str:
     return " ▸ ".join(parts[-4:])
 
 
-def print_table(run: ScenarioRun, entries: list[TraceEntry], file: IO[str], terminal: bool) -> None:
+def print_table(run: Run, entries: list[TraceEntry], file: IO[str], terminal: bool) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -108,9 +109,9 @@ def print_table(run: ScenarioRun, entries: list[TraceEntry], file: IO[str], term
     for note in sc.notes:
         console.print(f"note: {note}")
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold" if terminal else "")
-    for col, kw in (("#", {"justify": "right"}), ("step", {}), ("outcome", {}), ("result", {}), ("slot", {"justify": "right"}),
-                    ("spte", {}), ("expect", {}), ("kernel path", {})):
-        table.add_column(col, no_wrap=not terminal, overflow="fold" if terminal else "ignore", **kw)
+    for col in ("#", "step", "outcome", "result", "slot", "spte", "expect", "kernel path"):
+        table.add_column(col, no_wrap=not terminal, overflow="fold" if terminal else "ignore",
+                         justify="right" if col in ("#", "slot") else "left")
     for e in entries:
         r = e.record
         outcome = Text(r.outcome)
@@ -134,11 +135,11 @@ def _cell(r) -> str:
     return " ".join(parts)
 
 
-def print_compare(path: str, sim: ScenarioRun, sim_entries: list[TraceEntry], live_entries: list[TraceEntry], diffs, file: IO[str],
+def print_compare(path: str, sim: Run, sim_entries: list[TraceEntry], live_entries: list[TraceEntry], diffs, file: IO[str],
                   terminal: bool, as_json: bool) -> None:
     """The simulator beside the live kernel, a row per step, differences marked."""
     if as_json:
-        for d, a, b in zip(diffs, sim_entries, live_entries):
+        for d, a, b in zip(diffs, sim_entries, live_entries, strict=False):
             file.write(json.dumps({"step": a.index, "op": a.record.op, "same": d.same, "differs": list(d.fields),
                                    "simulator": entry_json(sim, a), "live": entry_json(sim, b)}, separators=(",", ":")) + "\n")
         return
@@ -153,7 +154,7 @@ def print_compare(path: str, sim: ScenarioRun, sim_entries: list[TraceEntry], li
     table = Table(box=None, show_edge=False, pad_edge=False)
     for col in ("#", "step", "simulator", "live", "differs"):
         table.add_column(col, no_wrap=not terminal, overflow="fold" if terminal else "ignore")
-    for d, a in zip(diffs, sim_entries):
+    for d, a in zip(diffs, sim_entries, strict=False):
         mark = Text("✗ " + ",".join(d.fields), style="bold" if terminal else "") if d.fields else Text("")
         table.add_row(str(a.index), _what(sim, a), _cell(d.left), _cell(d.right), mark)
     console.print(table)

@@ -6,6 +6,7 @@ every kernel decision comes from kvmtui.engine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .engine import (
@@ -135,6 +136,9 @@ class ScenarioRun:
     def symbol_address(self, name: str) -> int | None:
         return next((s.paddr for s in self.scenario.symbols if s.name == name), None)
 
+    def close(self) -> None:
+        """Nothing to release: the simulated VM is plain Python values."""
+
     def hva(self, ref: HostRef) -> int:
         return self.mappings[ref.name].hva + ref.offset
 
@@ -178,7 +182,7 @@ class ScenarioRun:
         return f"{hva:#x}"
 
 
-class _LazySteps:
+class _LazySteps(Sequence[Step]):
     """A sequence view that resolves each spec into an engine step against the machine's current state."""
 
     def __init__(self, run: ScenarioRun) -> None:
@@ -187,11 +191,8 @@ class _LazySteps:
     def __len__(self) -> int:
         return len(self.run.specs)
 
-    def __getitem__(self, i: int) -> Step:
+    def __getitem__(self, i: int) -> Step:  # type: ignore[override]  # integer indexes only: History reads one step at a time
         return self.run.engine_step(i, self.run.machine)
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
 
 
 def check_expect(e: Expect, r: StepRecord, live: bool = False) -> list[str]:
@@ -215,9 +216,9 @@ def check_expect(e: Expect, r: StepRecord, live: bool = False) -> list[str]:
         out.append(f"dirty: expected {list(e.dirty)}, got {list(r.dirty) if r.dirty is not None else 'an error (' + r.outcome + ')'}")
     if e.exits is not None:
         want = [(x.phys_addr, x.len, x.data, x.is_write) for x in e.exits]
-        got = [(x.phys_addr, x.len, x.data, x.is_write) for x in r.exits]
-        if want != got:
-            out.append(f"exits: expected {_exits_text(want)}, got {_exits_text(got)}")
+        got_exits = [(x.phys_addr, x.len, x.data, x.is_write) for x in r.exits]
+        if want != got_exits:
+            out.append(f"exits: expected {_exits_text(want)}, got {_exits_text(got_exits)}")
     return out
 
 

@@ -45,7 +45,7 @@ class Elf:
             offsets.append(len(out))
             out += s.data
         phdrs = bytearray()
-        for s, off in zip(self.segments, offsets):
+        for s, off in zip(self.segments, offsets, strict=True):
             memsz = len(s.data) if s.memsz is None else s.memsz
             vaddr = s.paddr if s.vaddr is None else s.vaddr
             if self.bits == 64:

@@ -37,9 +37,19 @@ async def test_snapshot(name):
         await pilot.pause()
         svg = _normalise(app.export_screenshot(title=name))
     path = SNAPSHOTS / f"{name}.svg"
-    if os.environ.get("KVMTUI_UPDATE_SNAPSHOTS") or not path.exists():
+    actual = path.with_suffix(".actual.svg")
+    if os.environ.get("KVMTUI_UPDATE_SNAPSHOTS"):
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(svg, encoding="utf-8")
+        actual.unlink(missing_ok=True)
+        return
+    if not path.exists():
         if os.environ.get("CI"):
             pytest.fail(f"snapshot {path.name} is missing (make it with KVMTUI_UPDATE_SNAPSHOTS=1)")
         SNAPSHOTS.mkdir(exist_ok=True)
-        path.write_text(svg, encoding="utf-8")
-    assert svg == path.read_text(encoding="utf-8"), f"{name} looks different; if intended, regenerate the snapshots"
+        path.write_text(svg, encoding="utf-8")  # a first run outside CI records the look; CI never does
+        return
+    if svg != path.read_text(encoding="utf-8"):
+        actual.write_text(svg, encoding="utf-8")  # beside the expected one, to open both and compare
+        pytest.fail(f"{name} looks different: see {actual.name} beside {path.name}; if intended, regenerate the snapshots")
+    actual.unlink(missing_ok=True)

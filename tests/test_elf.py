@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import pytest
-
 from elfgen import EM_386, EM_AARCH64, EM_PPC64, EM_RISCV, PF_R, PF_W, PF_X, STT_FUNC, STT_OBJECT, Elf, Seg
+
 from kvmtui.cli import main
 from kvmtui.runner import ScenarioRun
 from kvmtui.scenario import ScenarioError, load_scenario

@@ -1,8 +1,8 @@
 """Dirty logging: kvm-semantics.md c and live fact e.22."""
 
 import pytest
+from helpers import LOG, RAM_HVA, RO, ROM_HVA, dirty_log, host, machine, read, setmem, write
 
-from helpers import LOG, RAM_HVA, ROM_HVA, RO, dirty_log, host, machine, read, setmem, write
 from kvmtui.engine import SpteState
 
 MB = 1 << 20

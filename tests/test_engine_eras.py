@@ -1,6 +1,7 @@
 """Eras side by side: the same steps under another profile, compared step by step."""
 
 from helpers import RAM_HVA, ROM_HVA, machine
+
 from kvmtui.engine import Access, AccessKind, SetMemoryRegion, UserMemoryRegion, compare_records, rerun
 
 STEPS = [

@@ -1,8 +1,8 @@
 """The fault path and the emulator: kvm-semantics.md b, and the live facts of e.9-17."""
 
 import pytest
+from helpers import LOG, RAM_HVA, RO, ROM_HVA, dirty_log, fetch, fns, host, machine, read, rets, setmem, write
 
-from helpers import LOG, RAM_HVA, ROM_HVA, RO, dirty_log, fetch, fns, host, machine, read, rets, setmem, write
 from kvmtui.engine import SpteState
 
 MB = 1 << 20

@@ -1,8 +1,8 @@
 """KVM_SET_USER_MEMORY_REGION per era: kvm-semantics.md table a, and the live facts of e.1-8."""
 
 import pytest
-
 from helpers import LOG, RAM_HVA, RO, machine, setmem
+
 from kvmtui.engine import CheckExtension
 from kvmtui.engine.memslots import TASK_SIZE_MAX
 from kvmtui.engine.uapi import KVM_CAPS

@@ -1,8 +1,11 @@
 """Property-based tests: slot-table invariants, lookup vs a linear scan, a reference model, snapshots."""
 
-from hypothesis import given, strategies as st
+import itertools
 
 from helpers import RAM_HVA, machine, read, setmem, write
+from hypothesis import given
+from hypothesis import strategies as st
+
 from kvmtui.engine import Access, AccessKind, History, SetMemoryRegion, UserMemoryRegion
 
 PAGE = 4096
@@ -61,9 +64,9 @@ def test_random_slot_operations_agree_with_the_reference_and_keep_invariants(seq
                 table[slot] = (gfn, n, flags if era != "3.6" else flags & 1, old[3] if old else hva)
         slots = sorted(m.kvm.memslots, key=lambda s: s.base_gfn)
         assert {s.id: (s.base_gfn, s.npages) for s in slots} == {k: v[:2] for k, v in table.items()}
-        for a, b in zip(slots, slots[1:]):
+        for a, b in itertools.pairwise(slots):
             assert a.end_gfn <= b.base_gfn  # slots never overlap
-        for g in range(0, 90):
+        for g in range(90):
             linear = next((s for s in slots if s.base_gfn <= g < s.end_gfn), None)
             assert m.kvm.memslots.search_memslots(g) == linear
 

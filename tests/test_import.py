@@ -8,7 +8,14 @@ from kvmtui.cli import main
 from kvmtui.runner import ScenarioRun
 from kvmtui.scenario import ScenarioError, load_scenario
 from kvmtui.scenario.importers import (
-    CapEvent, detect_format, log_to_scenario, parse_maps, parse_qemu_trace, parse_strace, read_log, scenario_yaml,
+    CapEvent,
+    detect_format,
+    log_to_scenario,
+    parse_maps,
+    parse_qemu_trace,
+    parse_strace,
+    read_log,
+    scenario_yaml,
 )
 from kvmtui.scenario.loader import parse_scenario
 

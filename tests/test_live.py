@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from live_scenarios import scenarios
 
 from kvmtui.cli import main
 from kvmtui.engine.compare import compare_records
@@ -16,7 +17,6 @@ from kvmtui.live.kvmapi import kvm_available
 from kvmtui.runner import ScenarioRun
 from kvmtui.scenario import load_scenario
 from kvmtui.scenario.loader import parse_scenario
-from live_scenarios import scenarios
 
 AVAILABLE, WHY = kvm_available()
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason=f"live KVM unavailable: {WHY}")
@@ -386,9 +386,8 @@ def test_a_thousand_steps_leak_no_fds_and_failures_clean_up():
     with LiveRun(sc) as live:
         assert len(live.entries()) == 1001
     assert _fds() == before
-    with pytest.raises(RuntimeError):
-        with LiveRun(sc):
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), LiveRun(sc):
+        raise RuntimeError("interrupted")
     assert _fds() == before
 
 

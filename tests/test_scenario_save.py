@@ -18,7 +18,7 @@ def test_save_round_trips_with_comments_and_edits(tmp_path):
     save_document(doc, out)
     text = out.read_text()
     assert "# The seed's story" in text and "# the VMM maps its firmware read-only" in text
-    changed = [(a, b) for a, b in zip(ROM.read_text().splitlines(), text.splitlines()) if a != b]
+    changed = [(a, b) for a, b in zip(ROM.read_text().splitlines(), text.splitlines(), strict=True) if a != b]
     assert changed == [("    gpa: 0xfffe0000", "    gpa: 0xfffc0000")]  # everything else byte for byte
     assert len(text.splitlines()) == len(ROM.read_text().splitlines())
     assert load_scenario(out).setup[1].params["gpa"] == 0xFFFC0000

@@ -36,7 +36,7 @@ def split_at_pages(addr: int, size: int) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     while size > 0:
         room = PAGE_SIZE - (addr & PAGE_MASK)
-        n = size if size < room else room
+        n = min(room, size)
         out.append((addr, n))
         addr += n
         size -= n

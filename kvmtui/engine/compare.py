@@ -34,7 +34,7 @@ def _view(r: StepRecord, name: str) -> object:
 def compare_records(left: Sequence[StepRecord], right: Sequence[StepRecord]) -> list[StepDiff]:
     return [
         StepDiff(i, a, b, tuple(f for f in COMPARED_FIELDS if _view(a, f) != _view(b, f)))
-        for i, (a, b) in enumerate(zip(left, right))
+        for i, (a, b) in enumerate(zip(left, right, strict=False))
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from .addresses import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
@@ -84,7 +84,7 @@ class HostPage:
     needs_io: bool = False  # content is in the page cache or swap, not in memory
 
 
-class PfnError(str, Enum):
+class PfnError(StrEnum):
     FAULT = "pfn_fault"
     HWPOISON = "pfn_hwpoison"
     NOSLOT = "pfn_noslot"
@@ -103,15 +103,13 @@ def vma_is_valid(vma: Vma, write_fault: bool) -> bool:
     """virt/kvm/kvm_main.c (3.7+): may the fault be retried asynchronously?"""
     if not vma.vm_read:
         return False
-    if write_fault and not vma.vm_write:
-        return False
-    return True
+    return not (write_fault and not vma.vm_write)
 
 
 class HostMemory:
     """The VMM process's memory: VMAs over named mappings, and the pages touched so far."""
 
-    __slots__ = ("mappings", "_vmas", "_starts", "pages", "next_pfn")
+    __slots__ = ("_starts", "_vmas", "mappings", "next_pfn", "pages")
 
     def __init__(self) -> None:
         self.mappings: dict[str, Mapping] = {}

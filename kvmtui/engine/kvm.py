@@ -26,7 +26,7 @@ class Vcpu:
 
 
 class Kvm:
-    __slots__ = ("profile", "memslots", "host", "sptes", "vcpus")
+    __slots__ = ("host", "memslots", "profile", "sptes", "vcpus")
 
     def __init__(self, profile: Profile, host: HostMemory | None = None) -> None:
         self.profile = profile

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .addresses import PAGE_MASK, PAGE_SHIFT
 from .emulator import MmioRead
@@ -170,7 +170,7 @@ class Machine:
     def host_op(self, step: HostOp) -> StepRecord:
         kvm = self.kvm
         host = kvm.host
-        args = {"hva": step.hva, "size": step.size}
+        args: dict[str, int | str] = {"hva": step.hva, "size": step.size}
         if step.prot is not None:
             args["prot"] = step.prot
         if step.data:
@@ -190,8 +190,9 @@ class Machine:
                 return StepRecord(step.op, args, errno_name(err), tuple(chain), message=f"host write at {start:#x}: the VMM would take SIGSEGV")
             rng = None
         else:
-            fn = {"mprotect": host.mprotect, "munmap": host.munmap, "madvise_dontneed": host.madvise_dontneed,
-                  "evict": host.evict, "poison": host.poison}[step.op]
+            ops: dict[str, Callable[..., tuple[int, int]]] = {"mprotect": host.mprotect, "munmap": host.munmap, "madvise_dontneed": host.madvise_dontneed,
+                  "evict": host.evict, "poison": host.poison}
+            fn = ops[step.op]
             rng = fn(start, size, step.prot) if step.op == "mprotect" else fn(start, size)
             kernel_fn = {"mprotect": "mprotect", "munmap": "munmap", "madvise_dontneed": "madvise(MADV_DONTNEED)",
                          "evict": "reclaim (swap/page cache)", "poison": "memory_failure"}[step.op]

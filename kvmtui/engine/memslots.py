@@ -89,7 +89,7 @@ class MemslotUpdate:
 class Memslots:
     """struct kvm_memslots: the slots of one address space, plus their dirty bitmaps."""
 
-    __slots__ = ("_slots", "_bases", "_by_id", "generation", "_last_used", "dirty_bitmaps")
+    __slots__ = ("_bases", "_by_id", "_last_used", "_slots", "dirty_bitmaps", "generation")
 
     def __init__(self) -> None:
         self._slots: list[MemSlot] = []  # sorted by base_gfn

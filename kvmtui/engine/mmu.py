@@ -22,7 +22,6 @@ from .kvm import Kvm, Vcpu
 from .mmu_state import Spte
 from .records import KernelCall, SpteState
 
-
 _RW, _RO, _WP = SpteState.RW, SpteState.RO, SpteState.WP
 
 

@@ -7,14 +7,14 @@ re-derives kernel logic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - import cycle only for typing
     from .memslots import MemSlot
 
 
-class SpteState(str, Enum):
+class SpteState(StrEnum):
     """The state of one gfn's shadow/TDP page-table entry."""
 
     NONE = "none"  # not present: the next access faults
@@ -22,9 +22,6 @@ class SpteState(str, Enum):
     RW = "rw"  # present and writable
     WP = "wp"  # writable by the host but write-protected for dirty logging (the fast path restores W)
     MMIO = "mmio"  # a cached MMIO spte for a gfn with no slot
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +57,13 @@ class SpteChange:
 class SlotChange:
     before: MemSlot | None
     after: MemSlot | None
+
+    @property
+    def slot(self) -> MemSlot:
+        """The slot this change is about (the old one for a delete)."""
+        slot = self.after or self.before
+        assert slot is not None, "a slot change has a slot on at least one side"
+        return slot
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ Names are the kernel's so that a reader can grep for them in a kernel tree.
 from __future__ import annotations
 
 import errno as _errno
-from enum import Enum
+from enum import StrEnum
 
 # struct kvm_userspace_memory_region.flags
 KVM_MEM_LOG_DIRTY_PAGES = 1 << 0
@@ -88,7 +88,7 @@ ENOMEM = _errno.ENOMEM
 EFAULT = _errno.EFAULT
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """How a guest access ended, as the trace contract spells it."""
 
     OK = "ok"
@@ -97,14 +97,8 @@ class Outcome(str, Enum):
     HWPOISON = "hwpoison"
     INTERNAL_ERROR = "internal_error"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class AccessKind(str, Enum):
+class AccessKind(StrEnum):
     READ = "read"
     WRITE = "write"
     FETCH = "fetch"
-
-    def __str__(self) -> str:
-        return self.value

@@ -15,7 +15,7 @@ from .addresses import PAGE_MASK, PAGE_SHIFT, split_at_pages
 from .emulator import MmioRead, emulate_access
 from .kvm import Kvm
 from .mmu import PfResult, fetch_refused, page_fault, spte_permits
-from .records import KernelCall, SpteChange, StepRecord
+from .records import KernelCall, MmioExit, SpteChange, StepRecord
 from .uapi import KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO, AccessKind, Outcome
 
 AccessPath = Literal["native", "emulated"]
@@ -49,6 +49,7 @@ def kvm_access(
                 got = value
             else:
                 got = int.from_bytes(kvm.host.read(hva, size), "little")
+            assert spte is not None  # spte_permits(None, ...) is False
             st = spte.state
             return StepRecord(
                 op=kind.value,
@@ -69,7 +70,7 @@ def kvm_access(
     chain: list[KernelCall] = []
     dirtied: list[tuple[int, int]] = []
     outcome = Outcome.OK
-    exits = ()
+    exits: tuple[MmioExit, ...] = ()
     result = b""
 
     if path == "native":
@@ -124,7 +125,7 @@ def kvm_access(
         chain=tuple(chain),
         exits=tuple(exits),
         exit_reason=exit_reason,
-        spte=tuple(SpteChange(f[0] >> PAGE_SHIFT, b, sptes.state(f[0] >> PAGE_SHIFT)) for f, b in zip(frags, before)),
+        spte=tuple(SpteChange(f[0] >> PAGE_SHIFT, b, sptes.state(f[0] >> PAGE_SHIFT)) for f, b in zip(frags, before, strict=True)),
         dirtied=tuple(dict.fromkeys(dirtied)),
         value=got,
         slot=slot.id if slot else None,

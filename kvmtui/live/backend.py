@@ -13,8 +13,9 @@ import os
 import struct
 import tempfile
 from dataclasses import dataclass
+from typing import Self
 
-from ..engine import AccessKind, Access, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, StepRecord
+from ..engine import Access, AccessKind, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, StepRecord
 from ..engine.memslots import MemSlot
 from ..engine.records import MmioExit
 from ..engine.uapi import errno_name
@@ -148,6 +149,9 @@ class LiveRun:
     def symbol(self, gpa: int) -> str | None:
         return self.sim.symbol(gpa)
 
+    def symbol_address(self, name: str) -> int | None:
+        return self.sim.symbol_address(name)
+
     # -- steps -------------------------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.specs)
@@ -219,7 +223,7 @@ class LiveRun:
         slot = next((s.id for s in self.table.slots.values() if s.base_gfn <= gpa >> 12 < s.end_gfn), None)
         s = self.table.slots.get(slot) if slot is not None else None
         hva = s.userspace_addr + (gpa - (s.base_gfn << 12)) if s else None
-        args = {"vcpu": step.vcpu, "gpa": gpa, "size": size}
+        args: dict[str, int | None] = {"vcpu": step.vcpu, "gpa": gpa, "size": size}
         if step.kind is AccessKind.WRITE:
             args["value"] = step.value
         return StepRecord(
@@ -276,7 +280,7 @@ class LiveRun:
     def close(self) -> None:
         self.vm.close()
 
-    def __enter__(self) -> LiveRun:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

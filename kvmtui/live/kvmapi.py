@@ -94,7 +94,7 @@ class Regs:
     NAMES = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags")
 
     def __init__(self, **values: int) -> None:
-        self.v = {n: 0 for n in self.NAMES}
+        self.v = dict.fromkeys(self.NAMES, 0)
         self.v["rflags"] = 2
         self.v.update(values)
 
@@ -103,7 +103,7 @@ class Regs:
 
     @classmethod
     def unpack(cls, buf: bytes) -> Regs:
-        return cls(**dict(zip(cls.NAMES, struct.unpack("<18Q", buf))))
+        return cls(**dict(zip(cls.NAMES, struct.unpack("<18Q", buf), strict=True)))
 
 
 def segment(base: int, limit: int, selector: int, type_: int, dpl: int, s: int = 1, l: int = 1, db: int = 0, g: int = 1) -> bytes:
@@ -166,7 +166,7 @@ def kvm_available() -> tuple[bool, str]:
         try:
             vm = ioctl(fd, KVM_CREATE_VM, 0)
         except OSError as e:
-            return False, f"KVM_CREATE_VM failed: {errno.errorcode.get(e.errno, e.errno)}"
+            return False, f"KVM_CREATE_VM failed: {errno.errorcode.get(e.errno or 0, str(e.errno))}"
         os.close(vm)
         return True, ""
     finally:

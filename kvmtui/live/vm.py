@@ -12,6 +12,7 @@ import ctypes
 import errno
 import os
 import struct
+from typing import Self
 
 from . import kvmapi as k
 
@@ -108,7 +109,7 @@ class LiveVm:
             k.ioctl(self.vm, k.KVM_SET_USER_MEMORY_REGION, buf)
             return 0
         except OSError as e:
-            return e.errno
+            return e.errno or errno.EINVAL
 
     def check_extension(self, cap: int) -> int:
         return k.ioctl(self.vm, k.KVM_CHECK_EXTENSION, cap)
@@ -120,7 +121,7 @@ class LiveVm:
         try:
             k.ioctl(self.vm, k.KVM_GET_DIRTY_LOG, buf)
         except OSError as e:
-            return e.errno, None
+            return e.errno or errno.EINVAL, None
         raw = bitmap.raw
         return 0, [i for i in range(npages) if raw[i >> 3] >> (i & 7) & 1]
 
@@ -195,7 +196,7 @@ class LiveVm:
             if kind == "fetch":
                 k.ioctl(self.vcpu, k.KVM_SET_GUEST_DEBUG, bytearray(72))
         got = None
-        if outcome == "ok" and kind == "read" or (outcome == "ok" and exits and kind == "read"):
+        if (outcome == "ok" and kind == "read") or (outcome == "ok" and exits and kind == "read"):
             rcx = k.Regs.unpack(self._get_regs()).v["rcx"]
             got = rcx & ((1 << (8 * size)) - 1)
         if exits and outcome == "ok":
@@ -226,7 +227,7 @@ class LiveVm:
         run = getattr(self, "run", None)
         if run is not None:
             run.close()
-            self.run = None
+            del self.run
         for addr, length in self.maps:
             try:
                 k.host_munmap(addr, length)
@@ -240,7 +241,7 @@ class LiveVm:
                 pass
         self.fds.clear()
 
-    def __enter__(self) -> LiveVm:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -7,6 +7,7 @@ lets a parser exception escape: the caller gets a ScenarioError (exit 2) or an i
 from __future__ import annotations
 
 import io
+import itertools
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +113,7 @@ def read_elf(path: str | Path, shown_as: str | None = None) -> ElfImage:
         header = elf.header
         machine = str(header["e_machine"])
         entry = int(header["e_entry"])
-    except Exception as e:  # pyelftools raises ELFError, ELFParseError, struct and construct errors
+    except Exception as e:  # noqa: BLE001 -- pyelftools raises ELFError, ELFParseError, struct and construct errors
         raise fail(f"truncated or corrupt ELF header: {_why(e)}") from None
 
     segments: list[ElfSegment] = []
@@ -141,12 +142,12 @@ def read_elf(path: str | Path, shown_as: str | None = None) -> ElfImage:
             segments.append(ElfSegment(i, paddr, vaddr, offset, filesz, memsz, int(seg["p_flags"]), raw[offset : offset + filesz]))
     except ScenarioError:
         raise
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 -- as above: any pyelftools failure is a corrupt file
         raise fail(f"corrupt program headers: {_why(e)}") from None
     if not segments:
         raise fail("no loadable (PT_LOAD) segment with any bytes in memory")
     ordered = sorted(segments, key=lambda s: s.paddr)
-    for a, b in zip(ordered, ordered[1:]):
+    for a, b in itertools.pairwise(ordered):
         if b.paddr < a.paddr + a.memsz:
             raise fail(f"segments {a.index} and {b.index} overlap at physical address {b.paddr:#x}")
 
@@ -154,7 +155,7 @@ def read_elf(path: str | Path, shown_as: str | None = None) -> ElfImage:
     if machine not in X86_MACHINES:
         notes.append(f"machine {machine.removeprefix('EM_')}: not x86; loaded anyway (kvmtui models x86 KVM)")
     symbols = _symbols(elf, segments, notes)
-    return ElfImage(name, machine, int(header["e_ident"]["EI_CLASS"] == "ELFCLASS64") and 64 or 32,
+    return ElfImage(name, machine, (int(header["e_ident"]["EI_CLASS"] == "ELFCLASS64") and 64) or 32,
                     header["e_ident"]["EI_DATA"] == "ELFDATA2LSB", entry, tuple(segments), symbols, tuple(notes))
 
 
@@ -171,14 +172,14 @@ def _symbols(elf, segments: list[ElfSegment], notes: list[str]) -> tuple[ElfSymb
             notes.append("no symbol table (stripped): addresses are shown without names")
             return ()
         raw = [(s.name, int(s["st_value"]), int(s["st_size"]), s["st_info"]["type"], s["st_shndx"]) for s in table.iter_symbols()]
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 -- a broken section table costs only the symbols
         notes.append(f"section headers unreadable ({_why(e)}): symbols unavailable, segments loaded")
         return ()
     by_vaddr = sorted(segments, key=lambda s: s.vaddr)
     starts = [s.vaddr for s in by_vaddr]
     out: dict[tuple[int, str], ElfSymbol] = {}
     for name, value, size, kind, shndx in raw:
-        if not name or kind not in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE") or shndx == "SHN_UNDEF" or shndx == "SHN_ABS" and kind == "STT_NOTYPE" and not size:
+        if not name or kind not in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE") or shndx == "SHN_UNDEF" or (shndx == "SHN_ABS" and kind == "STT_NOTYPE" and not size):
             continue
         i = bisect_right(starts, value) - 1
         if i < 0 or value >= by_vaddr[i].vaddr + by_vaddr[i].memsz:

@@ -226,7 +226,7 @@ def _regions(events: list[MemEvent], maps: list[MapsEntry] | None) -> list[tuple
         if maps:
             vmas = [v for v in maps if v.lo < hi and v.hi > lo]
             if vmas:
-                lo, hi = min(lo, min(v.lo for v in vmas)), max(hi, max(v.hi for v in vmas))
+                lo, hi = min(lo, *(v.lo for v in vmas)), max(hi, *(v.hi for v in vmas))
         if out and lo <= out[-1][1] + (0 if maps else MERGE_GAP):
             out[-1][1] = max(out[-1][1], hi)
         else:
@@ -266,8 +266,8 @@ def log_to_scenario(log: ImportedLog, source: str, maps_text: str | None = None)
                               Expect(outcome=e.ret, pos=Pos(e.line, 1)), Pos(e.line, 1)))
     n_set = len(events)
     summary = [
-        f"Imported from `{Path(source).name}` ({log.format}): {n_set} memslot update{'s' if n_set != 1 else ''}, "
-        f"{sum(isinstance(e, CapEvent) for e in log.events)} capability checks, {log.skipped} other lines skipped.",
+        (f"Imported from `{Path(source).name}` ({log.format}): {n_set} memslot update{'s' if n_set != 1 else ''}, "
+         f"{sum(isinstance(e, CapEvent) for e in log.events)} capability checks, {log.skipped} other lines skipped."),
         "Each step carries the return value the real kernel gave as its expectation.",
     ]
     if regions:

@@ -37,7 +37,7 @@ STEP_EXTRA: dict[str, tuple[str, ...]] = {"read": ("size", "vcpu"), "write": ("s
 HOST_OP_KEYS: dict[str, tuple[str, ...]] = {
     "mprotect": ("host", "size", "prot"),
     "host_write": ("host", "data"),
-    **{op: ("host", "size") for op in ("munmap", "madvise_dontneed", "evict", "poison")},
+    **dict.fromkeys(("munmap", "madvise_dontneed", "evict", "poison"), ("host", "size")),
 }
 EXPECT_KEYS = ("outcome", "value", "exits", "dirty", "slot", "spte")
 EXIT_KEYS = ("phys_addr", "len", "data", "is_write")

@@ -23,7 +23,9 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from ..engine.addresses import PAGE_SHIFT
 from ..engine.profiles import KERNEL_ERAS
+from ..live.vm import LiveError
 from ..report import entry_json, write_json_lines
+from ..run import Run
 from ..runner import ScenarioRun, TraceEntry
 from ..scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from ..scenario.elf import is_elf
@@ -32,7 +34,6 @@ from ..scenario.importers import looks_like_log, scenario_from_log
 from ..scenario.loader import FLAG_ALIASES
 from ..scenario.save import hex_value, load_document, save_document
 from ..scenario.yamlsafe import dump_yaml
-from ..live.vm import LiveError
 from .commands import PROBE_HELP, CommandError, parse_edit, parse_probe
 from .screens.compare import CompareScreen
 from .screens.dialogs import Confirm, Prompt
@@ -75,7 +76,7 @@ class KvmApp(App[int]):
     TITLE = "kvmtui"
     BINDINGS = [
         Binding("n,space", "step", "Step", tooltip="Go to the next step", id="step"),
-        Binding("b,p", "back", "Back", tooltip="Go back one step; the view is restored exactly", id="back"),
+        Binding("b,p", "step_back", "Back", tooltip="Go back one step; the view is restored exactly", id="back"),
         Binding("c,r", "run", "Run", tooltip="Run to the next exit, error, unmet expectation or breakpoint", id="run"),
         Binding("g", "goto", "Goto", tooltip="Go to an address (shows which slot owns it) or 'step N'", id="goto"),
         Binding("colon", "probe", "Probe", key_display=":", tooltip="Type a guest access or an ioctl and see it resolved as a new step", id="probe"),
@@ -118,6 +119,7 @@ class KvmApp(App[int]):
         self.doc = load_document(scenario_path) if scenario_path and not generated else None
         self.scenario = scenario
         self.live = live
+        self.run_: Run
         if live:
             from ..live.backend import LiveRun
 
@@ -202,7 +204,7 @@ class KvmApp(App[int]):
             return
         self.goto_step(self.index + 1)
 
-    def action_back(self) -> None:
+    def action_step_back(self) -> None:  # not action_back: that is Textual's own (async) action
         if self.index == 0:
             self.notify("Already at the first step.", severity="warning", timeout=2, markup=False)
             return
@@ -462,7 +464,7 @@ class KvmApp(App[int]):
         self.query_one(TabbedContent).active = tab
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(list(self.BINDINGS)))
+        self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
 
     def on_unmount(self) -> None:
         close = getattr(self.run_, "close", None)

@@ -9,12 +9,13 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from ..engine.kvm import Kvm
-from ..runner import ScenarioRun, TraceEntry
+from ..run import Run
+from ..runner import TraceEntry
 
 
 @dataclass(frozen=True)
 class StepView:
-    run: ScenarioRun
+    run: Run
     index: int  # 0-based position of the current step
     total: int
     entry: TraceEntry
@@ -40,7 +41,7 @@ class ChangeTracker:
         self._first.clear()
         self._done = 0
 
-    def upto(self, run: ScenarioRun, index: int) -> frozenset[int]:
+    def upto(self, run: Run, index: int) -> frozenset[int]:
         while self._done <= index:
             for s in run.entry(self._done).record.spte:
                 if s.before is not s.after:
@@ -49,12 +50,12 @@ class ChangeTracker:
         return frozenset(g for g, i in self._first.items() if i <= index)
 
 
-def build_view(run: ScenarioRun, index: int, tracker: ChangeTracker) -> StepView:
+def build_view(run: Run, index: int, tracker: ChangeTracker) -> StepView:
     entry = run.entry(index)
     kvm = run.state_after(index + 1)
     rec = entry.record
     changed = frozenset(s.gfn for s in rec.spte if s.before is not s.after)
-    slots = frozenset(c.before.id if c.after is None else c.after.id for c in rec.slot_changes)
+    slots = frozenset(c.slot.id for c in rec.slot_changes)
     focus = rec.slot if rec.slot is not None else rec.args.get("slot") if rec.op in ("set_memory_region", "get_dirty_log") else None
     return StepView(run, index, len(run), entry, kvm, changed, tracker.upto(run, index), focus, slots)
 

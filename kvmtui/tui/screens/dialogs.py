@@ -35,7 +35,7 @@ class Prompt(ModalScreen[str | None]):
         text = event.value.strip()
         try:
             error = self.check(text)
-        except Exception as e:  # the app never crashes on what a user types
+        except Exception as e:  # noqa: BLE001 -- the app never crashes on what a user types
             error = f"{type(e).__name__}: {e}"
         if error:
             label = self.query_one("#prompt-error", Label)

@@ -13,14 +13,14 @@ from textual.widgets import DataTable, Footer, Static
 
 from ...engine.addresses import format_size
 from ...engine.uapi import KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, short_flag_names
-from ...runner import ScenarioRun
+from ...run import Run
 from ..view import ChangeTracker, build_view
 from ..widgets.memslots import MemslotTable
 
 MAX_ROWS = 20_000
 
 
-def timeline_rows(run: ScenarioRun) -> list[tuple[int, list[str], str]]:
+def timeline_rows(run: Run) -> list[tuple[int, list[str], str]]:
     """(step position, cells, marks) for every set_memory_region step, read off the records."""
     rows = []
     last_flags: dict[int, int] = {}  # per guest address, across deletes: a flash going away and coming back
@@ -53,7 +53,7 @@ class TimelineScreen(Screen[None]):
     BINDINGS = [Binding("escape,q,t", "app.pop_screen", "Back", tooltip="Return to the stepper"),
                 Binding("enter", "jump", "Go there", tooltip="Show this step in the main view")]
 
-    def __init__(self, run: ScenarioRun, jump: Callable[[int], None]) -> None:
+    def __init__(self, run: Run, jump: Callable[[int], None]) -> None:
         super().__init__(id="timeline")
         self.run = run
         self.jump = jump

@@ -15,7 +15,6 @@ from ...engine.memslots import MemSlot
 from ...engine.uapi import short_flag_names
 from ..view import StepView
 
-
 _TINY = {"READONLY": "RO", "LOG_DIRTY": "LOG", "GUEST_MEMFD": "GMEM"}
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
+from rich.markdown import Markdown as RichMarkdown
 from rich.table import Table
 from rich.text import Text
-from rich.markdown import Markdown as RichMarkdown
 from textual.widgets import Static
 
 from ...engine.addresses import PAGE_SHIFT, format_size
@@ -56,7 +56,7 @@ class HostMappings(Static):
         table = Table(box=None, pad_edge=False, expand=True, show_edge=False)
         for col in ("name", "hva", "size", "prot", "backing", "res", "out", "psn"):
             table.add_column(col, no_wrap=True, justify="right" if col in ("size", "res", "out", "psn") else "left")
-        for v, (res, out, psn) in zip(vmas, counts):
+        for v, (res, out, psn) in zip(vmas, counts, strict=True):
             table.add_row(Text(v.mapping.name), f"{v.start:#x}", format_size(v.end - v.start), v.prot, v.mapping.backing, str(res), str(out), str(psn))
         if not vmas:
             table.add_row("(nothing mapped)", "", "", "", "", "", "", "")

@@ -77,7 +77,7 @@ class Resolution(VerticalScroll):
             t.append(f"{KEY_GLYPH if c.key else ('✗' if c.bad else '·')} ", style=style)
             t.append(c.fn, style=style or "bold")
             if c.args:
-                t.append(f"({c.args})", style="dim" if not style else style)
+                t.append(f"({c.args})", style=style or "dim")
             if c.ret:
                 t.append(" = ")
                 t.append(c.ret, style="bold underline" if (c.key or _is_error(c.ret) or c.bad) else "")

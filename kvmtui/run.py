@@ -1,0 +1,43 @@
+"""What every driver (app, trace, check, compare, timeline) reads a run through, whichever backend made it.
+
+The simulated run (runner.ScenarioRun) and the live run (live.backend.LiveRun) both implement `Run`; neither
+imitates the other. A backend that cannot show something says so through `shows_internals`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .engine.host import Mapping as HostMapping
+    from .engine.kvm import Kvm
+    from .runner import TraceEntry
+    from .scenario.model import Scenario, StepSpec
+
+
+class Run(Protocol):
+    """A scenario bound to a backend: its steps, their records on demand, and the names to show them with."""
+
+    @property
+    def scenario(self) -> Scenario: ...
+    @property
+    def kernel(self) -> str: ...  # the era simulated, or "live"
+    @property
+    def path(self) -> str: ...  # "native" or "emulated"
+    @property
+    def specs(self) -> list[StepSpec]: ...
+    @property
+    def shows_internals(self) -> bool: ...  # sptes, host pages, kernel call chains
+    @property
+    def mappings(self) -> Mapping[str, HostMapping]: ...
+
+    def __len__(self) -> int: ...
+    def entry(self, i: int) -> TraceEntry: ...
+    def entries(self) -> list[TraceEntry]: ...
+    def state_after(self, n: int) -> Kvm: ...
+    def insert_step(self, index: int, spec: StepSpec) -> TraceEntry: ...
+    def symbol(self, gpa: int) -> str | None: ...
+    def symbol_address(self, name: str) -> int | None: ...
+    def host_label(self, hva: int) -> str: ...
+    def close(self) -> None: ...
