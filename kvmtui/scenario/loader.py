@@ -387,6 +387,7 @@ class _Loader:
             return None
         if isinstance(m["note"], dict):
             variants = self.note_variants(m)
+            assert variants is not None  # a mapping note always has variants
             return variants.get("modern") or variants.get("native") or next(iter(variants.values()))
         return self.text(m["note"], self.val_pos(m, "note"), "note")
 
