@@ -23,7 +23,9 @@ from .engine import (
     UserMemoryRegion,
     get_profile,
 )
+from .engine.addresses import split_slot
 from .engine.host import HostMemory
+from .engine.profiles import with_address_spaces
 from .engine.steps import HostOp
 from .scenario.elf import symbol_name
 from .scenario.model import Expect, HostRef, Scenario, StepSpec
@@ -85,7 +87,11 @@ class ScenarioRun:
         self.path = path or scenario.path
         self.mappings = {m.name: m for m in build_mappings(scenario)}
         self.specs: list[StepSpec] = list(scenario.all_steps)
-        self.machine = Machine(get_profile(self.kernel), self.mappings.values(), self.path, mmio_answer(scenario))  # type: ignore[arg-type]
+        profile = get_profile(self.kernel)
+        if scenario.address_spaces and profile.name == "modern":  # 3.x kernels had one address space
+            profile = with_address_spaces(profile, scenario.address_spaces)
+        self.address_spaces = profile.address_spaces
+        self.machine = Machine(profile, self.mappings.values(), self.path, mmio_answer(scenario))  # type: ignore[arg-type]
         self.history = History(self.machine, _LazySteps(self))
         self._entries: list[TraceEntry] = []
         self._symbol_starts = [sym.paddr for sym in scenario.symbols]
@@ -98,7 +104,7 @@ class ScenarioRun:
         if op in ("read", "write", "fetch"):
             return Access(AccessKind(op), p["gpa"], p["size"], p.get("value"), p.get("vcpu", 0))
         if op == "set_memory_region":
-            cur = machine.kvm.memslots.id_to_memslot(p["slot"] & 0xFFFF)
+            cur = _current_slot(machine, p["slot"])
             host: HostRef | None = p.get("host")
             if host is not None:
                 uaddr = self.hva(host)
@@ -113,7 +119,7 @@ class ScenarioRun:
             flags = p.get("flags", cur.flags if cur else 0)
             return SetMemoryRegion(UserMemoryRegion(p["slot"], flags, gpa, size, uaddr))
         if op == "delete_slot":
-            cur = machine.kvm.memslots.id_to_memslot(p["slot"] & 0xFFFF)
+            cur = _current_slot(machine, p["slot"])
             gpa, uaddr = (cur.base_gfn << 12, cur.userspace_addr) if cur else (0, 0)
             return SetMemoryRegion(UserMemoryRegion(p["slot"], 0, gpa, 0, uaddr))
         if op == "get_dirty_log":
@@ -180,6 +186,12 @@ class ScenarioRun:
             if m.hva <= hva < m.end:
                 return m.name if hva == m.hva else f"{m.name}+{hva - m.hva:#x}"
         return f"{hva:#x}"
+
+
+def _current_slot(machine: Machine, slot: int):
+    """The slot a request names, in its address space (for fields the scenario left out)."""
+    as_id, sid = split_slot(slot)
+    return machine.kvm.memslots_of(as_id).id_to_memslot(sid)
 
 
 class _LazySteps(Sequence[Step]):

@@ -451,3 +451,17 @@ async def test_the_app_on_the_live_kernel():
         assert any("no other era" in n.message for n in app._notifications)
         fds_open = len(os.listdir("/proc/self/fd"))
     assert len(os.listdir("/proc/self/fd")) < fds_open  # quitting the app closed the VM
+
+
+def test_this_kernel_has_one_address_space():
+    """KVM_CAP_MULTI_ADDRESS_SPACE is 0 here and as_id 1 is EINVAL: the modern profile's one address space
+    is this measurement (a log from a kernel with SMM is read with two, see test_import)."""
+    from kvmtui.engine import get_profile
+
+    live_expectations_hold(HOST + """steps:
+  - check_extension: KVM_CAP_MULTI_ADDRESS_SPACE
+    expect: {value: 0}
+  - set_memory_region: {slot: 0x10001, gpa: 0x100000, host: ram2}
+    expect: EINVAL
+""")
+    assert get_profile("modern").address_spaces == 1

@@ -64,3 +64,19 @@ def format_size(n: int) -> str:
 
 def hexaddr(value: int) -> str:
     return f"{value:#x}"
+
+
+# The `slot` field of KVM_SET_USER_MEMORY_REGION (and of KVM_GET_DIRTY_LOG) carries the address space in
+# its high 16 bits: as_id = slot >> 16, id = (u16)slot (kvm_set_memory_region, kvm_get_dirty_log).
+SLOT_AS_SHIFT = 16
+SLOT_ID_MASK = (1 << SLOT_AS_SHIFT) - 1
+
+
+def split_slot(slot: int) -> tuple[int, int]:
+    """(as_id, id) of a userspace slot number, as the kernel splits it. The one place this is written."""
+    return slot >> SLOT_AS_SHIFT, slot & SLOT_ID_MASK
+
+
+def join_slot(as_id: int, slot_id: int) -> int:
+    """The userspace slot number of id in address space as_id (what QEMU traces and strace print)."""
+    return (as_id << SLOT_AS_SHIFT) | slot_id

@@ -26,14 +26,21 @@ class Vcpu:
 
 
 class Kvm:
-    __slots__ = ("host", "memslots", "profile", "sptes", "vcpus")
+    __slots__ = ("host", "memslots", "memslots_by_as", "profile", "sptes", "vcpus")
 
     def __init__(self, profile: Profile, host: HostMemory | None = None) -> None:
         self.profile = profile
-        self.memslots = Memslots()
+        # kvm->memslots[KVM_ADDRESS_SPACE_NUM]; `memslots` is address space 0, the one every vCPU here
+        # runs in (none enters SMM), so the access path reads only it.
+        self.memslots_by_as: tuple[Memslots, ...] = tuple(Memslots() for _ in range(max(1, profile.address_spaces)))
+        self.memslots = self.memslots_by_as[0]
         self.host = host or HostMemory()
         self.sptes = Sptes()
         self.vcpus: dict[int, Vcpu] = {}
+
+    def memslots_of(self, as_id: int) -> Memslots:
+        """__kvm_memslots(kvm, as_id); an out-of-range as_id gets address space 0 (the ioctl refuses it first)."""
+        return self.memslots_by_as[as_id] if 0 <= as_id < len(self.memslots_by_as) else self.memslots
 
     def vcpu(self, vcpu_id: int) -> Vcpu:
         v = self.vcpus.get(vcpu_id)
@@ -71,7 +78,8 @@ class Kvm:
     def copy(self) -> Kvm:
         other = Kvm.__new__(Kvm)
         other.profile = self.profile
-        other.memslots = self.memslots.copy()
+        other.memslots_by_as = tuple(m.copy() for m in self.memslots_by_as)
+        other.memslots = other.memslots_by_as[0]
         other.host = self.host.copy()
         other.sptes = self.sptes.copy()
         other.vcpus = {k: Vcpu(v.id, v.mmio_gfn, v.mmio_gen) for k, v in self.vcpus.items()}

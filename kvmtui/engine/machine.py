@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from .addresses import PAGE_MASK, PAGE_SHIFT
+from .addresses import PAGE_MASK, PAGE_SHIFT, split_slot
 from .emulator import MmioRead
 from .host import Mapping
 from .kvm import Kvm
@@ -65,7 +65,8 @@ class Machine:
     def set_user_memory_region(self, step: SetMemoryRegion) -> StepRecord:
         kvm = self.kvm
         mem = step.region
-        u = kvm_set_memory_region(kvm.profile, kvm.memslots, mem)
+        as_id = split_slot(mem.slot)[0] if kvm.profile.mmio_spte_generation else 0
+        u = kvm_set_memory_region(kvm.profile, kvm.memslots_of(as_id), mem)
         args = {"slot": mem.slot, "gpa": mem.guest_phys_addr, "size": mem.memory_size,
                 "hva": mem.userspace_addr, "flags": mem.flags}
         if u.errno:
@@ -87,6 +88,8 @@ class Machine:
         kvm = self.kvm
         p = kvm.profile
         n = p.name_of
+        changed = u.new or u.old
+        table = kvm.memslots_of(changed.as_id if changed is not None else 0)
 
         def zap_all(why: str) -> None:
             gone = [(g, s.state) for g, s in kvm.sptes.items()]
@@ -105,11 +108,11 @@ class Machine:
             if u.kind == "delete":
                 zap_all("a slot is deleted")
                 if u.old is not None:
-                    kvm.memslots.commit(u)
+                    table.commit(u)
                 else:
-                    kvm.memslots.bump_generation()  # the empty slot went through the update all the same
+                    table.bump_generation()  # the empty slot went through the update all the same
                 return
-            kvm.memslots.commit(u)
+            table.commit(u)
             assert u.new is not None
             write_protect(u.new, "3.x write-protects the slot on every commit")
             old_base = u.old.base_gfn if u.old is not None else 0
@@ -122,10 +125,10 @@ class Machine:
             zap_all("KVM_X86_QUIRK_SLOT_ZAP_ALL (the default)")
         if u.kind == "noop":
             return
-        kvm.memslots.commit(u)
+        table.commit(u)
         if u.new is not None and u.new.log_dirty and (u.old is None or not u.old.log_dirty):
             write_protect(u.new, "dirty logging enabled")
-        chain.append(KernelCall("kvm_swap_active_memslots", "", f"generation {kvm.memslots.generation}",
+        chain.append(KernelCall("kvm_swap_active_memslots", "", f"generation {table.generation}",
                                 note="mmio sptes of older generations are now stale"))
 
     # -- KVM_GET_DIRTY_LOG ---------------------------------------------------------------------------------
@@ -135,12 +138,13 @@ class Machine:
         args = {"slot": slot_id}
         chain = [KernelCall("kvm_vm_ioctl_get_dirty_log", f"slot={slot_id}", "")]
         modern = p.mmio_spte_generation
-        as_id, sid = (slot_id >> 16, slot_id & 0xFFFF) if modern else (0, slot_id)
-        if as_id >= 1 or sid >= p.user_mem_slots:
+        as_id, sid = split_slot(slot_id) if modern else (0, slot_id)
+        if as_id >= p.address_spaces or sid >= p.user_mem_slots:
             chain.append(KernelCall("kvm_get_dirty_log", "", "-EINVAL", bad=True, note=f"slot id out of range (< {p.user_mem_slots})"))
             return StepRecord("get_dirty_log", args, "EINVAL", tuple(chain), message=f"KVM_GET_DIRTY_LOG slot {slot_id}: -EINVAL")
-        slot = kvm.memslots.id_to_memslot(sid)
-        bitmap = kvm.memslots.dirty_bitmaps.get(sid) if slot else None
+        table = kvm.memslots_of(as_id)
+        slot = table.id_to_memslot(sid)
+        bitmap = table.dirty_bitmaps.get(sid) if slot else None
         if slot is None or bitmap is None:
             why = "no such slot" if slot is None else "slot does not log dirty pages"
             chain.append(KernelCall("kvm_get_dirty_log", "", "-ENOENT", bad=True, note=why))
@@ -242,9 +246,9 @@ def _has_hole(host, start: int, end: int) -> bool:
 def _slot_summary(u: MemslotUpdate) -> str:
     s = u.new or u.old
     if u.kind == "delete":
-        return f"slot {u.old.id} deleted" if u.old else "delete of an empty slot: accepted (3.x)"
+        return f"slot {u.old.number} deleted" if u.old else "delete of an empty slot: accepted (3.x)"
     assert s is not None
     flags = ",".join(flag_names(s.flags)) or "no flags"
     gpa = s.base_gfn << PAGE_SHIFT
-    return f"slot {s.id} {u.kind}: gpa {gpa:#x}+{s.npages << PAGE_SHIFT:#x} -> hva {s.userspace_addr:#x} ({flags})"
+    return f"slot {s.number} {u.kind}: gpa {gpa:#x}+{s.npages << PAGE_SHIFT:#x} -> hva {s.userspace_addr:#x} ({flags})"
 

@@ -11,7 +11,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from .addresses import PAGE_MASK, PAGE_SHIFT, U64_MAX
+from .addresses import PAGE_MASK, PAGE_SHIFT, U64_MAX, join_slot, split_slot
 from .profiles import Profile
 from .records import KernelCall
 from .uapi import (
@@ -39,6 +39,12 @@ class MemSlot:
     npages: int
     userspace_addr: int
     flags: int
+    as_id: int = 0  # the address space (x86: 1 is SMM); kvm_memory_slot keeps it beside id
+
+    @property
+    def number(self) -> int:
+        """The slot as userspace names it: as_id in the high 16 bits, as in the ioctl and QEMU's traces."""
+        return join_slot(self.as_id, self.id)
 
     @property
     def end_gfn(self) -> int:
@@ -59,7 +65,7 @@ class MemSlot:
     def describe(self) -> str:
         flags = "|".join(short_flag_names(self.flags)) or "-"
         return (
-            f"slot {self.id}: gpa {self.base_gfn << PAGE_SHIFT:#x}-{(self.end_gfn << PAGE_SHIFT) - 1:#x} "
+            f"slot {self.number}: gpa {self.base_gfn << PAGE_SHIFT:#x}-{(self.end_gfn << PAGE_SHIFT) - 1:#x} "
             f"({self.npages} pages) hva {self.userspace_addr:#x} flags {flags}"
         )
 
@@ -211,7 +217,7 @@ def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegi
     chain: list[KernelCall] = [KernelCall("kvm_vm_ioctl_set_memory_region", args, "")]
 
     # 1. the ioctl's pre-check on the slot id
-    slot_for_check = mem.slot & 0xFFFF if modern else mem.slot
+    slot_for_check = split_slot(mem.slot)[1] if modern else mem.slot
     if slot_for_check >= profile.user_mem_slots:
         limit = "KVM_USER_MEM_SLOTS" if modern else "KVM_MEMORY_SLOTS"
         return _fail(chain, EINVAL, f"slot {slot_for_check} >= {limit} ({profile.user_mem_slots})")
@@ -230,9 +236,10 @@ def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegi
     if mem.userspace_addr + mem.memory_size > TASK_SIZE_MAX:
         return _fail(chain, EINVAL, f"access_ok() fails: userspace range ends above {TASK_SIZE_MAX:#x}")
     # 7. address space and id
-    as_id, slot_id = (mem.slot >> 16, mem.slot & 0xFFFF) if modern else (0, mem.slot)
-    if as_id >= 1 or slot_id >= profile.mem_slots_num:
-        return _fail(chain, EINVAL, f"as_id {as_id} / id {slot_id} out of range")
+    as_id, slot_id = split_slot(mem.slot) if modern else (0, mem.slot)
+    if as_id >= profile.address_spaces or slot_id >= profile.mem_slots_num:
+        why = f"as_id {as_id} >= KVM_ADDRESS_SPACE_NUM ({profile.address_spaces})" if as_id >= profile.address_spaces else f"id {slot_id} >= KVM_MEM_SLOTS_NUM"
+        return _fail(chain, EINVAL, why)
     # 8. gpa + size wraps
     if mem.guest_phys_addr + mem.memory_size > U64_MAX:
         return _fail(chain, EINVAL, "guest_phys_addr + memory_size wraps around 2^64")
@@ -244,7 +251,7 @@ def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegi
 
     old = slots.id_to_memslot(slot_id)
     if modern:
-        return _classify_modern(profile, slots, mem, slot_id, base_gfn, npages, old, chain)
+        return _classify_modern(profile, slots, mem, slot_id, base_gfn, npages, old, chain, as_id)
     return _classify_3x(profile, slots, mem, slot_id, base_gfn, npages, old, chain)
 
 
@@ -257,13 +264,14 @@ def _classify_modern(
     npages: int,
     old: MemSlot | None,
     chain: list[KernelCall],
+    as_id: int = 0,
 ) -> MemslotUpdate:
     if npages == 0:
         if old is None:
             return _fail(chain, EINVAL, f"delete of slot {slot_id}, which does not exist")
         chain.append(KernelCall("kvm_set_memslot", "change=KVM_MR_DELETE", "0"))
         return MemslotUpdate(0, "delete", old, None, tuple(chain))
-    new = MemSlot(slot_id, base_gfn, npages, mem.userspace_addr, mem.flags)
+    new = MemSlot(slot_id, base_gfn, npages, mem.userspace_addr, mem.flags, as_id)
     if old is None:
         kind: ChangeKind = "create"
     else:

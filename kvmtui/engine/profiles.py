@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .uapi import KVM_CAPS, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY
 
@@ -36,6 +36,10 @@ class Profile:
     #   host memory without PROT_WRITE is -EFAULT (see mmu.fetch_refused)
     caps: dict[int, int] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # era-specific kernel function names
+    # KVM_ADDRESS_SPACE_NUM: 2 on x86 kernels built with SMM (as_id 1 is SMRAM's view). This machine's
+    # kernel has 1 (KVM_CAP_MULTI_ADDRESS_SPACE = 0 and as_id 1 is EINVAL, measured live); a log from a
+    # kernel that accepted as_id 1 is read with 2 (see with_address_spaces).
+    address_spaces: int = 1
 
     def name_of(self, role: str) -> str:
         return self.names.get(role, role)
@@ -183,6 +187,15 @@ PROFILES: dict[str, Profile] = {
 }
 
 KERNEL_ERAS: tuple[str, ...] = tuple(PROFILES)
+
+
+def with_address_spaces(profile: Profile, n: int) -> Profile:
+    """The same era on a kernel with n address spaces (KVM_CAP_MULTI_ADDRESS_SPACE answers n when n > 1)."""
+    if n == profile.address_spaces:
+        return profile
+    caps = dict(profile.caps)
+    caps[_C["KVM_CAP_MULTI_ADDRESS_SPACE"]] = n if n > 1 else 0
+    return replace(profile, address_spaces=n, caps=caps, title=f"{profile.title}, {n} address spaces")
 
 
 def get_profile(name: str) -> Profile:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..engine.addresses import format_size
+from ..engine.addresses import format_size, split_slot
 from ..engine.uapi import FLAG_ALIASES, KVM_CAPS
 from .errors import ScenarioError
 from .model import Expect, HostRef, HostSpec, Pos, Scenario, StepSpec
@@ -245,6 +245,20 @@ def _regions(events: list[MemEvent], maps: list[MapsEntry] | None) -> list[tuple
     return regions
 
 
+def address_spaces_of(log: ImportedLog) -> tuple[int, str] | None:
+    """How many address spaces the log's kernel had, and why we think so, when the log shows more than one:
+    it accepted a slot with as_id >= 1, or answered KVM_CAP_MULTI_ADDRESS_SPACE with n > 1."""
+    best: tuple[int, str] | None = None
+    for e in log.events:
+        if isinstance(e, MemEvent) and e.ret == "ok":
+            as_id = split_slot(e.slot)[0]
+            if as_id >= 1 and (best is None or as_id + 1 > best[0]):
+                best = (as_id + 1, f"line {e.line}: the kernel accepted slot {e.slot} (address space {as_id})")
+        elif isinstance(e, CapEvent) and e.name == "KVM_CAP_MULTI_ADDRESS_SPACE" and e.value > 1 and (best is None or e.value > best[0]):
+            best = (e.value, f"line {e.line}: KVM_CAP_MULTI_ADDRESS_SPACE = {e.value}")
+    return best
+
+
 def log_to_scenario(log: ImportedLog, source: str, maps_text: str | None = None) -> Scenario:
     maps = parse_maps(maps_text) if maps_text else None
     events = log.memslot_events
@@ -274,11 +288,15 @@ def log_to_scenario(log: ImportedLog, source: str, maps_text: str | None = None)
         summary.append("Host mappings inferred from the userspace addresses" + (" and the maps file:" if maps else ":") + "\n\n"
                        + "\n".join(f"- `{name}`: `{lo:#x}`–`{hi:#x}` ({format_size(hi - lo)}, {prot}, {backing})"
                                     for lo, hi, name, prot, backing in regions))
+    spaces = address_spaces_of(log)
+    if spaces:
+        summary.append(f"Read with {spaces[0]} address spaces, as the log's kernel had them ({spaces[1]}); "
+                       "this machine's kernel has one.")
     if log.exits:
         summary.append("KVM_RUN exits seen: " + ", ".join(f"{k} ×{v}" for k, v in sorted(log.exits.items(), key=lambda kv: -kv[1])))
     notes = tuple(log.notes)
     return Scenario(source, f"{Path(source).name} ({log.format})", "\n\n".join(summary), "modern", "native", 0xFF,
-                    host, (), (), tuple(steps), 1, (), notes)
+                    host, (), (), tuple(steps), 1, (), notes, spaces[0] if spaces else None)
 
 
 def scenario_yaml(scenario: Scenario) -> str:

@@ -118,6 +118,8 @@ class Scenario:
     version: int = 1
     symbols: tuple[ElfSymbol, ...] = ()  # from elf: images, sorted by physical address
     notes: tuple[str, ...] = ()  # what the loader wants the user to know (ELF warnings)
+    # KVM_ADDRESS_SPACE_NUM of the kernel a log came from (2: it accepted as_id 1); None: the era's own
+    address_spaces: int | None = None
 
     @property
     def all_steps(self) -> tuple[StepSpec, ...]:
