@@ -13,7 +13,7 @@ from typing import NoReturn
 from . import __version__
 
 EXIT_OK, EXIT_UNMET, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
-COMMANDS = ("trace", "check", "import", "compare", "samples")
+COMMANDS = ("trace", "check", "import", "compare", "samples", "map", "diff")
 VALIDATE_IMPORT_STEPS = 5000
 ERAS = ("3.6", "3.7", "modern")
 PATHS = ("native", "emulated")
@@ -35,8 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kvmtui",
         description="See how KVM maps guest memory: memslots, the fault path, sptes and MMIO exits, in three kernel eras.",
         epilog="commands: kvmtui SCENARIO (the app) | kvmtui trace SCENARIO | kvmtui check SCENARIO... | "
-        "kvmtui import LOG -o SCENARIO | kvmtui compare SCENARIO... (simulator beside /dev/kvm) | kvmtui samples (the bundled samples).  "
-        "SCENARIO may also be an ELF image or a QEMU/strace log (recognised by content), or a bundled sample's name (rom, mmio, ...).  "
+        "kvmtui import LOG -o SCENARIO | kvmtui compare SCENARIO... (simulator beside /dev/kvm) | kvmtui samples (the bundled samples) | "
+        "kvmtui map FILE (the guest-physical address space) | kvmtui diff A B (two layouts).  "
+        "What opens (SCENARIO, FILE, A, B), recognised by content: a scenario YAML file, an ELF image (its PT_LOAD segments as slots), "
+        "a VMM log (QEMU's -trace kvm_set_user_memory output, or strace -e trace=ioctl of the KVM ioctls; --maps F names its "
+        "mappings from /proc/PID/maps), or a bundled sample's name (rom, mmio, ...).  "
         "Run 'kvmtui COMMAND --help' for each. Exit status: 0 fine, 1 expectations unmet, 2 bad input, 3 backend unavailable.",
     )
     top.add_argument("--version", action="version", version=f"kvmtui {__version__}")
@@ -312,6 +315,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_samples(build_samples_parser().parse_args(argv[1:]))
         if argv and argv[0] == "import":
             return cmd_import(build_import_parser().parse_args(argv[1:]))
+        if argv and argv[0] in ("map", "diff"):
+            from . import cli_layout
+
+            if argv[0] == "map":
+                args = cli_layout.build_map_parser().parse_args(argv[1:])
+                args.file = _resolve(args.file)
+                return cli_layout.cmd_map(args)
+            args = cli_layout.build_diff_parser().parse_args(argv[1:])
+            args.a, args.b = _resolve(args.a), _resolve(args.b)
+            return cli_layout.cmd_diff(args)
         if not argv or argv[0] in ("-h", "--help", "--version"):
             parser = build_parser()
             if not argv:

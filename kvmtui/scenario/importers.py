@@ -232,6 +232,7 @@ def _regions(events: list[MemEvent], maps: list[MapsEntry] | None) -> list[tuple
         else:
             out.append([lo, hi])
     regions = []
+    taken: set[str] = set()
     for i, (lo, hi) in enumerate(out):
         prot, backing, name = "rw", "anon", f"m{i}"
         if maps:
@@ -239,10 +240,23 @@ def _regions(events: list[MemEvent], maps: list[MapsEntry] | None) -> list[tuple
             if vmas:
                 first = max(vmas, key=lambda v: v.hi - v.lo)
                 prot, backing = first.prot, first.backing
-                label = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(first.path.replace(" (deleted)", "")).name)[:24] if first.path else ""
-                name = f"m{i}_{label}" if label else name
+                name = mapping_name(first.path) or name
+        base, k = name, 2
+        while name in taken:  # two memfds of one name (QEMU calls each memory-backend-memfd)
+            name, k = f"{base}#{k}", k + 1
+        taken.add(name)
         regions.append((lo, hi, name, prot, backing))
     return regions
+
+
+def mapping_name(path: str) -> str:
+    """A maps line's path as a host mapping name: `/memfd:pc.ram`, `/usr/share/seabios/bios.bin`; no
+    " (deleted)" suffix, and no `+` or spaces (a host reference is NAME+OFFSET). "" for anonymous memory
+    and the kernel's [heap]-style names."""
+    path = path.replace(" (deleted)", "").strip()
+    if not path or path.startswith("["):
+        return ""
+    return re.sub(r"[+\s]", "_", path)
 
 
 def address_spaces_of(log: ImportedLog) -> tuple[int, str] | None:

@@ -1,0 +1,100 @@
+"""`kvmtui map` and `kvmtui diff`: the guest-physical layout of anything kvmtui opens, and the difference of two.
+
+Exit status, as diff's: 0 the same (map: fine), 1 the layouts differ, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_OK, EXIT_DIFFER, EXIT_BAD_INPUT = 0, 1, 2
+WHAT_OPENS = "a scenario YAML file, an ELF image, or a VMM log (QEMU -trace kvm_set_user_memory, strace of the KVM ioctls)"
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    from . import __version__
+    from .cli import _Parser
+
+    p = _Parser(prog=prog, description=description)
+    p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
+    return p
+
+
+def build_map_parser() -> argparse.ArgumentParser:
+    p = _parser("kvmtui map", "The whole guest-physical address space of FILE after its last step (or step N), as QEMU's "
+                "`info mtree -f` shows it: each slot with its name and flags, the holes (an access there is an MMIO exit), "
+                "the scenario's MMIO devices.")
+    p.add_argument("file", metavar="FILE", help=WHAT_OPENS)
+    p.add_argument("--at", type=int, metavar="N", help="after step N (0: before any; default: the last)")
+    p.add_argument("--json", action="store_true", help="one JSON object per range")
+    p.add_argument("--maps", metavar="F", help="a /proc/PID/maps file of the VMM: slots are named by their mapping's path")
+    p.add_argument("--mtree", metavar="F", help="QEMU's `info mtree -f` output: slots are named by QEMU's regions, matched by range")
+    return p
+
+
+def build_diff_parser() -> argparse.ArgumentParser:
+    p = _parser("kvmtui diff", "Compare the guest-physical layouts of A and B after their last steps (or steps N): the ranges "
+                "where one has a slot and the other none, or both have slots with different flags. Slot ids and host "
+                "addresses alone are no difference. Exit 0 same, 1 different, 2 bad input.")
+    p.add_argument("a", metavar="A", help=WHAT_OPENS)
+    p.add_argument("b", metavar="B", help="the same kinds as A")
+    p.add_argument("--json", action="store_true", help='one JSON object per differing range: {"gpa", "size", "as_id", "a", "b"}')
+    for side in ("a", "b"):
+        S = side.upper()
+        p.add_argument(f"--at-{side}", type=int, metavar="N", help=f"{S} after step N (default: its last)")
+        p.add_argument(f"--maps-{side}", metavar="F", help=f"a /proc/PID/maps file of {S}'s VMM (names, prot and backing)")
+        p.add_argument(f"--mtree-{side}", metavar="F", help=f"QEMU's `info mtree -f` output for {S} (names)")
+    return p
+
+
+def open_layout(path: str, step: int | None, maps: str | None, mtree: str | None):
+    """The layout of one file, or an error line for stderr."""
+    from .cli import _load
+    from .layouts import layout_at
+    from .runner import ScenarioRun
+    from .scenario import ScenarioError
+    from .scenario.importers import looks_like_log
+    from .scenario.mtree import read_mtree
+
+    if maps and not looks_like_log(path):
+        return None, f"{path}: --maps names the mappings of a VMM log; this is not one"
+    scenario, err = _load(path, maps)
+    if scenario is None:
+        return None, err
+    try:
+        views = read_mtree(mtree) if mtree else None
+        return layout_at(ScenarioRun(scenario), path, step, views), None
+    except ScenarioError as e:
+        return None, str(e)
+    except ValueError as e:
+        return None, f"{path}: {e}"
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from .layout_report import print_map
+    from .layouts import map_rows
+
+    layout, err = open_layout(args.file, args.at, args.maps, args.mtree)
+    if layout is None:
+        print(f"kvmtui: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print_map(layout, map_rows(layout), sys.stdout, sys.stdout.isatty(), args.json)
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .layout_report import print_diff
+    from .layouts import diff
+
+    a, err = open_layout(args.a, args.at_a, args.maps_a, args.mtree_a)
+    if a is None:
+        print(f"kvmtui: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    b, err = open_layout(args.b, args.at_b, args.maps_b, args.mtree_b)
+    if b is None:
+        print(f"kvmtui: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    diffs = diff(a, b)
+    print_diff(a, b, diffs, sys.stdout, sys.stdout.isatty(), args.json)
+    return EXIT_DIFFER if diffs else EXIT_OK
