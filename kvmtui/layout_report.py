@@ -38,9 +38,9 @@ def print_map(layout: Layout, rows: list[MapRow], file: IO[str], terminal: bool,
     for as_id in sorted(layout.tables):
         console.print(f"address space {as_id} ({_AS_NAMES.get(as_id, '?')})")
         table = Table(box=None, show_edge=False, pad_edge=False, show_header=True, header_style="bold" if terminal else "")
-        for col, kw in (("  gpa range", {}), ("size", {"justify": "right"}), ("slot", {"justify": "right"}), ("flags", {}),
-                        ("name", {}), ("hva", {})):
-            table.add_column(col, no_wrap=True, overflow="ignore" if not terminal else "ellipsis", **kw)
+        for col in ("  gpa range", "size", "slot", "flags", "name", "hva"):
+            table.add_column(col, no_wrap=True, overflow="ignore" if not terminal else "ellipsis",
+                             justify="right" if col in ("size", "slot") else "left")
         for r in (r for r in rows if r.as_id == as_id):
             if r.slot is not None:
                 flags = Text(",".join(short_flag_names(r.slot.flags)) or "-")
@@ -83,8 +83,8 @@ def print_diff(a: Layout, b: Layout, diffs: list[LayoutDiff], file: IO[str], ter
         console.print("the guest-physical layouts are the same (slot ids and host addresses aside)")
         return
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold" if terminal else "")
-    for col, kw in (("", {}), ("as", {"justify": "right"}), ("gpa range", {}), ("size", {"justify": "right"}), ("a", {}), ("b", {})):
-        table.add_column(col, no_wrap=True, overflow="ignore" if not terminal else "ellipsis", **kw)
+    for col in ("", "as", "gpa range", "size", "a", "b"):
+        table.add_column(col, no_wrap=True, overflow="ignore" if not terminal else "ellipsis", justify="right" if col in ("as", "size") else "left")
     colour = {"-": "red", "+": "green", "!": "yellow"}
     for d in diffs:
         m = _mark(d)

@@ -39,7 +39,7 @@ def test_a_log_whose_kernel_accepted_address_space_1_is_read_with_two():
 
 def test_a_refused_address_space_1_keeps_one():
     lines = SMM_QEMU10.splitlines()
-    log = parse_qemu_trace("\n".join(lines[:2] + [lines[2].replace("ret=0", "ret=-22")]))
+    log = parse_qemu_trace("\n".join([*lines[:2], lines[2].replace("ret=0", "ret=-22")]))
     assert address_spaces_of(log) is None
     run = ScenarioRun(log_to_scenario(log, "nosmm.log"))
     assert run.address_spaces == 1 and all(e.expect_met for e in run.entries())

@@ -1,8 +1,11 @@
 """Guest-physical layouts and their diff, against a page-by-page reference on small layouts."""
 
-from hypothesis import given, strategies as st
+import itertools
 
 from helpers import LOG, RO
+from hypothesis import given
+from hypothesis import strategies as st
+
 from kvmtui.engine.addresses import join_slot, split_slot
 from kvmtui.engine.layout import GPA_SPACE_END, FlatRange, LayoutDiff, diff_address_spaces, diff_layouts, flat_ranges
 from kvmtui.engine.memslots import MemSlot
@@ -12,15 +15,15 @@ SPAN = 48  # pages the small layouts live in; beyond, both sides are holes
 
 
 @st.composite
-def tables(draw, ids=st.integers(0, 9)):
+def tables(draw):
     """A committed slot table: non-overlapping slots with distinct ids, inside [0, SPAN) pages."""
     cuts = sorted(draw(st.sets(st.integers(0, SPAN), max_size=12)))
     slots = []
     used: set[int] = set()
-    for lo, hi in zip(cuts, cuts[1:]):
+    for lo, hi in itertools.pairwise(cuts):
         if not draw(st.booleans()):
             continue  # a hole
-        sid = draw(ids.filter(lambda i: i not in used))
+        sid = draw(st.integers(0, 9).filter(lambda i: i not in used))
         used.add(sid)
         slots.append(MemSlot(sid, lo, hi - lo, 0x7F0000000000 + lo * PAGE, draw(st.sampled_from([0, LOG, RO, LOG | RO]))))
     return slots
@@ -95,10 +98,10 @@ def test_diff_is_symmetric_and_empty_against_itself(ab):
 def test_flat_ranges_cover_the_space_once_in_order(slots):
     ranges = flat_ranges(slots)
     assert ranges[0].gpa == 0 and ranges[-1].end == GPA_SPACE_END
-    assert all(x.end == y.gpa for x, y in zip(ranges, ranges[1:]))
+    assert all(x.end == y.gpa for x, y in itertools.pairwise(ranges))
     assert all(r.size > 0 for r in ranges)
     # no two holes in a row, and each page's owner is the reference's
-    assert not any(x.slot is None and y.slot is None for x, y in zip(ranges, ranges[1:]))
+    assert not any(x.slot is None and y.slot is None for x, y in itertools.pairwise(ranges))
     for g in range(SPAN + 1):
         r = next(r for r in ranges if r.gpa <= g * PAGE < r.end)
         assert key(r.slot) == key(owner(slots, g))

@@ -1,5 +1,6 @@
 """`kvmtui diff` and `kvmtui map` on the real logs captured here (tests/data/import, tests/data/layouts)."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def reference_diff(ta, tb):
         return next(((n, f) for n, (gpa, size, f) in t.items() if gpa <= x < gpa + size), None)
 
     out = []
-    for lo, hi in zip(edges, edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         a, b = owner(ta, lo), owner(tb, lo)
         if (a is None) == (b is None) and (a is None or a[1] == b[1]):
             continue
@@ -81,7 +82,7 @@ def test_diff_json_is_exactly_the_differing_ranges_of_the_logs(capsys, a, b):
     for r in rows:
         for side, table in (("a", replayed(a)), ("b", replayed(b))):
             if r[side] is not None:
-                gpa, _, flags = table[r[side]["slot"]]
+                _gpa, _, flags = table[r[side]["slot"]]
                 names = r[side]["flags"]
                 assert ("KVM_MEM_READONLY" in names) == bool(flags & 2) and ("KVM_MEM_LOG_DIRTY_PAGES" in names) == bool(flags & 1)
 
@@ -137,7 +138,7 @@ def test_map_covers_the_space_once_with_names_from_qemu(capsys):
     code, rows, _ = run_json(capsys, "map", str(LAYOUTS / "pc.log"), "--mtree", str(LAYOUTS / "pc.mtree"), "--json")
     assert code == 0
     assert rows[0]["gpa"] == 0 and sum(r["size"] for r in rows) == 1 << 64
-    assert all(x["gpa"] + x["size"] == y["gpa"] for x, y in zip(rows, rows[1:]))
+    assert all(x["gpa"] + x["size"] == y["gpa"] for x, y in itertools.pairwise(rows))
     slots = {r["gpa"]: (r["name"], r["flags"]) for r in rows if r["kind"] == "slot"}
     assert slots == {0: ("pc.ram", []), 0xC0000: ("pc.ram @0xc0000", []), 0xFD000000: ("vga.vram", ["KVM_MEM_LOG_DIRTY_PAGES"]),
                      0xFFFC0000: ("pc.bios", ["KVM_MEM_READONLY"])}

@@ -8,6 +8,7 @@ becomes an MMIO exit). Everything is in intervals, so a 1 TiB slot costs what a 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -63,7 +64,7 @@ class LayoutDiff:
 
 def _sorted(slots: Iterable[MemSlot]) -> list[MemSlot]:
     out = sorted(slots, key=lambda s: s.base_gfn)
-    for x, y in zip(out, out[1:]):
+    for x, y in itertools.pairwise(out):
         if x.end_gfn > y.base_gfn:
             raise ValueError(f"slots {x.number} and {y.number} overlap: not a committed table")
     return out

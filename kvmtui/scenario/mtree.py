@@ -78,7 +78,7 @@ def parse_mtree(text: str, source: str = "<mtree>") -> list[FlatView]:
             continue
         m = _RANGE.match(line)
         if not m:
-            if line.startswith("Dispatch") or line.startswith("(qemu)"):
+            if line.startswith(("Dispatch", "(qemu)")):
                 close()
                 in_view = False
             continue
