@@ -137,7 +137,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .scenario import ScenarioError
-    from .scenario.importers import log_to_scenario, read_log, scenario_yaml
+    from .scenario.importers import log_to_scenario, read_log, read_maps, scenario_yaml
     from .scenario.loader import parse_scenario
     from .scenario.yamlsafe import write_atomically
 
@@ -147,11 +147,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     try:
         log = read_log(args.log)
-        maps = Path(args.maps).read_text(encoding="utf-8", errors="replace") if args.maps else None
+        maps = read_maps(args.maps) if args.maps else None
         scenario = log_to_scenario(log, args.log, maps)
         text = scenario_yaml(scenario)
         if len(scenario.steps) <= VALIDATE_IMPORT_STEPS:
-            parse_scenario(text, str(out), out.parent)  # what is written loads (the round-trip loader is slow on huge files)
+            try:  # what is written loads (the round-trip loader is slow on huge files)
+                parse_scenario(text, str(out), out.parent)
+            except ScenarioError as e:  # named by the log's line: OUTPUT was not written
+                raise ScenarioError(args.log, _log_line(text, e.line, scenario), None, e.message) from None
     except ScenarioError as e:
         print(f"kvmtui: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -162,6 +165,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {len(scenario.steps)} steps from {len(log.memslot_events)} memslot updates "
           f"({log.skipped} other lines skipped)")
     return EXIT_OK
+
+
+def _log_line(text: str, out_line: int | None, scenario) -> int | None:
+    """The log line behind line `out_line` of an imported scenario's text: each step starts with "  - "."""
+    if out_line is None:
+        return None
+    k = sum(1 for ln in text.splitlines()[:out_line] if ln.startswith("  - "))
+    return scenario.steps[k - 1].pos.line if 0 < k <= len(scenario.steps) else None
 
 
 def build_check_parser() -> argparse.ArgumentParser:

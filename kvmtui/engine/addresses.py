@@ -47,8 +47,10 @@ def parse_size(text: str) -> int:
     """Parse "4096", "0x1000", "4K", "2M", "1G", "1T" (powers of 1024); ValueError otherwise."""
     m = _SIZE_RE.match(text)
     if not m:
-        raise ValueError(f"not a number or size: {text!r}")
+        raise ValueError(f"not a number or size: {text[:40]!r}")
     digits, unit = m.groups()
+    if len(digits) > 40:  # 2^64 is 20 digits: refuse before int() spends time on thousands of them
+        raise ValueError(f"number too long ({len(digits)} digits)")
     base = int(digits.replace("_", ""), 0)
     return base * _UNITS[unit.upper()]
 

@@ -15,9 +15,9 @@ from typing import Literal
 
 from ..engine.addresses import PAGE_MASK, U64_MAX
 from .errors import ScenarioError
+from .inputfile import MAX_ELF_BYTES, read_bytes, read_head
 
 ELF_MAGIC = b"\x7fELF"
-MAX_ELF_BYTES = 512 << 20
 PF_X, PF_W, PF_R = 1, 2, 4
 X86_MACHINES = ("EM_X86_64", "EM_386")
 ReadonlyMode = Literal["auto", "always", "never"]
@@ -73,11 +73,8 @@ class ElfImage:
 
 
 def is_elf(path: str | Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == ELF_MAGIC
-    except OSError:
-        return False
+    head = read_head(path, 4)  # never blocks on a FIFO; not a regular file: not an ELF
+    return head == ELF_MAGIC
 
 
 def read_elf(path: str | Path, shown_as: str | None = None) -> ElfImage:
@@ -86,20 +83,7 @@ def read_elf(path: str | Path, shown_as: str | None = None) -> ElfImage:
     def fail(message: str) -> ScenarioError:
         return ScenarioError(name, None, None, message)
 
-    p = Path(path)
-    try:
-        if p.is_dir():
-            raise fail("is a directory, not an ELF file")
-        size = p.stat().st_size
-        if size > MAX_ELF_BYTES:
-            raise fail(f"ELF file too large ({size} bytes; at most {MAX_ELF_BYTES})")
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise fail("no such file") from None
-    except PermissionError:
-        raise fail("permission denied") from None
-    except OSError as e:
-        raise fail(f"cannot read: {e.strerror or e}") from None
+    raw = read_bytes(path, what="an ELF file", limit=MAX_ELF_BYTES, shown_as=name)
     if raw[:4] != ELF_MAGIC:
         raise fail("not an ELF file (it does not start with \\x7fELF)")
     if len(raw) < 16 or raw[4] not in (1, 2) or raw[5] not in (1, 2):

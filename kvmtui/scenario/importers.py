@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..engine.addresses import format_size, split_slot
+from ..engine.addresses import PAGE_MASK, U64_MAX, format_size, split_slot
 from ..engine.uapi import FLAG_ALIASES, KVM_CAPS
 from .errors import ScenarioError
+from .inputfile import MAX_LOG_BYTES, MAX_MAPS_BYTES, read_head, read_text
 from .model import Expect, HostRef, HostSpec, Pos, Scenario, StepSpec
+from .yamlsafe import short
 
 LogFormat = Literal["qemu-trace", "strace"]
 MERGE_GAP = 2 << 20  # userspace ranges closer than this are taken as one mmap when no maps file says otherwise
@@ -76,7 +78,7 @@ class ImportedLog:
 
 
 STRACE_DETECT = re.compile(r"(?m)" + STRACE_PREFIX + r"ioctl\(\d+, KVM_")
-QEMU_DETECT = re.compile(r"(?m)^(?:\d+@\d+\.\d+:)?kvm_set_user_memory ")
+QEMU_DETECT = re.compile(r"(?m)^(?:\d+@\d+\.\d+:)?kvm_set_user_memory |KVM_SET_USER_MEMORY_REGION2? failed, slot=")
 QEMU_INTERNAL = re.compile(r"KVM internal error\. Suberror: (?P<sub>\d+)")
 
 
@@ -94,25 +96,63 @@ def _errname(ret: int) -> str:
     return "ok" if ret >= 0 else errno.errorcode.get(-ret, f"E{-ret}")
 
 
-def parse_qemu_trace(text: str) -> ImportedLog:
+class _Num:
+    """Numbers read from one log line: digits counted before int(), values bounded to the kernel's types,
+    and a refusal names the log's line and the field's column."""
+
+    def __init__(self, source: str, n: int, m: re.Match[str]) -> None:
+        self.source, self.n, self.m = source, n, m
+
+    def __call__(self, group: str, what: str, limit: int = U64_MAX, default: str | None = None) -> int:
+        text = self.m[group] if self.m[group] is not None else default
+        col = (self.m.start(group) + 1) if self.m[group] is not None else None
+        return bounded_int(text or "", what, self.source, self.n, col, limit)
+
+
+def bounded_int(text: str, what: str, source: str, line: int, col: int | None, limit: int = U64_MAX, signed: bool = False) -> int:
+    """int(text, 0) with its digits counted first (no 4,300-digit conversion, no 64-bit overflow)."""
+    t = text.strip()
+    neg = t.startswith("-")
+    body = t[1:] if neg or t.startswith("+") else t
+    hexa = body[:2].lower() == "0x"
+    digits = (body[2:] if hexa else body).lstrip("0")
+    if not (body[2:] if hexa else body) or len(digits) > (16 if hexa else 20):
+        raise ScenarioError(source, line, col, f"{what} {short(t)} is not a number of at most 64 bits")
+    try:
+        value = int(body, 16 if hexa else 10)
+    except ValueError:
+        raise ScenarioError(source, line, col, f"{what} {short(t)} is not a number") from None
+    if neg and not signed and value:
+        raise ScenarioError(source, line, col, f"{what} {short(t)} must not be negative")
+    if value > limit:
+        raise ScenarioError(source, line, col, f"{what} {t} is out of range (at most {limit:#x})")
+    return -value if neg else value
+
+
+def parse_qemu_trace(text: str, source: str = "<log>") -> ImportedLog:
     log = ImportedLog("qemu-trace")
     last: MemEvent | None = None
     for n, line in enumerate(text.splitlines(), 1):
         m = QEMU_NEW.match(line) or QEMU_OLD.match(line)
         if m:
-            slot = int(m["slot"]) | (int(m.groupdict().get("as") or 0) << 16)
+            num = _Num(source, n, m)
+            as_id = num("as", "AddrSpace", 0xFFFF, default="0") if "as" in m.groupdict() else 0
+            slot = num("slot", "slot", 0xFFFF) | (as_id << 16)
             if m.groupdict().get("gmemfd") not in (None, "-1", "0") and "guest_memfd" not in " ".join(log.notes):
                 log.notes.append("guest_memfd slots are modelled as ordinary memory")
-            last = MemEvent(n, slot, int(m["flags"], 16), int(m["gpa"], 16), int(m["size"], 16), int(m["ua"], 16),
-                            _errname(int(m["ret"])), line.strip())
+            ret = bounded_int(m["ret"], "ret", source, n, m.start("ret") + 1, 0x7FFFFFFF, signed=True)
+            last = MemEvent(n, slot, num("flags", "flags", 0xFFFFFFFF), num("gpa", "gpa"), num("size", "size"), num("ua", "ua"),
+                            _errname(ret), line.strip())
             log.events.append(last)
             continue
         f = QEMU_FAIL.search(line)
         if f:
+            num = _Num(source, n, f)
             err = _STRERROR.get(f["err"].strip(), "EINVAL")
-            same = last is not None and last.slot == int(f["slot"]) and last.gpa == int(f["gpa"], 16) and last.ret != "ok"
+            slot, gpa = num("slot", "slot", 0xFFFFFFFF), num("gpa", "start")
+            same = last is not None and last.slot == slot and last.gpa == gpa and last.ret != "ok"
             if not same:  # the failure was not traced: the message is the only record of the ioctl
-                last = MemEvent(n, int(f["slot"]), int(f["flags"] or "0x0", 16), int(f["gpa"], 16), int(f["size"], 16), 0, err, line.strip())
+                last = MemEvent(n, slot, num("flags", "flags", 0xFFFFFFFF, default="0x0"), gpa, num("size", "size"), 0, err, line.strip())
                 log.events.append(last)
                 log.notes.append(f"line {n}: a failed ioctl known only from QEMU's message (userspace address unknown)")
             continue
@@ -142,30 +182,37 @@ def _strace_flags(text: str) -> int:
         if name in FLAG_ALIASES:
             bits |= FLAG_ALIASES[name]
         else:
-            bits |= int(name, 0)
+            bits |= bounded_int(name, "flags", "<log>", 0, None, 0xFFFFFFFF)
     return bits
 
 
-def parse_strace(text: str) -> ImportedLog:
+def parse_strace(text: str, source: str = "<log>") -> ImportedLog:
     log = ImportedLog("strace")
     for n, line in enumerate(text.splitlines(), 1):
         m = STRACE_SET.match(line)
         if m:
             try:
                 f = _strace_fields(m["body"])
-                ret = "ok" if int(m["ret"]) >= 0 else (m["err"] or "EINVAL")
-                log.events.append(MemEvent(n, int(f["slot"], 0), _strace_flags(f.get("flags", "0")), int(f["guest_phys_addr"], 0),
-                                           int(f["memory_size"], 0), int(f["userspace_addr"], 0), ret, line.strip()))
+                col = m.start("body") + 1
+                num = {key: bounded_int(f[key], key, source, n, col, 0xFFFFFFFF if key == "slot" else U64_MAX)
+                       for key in ("slot", "guest_phys_addr", "memory_size", "userspace_addr")}
+                ret = "ok" if bounded_int(m["ret"], "ret", source, n, m.start("ret") + 1, 0x7FFFFFFF, signed=True) >= 0 else (m["err"] or "EINVAL")
+                log.events.append(MemEvent(n, num["slot"], _strace_flags(f.get("flags", "0")), num["guest_phys_addr"],
+                                           num["memory_size"], num["userspace_addr"], ret, line.strip()))
                 if m["ioctl"].endswith("2") and f.get("guest_memfd", "0") not in ("0", "-1"):
                     log.notes.append(f"line {n}: a guest_memfd slot is modelled as ordinary memory")
             except (KeyError, ValueError):
                 log.skipped += 1
+            except ScenarioError as e:
+                if e.line == 0:  # a bad flag: the line is known here, not in _strace_flags
+                    raise ScenarioError(source, n, col, e.message) from None
+                raise
             continue
         c = STRACE_CAP.match(line)
         if c:
             name = c["cap"]
             if name in KVM_CAPS:
-                log.events.append(CapEvent(n, KVM_CAPS[name], name, int(c["ret"])))
+                log.events.append(CapEvent(n, KVM_CAPS[name], name, bounded_int(c["ret"], "ret", source, n, c.start("ret") + 1, 0x7FFFFFFF, signed=True)))
             else:
                 log.skipped += 1
             continue
@@ -202,17 +249,17 @@ def parse_maps(text: str) -> list[MapsEntry]:
     return out
 
 
+def read_maps(path: str | Path) -> str:
+    """A /proc/PID/maps file (or a copy of one): the one input that may live in /proc."""
+    return read_text(path, what="a /proc/PID/maps file", limit=MAX_MAPS_BYTES, strict=False, allow_proc=True)
+
+
 def read_log(path: str | Path) -> ImportedLog:
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise ScenarioError(str(path), None, None, f"cannot read: {e.strerror or e}") from None
-    text = raw.decode("utf-8", errors="replace")
+    text = read_text(path, what="a QEMU trace or strace log", limit=MAX_LOG_BYTES, strict=False)
     fmt = detect_format(text)
     if fmt is None:
         raise ScenarioError(str(path), None, None, "not a QEMU kvm_set_user_memory trace nor an strace of the KVM ioctls")
-    log = parse_qemu_trace(text) if fmt == "qemu-trace" else parse_strace(text)
+    log = parse_qemu_trace(text, str(path)) if fmt == "qemu-trace" else parse_strace(text, str(path))
     if not log.memslot_events:
         raise ScenarioError(str(path), None, None, f"no KVM_SET_USER_MEMORY_REGION in this {fmt} log ({log.skipped} other lines)")
     return log
@@ -220,7 +267,11 @@ def read_log(path: str | Path) -> ImportedLog:
 
 def _regions(events: list[MemEvent], maps: list[MapsEntry] | None) -> list[tuple[int, int, str, str, str]]:
     """Host mappings covering every logged userspace range: (lo, hi, name, prot, backing)."""
-    ranges = sorted({(e.uaddr, e.uaddr + e.size) for e in events if e.size and e.uaddr})
+    # Whole pages around each logged range (an unaligned userspace_addr is the kernel's EINVAL to give,
+    # not a reason for a mapping that cannot exist); a range past the top of the address space has no
+    # mapping at all, and its step keeps its raw userspace_addr.
+    ranges = sorted({(e.uaddr & ~PAGE_MASK, (e.uaddr + e.size + PAGE_MASK) & ~PAGE_MASK) for e in events
+                     if e.size and e.uaddr and e.uaddr + e.size + PAGE_MASK <= U64_MAX})
     out: list[list] = []
     for lo, hi in ranges:
         if maps:
@@ -348,12 +399,8 @@ def scenario_yaml(scenario: Scenario) -> str:
 
 
 def looks_like_log(path: str | Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(200_000)
-    except OSError:
-        return False
-    if b"\0" in head:
+    head = read_head(path)  # never blocks; None for anything but a regular file
+    if head is None or b"\0" in head:
         return False
     return detect_format(head.decode("utf-8", errors="replace")) is not None
 
@@ -361,8 +408,5 @@ def looks_like_log(path: str | Path) -> bool:
 def scenario_from_log(path: str | Path, maps_path: str | None = None) -> Scenario:
     maps = None
     if maps_path:
-        try:
-            maps = Path(maps_path).read_text(encoding="utf-8", errors="replace")
-        except OSError as e:
-            raise ScenarioError(str(maps_path), None, None, f"cannot read: {e.strerror or e}") from None
+        maps = read_maps(maps_path)
     return log_to_scenario(read_log(path), str(path), maps)

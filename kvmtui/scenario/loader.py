@@ -11,12 +11,15 @@ import errno
 from pathlib import Path
 from typing import Any
 
-from ..engine.addresses import U64_MAX, parse_size
+from ..engine.addresses import PAGE_MASK, U64_MAX, parse_size
+from ..engine.host import HostMemory, Mapping
 from ..engine.uapi import FLAG_ALIASES, KVM_CAPS
 from .elf import read_elf
 from .errors import ScenarioError
+from .inputfile import MAX_ELF_BYTES as MAX_IMAGE_BYTES
+from .inputfile import read_bytes
 from .model import Expect, ExpectExit, HostRef, HostSpec, MmioDevice, Pos, Scenario, StepSpec
-from .yamlsafe import load_yaml, read_text
+from .yamlsafe import load_yaml, read_text, short
 
 FORMAT_VERSIONS = (1,)
 KERNELS = ("3.6", "3.7", "modern")
@@ -102,11 +105,11 @@ class _Loader:
     def known_keys(self, m: dict, allowed: tuple[str, ...], what: str) -> None:
         for k in m:
             if not isinstance(k, str):
-                raise self.error(self.key_pos(m, k), f"{what}: key {k!r} is not a name")
+                raise self.error(self.key_pos(m, k), f"{what}: key {short(k)} is not a name")
             if k not in allowed:
                 hint = difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)
-                did = f"did you mean {hint[0]!r}? " if hint else ""
-                raise self.error(self.key_pos(m, k), f"unknown key {k!r} in {what} ({did}known: {', '.join(allowed)})")
+                did = f"did you mean {short(hint[0])}? " if hint else ""
+                raise self.error(self.key_pos(m, k), f"unknown key {short(k)} in {what} ({did}known: {', '.join(allowed)})")
 
     def required(self, m: dict, key: str, what: str) -> Any:
         if key not in m:
@@ -120,16 +123,18 @@ class _Loader:
             n = int(value)
         elif isinstance(value, str):
             if not sizes:
-                raise self.error(pos, f"{what} must be a number, not the text {str(value)!r}")
+                raise self.error(pos, f"{what} must be a number, not the text {short(str(value))}")
             try:
                 n = parse_size(value)
             except ValueError:
-                raise self.error(pos, f"{what}: {str(value)!r} is not a number or size (write 4096, 0x1000 or 4K, 2M, 1G, 1T)") from None
+                raise self.error(pos, f"{what}: {short(str(value))} is not a number or size (write 4096, 0x1000 or 4K, 2M, 1G, 1T)") from None
         else:
             raise self.error(pos, f"{what} must be a number{' or size like 4K' if sizes else ''}, not {_kind(value)}")
         if n < 0:
             raise self.error(pos, f"{what} must not be negative ({n})")
         if n > limit:
+            if n > U64_MAX:
+                raise self.error(pos, f"{what} is out of range ({n.bit_length()} bits; at most 64)")
             show = (lambda v: f"{v:#x}") if sizes else str
             raise self.error(pos, f"{what} {show(n)} is out of range (at most {show(limit)})")
         return n
@@ -143,8 +148,8 @@ class _Loader:
         text = str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
         if text not in allowed:
             hint = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
-            did = f"did you mean {hint[0]!r}? " if hint else ""
-            raise self.error(pos, f"{what} {value!r} is not known ({did}allowed: {', '.join(allowed)})")
+            did = f"did you mean {short(hint[0])}? " if hint else ""
+            raise self.error(pos, f"{what} {short(value)} is not known ({did}allowed: {', '.join(allowed)})")
         return text
 
     def hexbytes(self, value: Any, pos: Pos, what: str) -> bytes:
@@ -155,7 +160,7 @@ class _Loader:
         try:
             return bytes.fromhex(str(value))
         except ValueError:
-            raise self.error(pos, f"{what}: {str(value)!r} is not hex bytes (write pairs of hex digits, like \"ea 5b 00\")") from None
+            raise self.error(pos, f"{what}: {short(str(value))} is not hex bytes (write pairs of hex digits, like \"ea 5b 00\")") from None
 
     # -- sections -------------------------------------------------------------------------------------------
     def load(self, doc: Any) -> Scenario:
@@ -180,6 +185,7 @@ class _Loader:
         setup = tuple(self.slot_entries(top, tuple(h.name for h in host)))
         elf_host, elf_setup, symbols, notes = self.elf_section(top, host, setup)
         host, setup = host + elf_host, setup + elf_setup
+        check_host_layout(host, self.file)
         names = tuple(h.name for h in host)
         mmio = tuple(self.mmio_section(top))
         steps = tuple(self.step_entries(top, names))
@@ -238,17 +244,17 @@ class _Loader:
         for name, spec in section.items():
             kpos = self.key_pos(section, name)
             if not isinstance(name, str) or not name or "+" in name:
-                raise self.error(kpos, f"mapping name {name!r} must be a plain name (no '+')")
-            spec = self.mapping(spec, self.val_pos(section, name), f"host mapping {name!r}")
-            self.known_keys(spec, HOST_KEYS, f"host mapping {name!r}")
-            size = self.number(self.required(spec, "size", f"host mapping {name!r}"), self.val_pos(spec, "size"), "size")
+                raise self.error(kpos, f"mapping name {short(name)} must be a plain name (no '+')")
+            spec = self.mapping(spec, self.val_pos(section, name), f"host mapping {short(name)}")
+            self.known_keys(spec, HOST_KEYS, f"host mapping {short(name)}")
+            size = self.number(self.required(spec, "size", f"host mapping {short(name)}"), self.val_pos(spec, "size"), "size")
             if size == 0:
                 raise self.error(self.val_pos(spec, "size"), "size of a mapping must be more than 0")
             prot = self.choice(spec["prot"], self.val_pos(spec, "prot"), "prot", PROTS) if "prot" in spec else "rw"
             backing = self.choice(spec["backing"], self.val_pos(spec, "backing"), "backing", BACKINGS) if "backing" in spec else "anon"
             fill = self.number(spec["fill"], self.val_pos(spec, "fill"), "fill", sizes=False, limit=0xFF) if "fill" in spec else 0
             if "data" in spec and "file" in spec:
-                raise self.error(self.key_pos(spec, "file"), f"host mapping {name!r} has both `data:` and `file:` (give one)")
+                raise self.error(self.key_pos(spec, "file"), f"host mapping {short(name)} has both `data:` and `file:` (give one)")
             image = b""
             if "data" in spec and isinstance(spec["data"], dict):
                 image = self.placed_data(spec["data"], self.val_pos(spec, "data"), size, fill, str(name))
@@ -257,7 +263,7 @@ class _Loader:
             elif "file" in spec:
                 image = self.image_file(spec["file"], self.val_pos(spec, "file"))
             if len(image) > size:
-                raise self.error(self.key_pos(spec, "data" if "data" in spec else "file"), f"{len(image)} bytes of data do not fit in the {size}-byte mapping {name!r}")
+                raise self.error(self.key_pos(spec, "data" if "data" in spec else "file"), f"{len(image)} bytes of data do not fit in the {size}-byte mapping {short(name)}")
             hva = None
             if "hva" in spec:
                 hva = self.number(spec["hva"], self.val_pos(spec, "hva"), "hva")
@@ -290,15 +296,11 @@ class _Loader:
         rel = self.text(value, pos, "file")
         p = (self.base_dir / rel) if not Path(rel).is_absolute() else Path(rel)
         try:
-            if p.is_dir():
-                raise self.error(pos, f"file {rel!r} is a directory")
-            return p.read_bytes()
-        except FileNotFoundError:
-            raise self.error(pos, f"file {rel!r} not found (paths are relative to the scenario: {p})") from None
-        except PermissionError:
-            raise self.error(pos, f"file {rel!r}: permission denied") from None
-        except OSError as e:
-            raise self.error(pos, f"file {rel!r}: {e.strerror or e}") from None
+            return read_bytes(p, what="an image file", limit=MAX_IMAGE_BYTES, shown_as=rel)
+        except ScenarioError as e:
+            if e.message == "no such file":
+                raise self.error(pos, f"file {short(rel)} not found (paths are relative to the scenario: {p})") from None
+            raise self.error(pos, f"file {short(rel)}: {e.message}") from None
 
     def host_ref(self, value: Any, pos: Pos, names: tuple[str, ...]) -> HostRef:
         text = self.text(value, pos, "host")
@@ -306,15 +308,15 @@ class _Loader:
         name = name.strip()
         if name not in names:
             hint = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-            did = f"did you mean {hint[0]!r}? " if hint else ""
+            did = f"did you mean {short(hint[0])}? " if hint else ""
             known = ", ".join(names) if names else "none: add a `host:` section"
-            raise self.error(pos, f"unknown host mapping {name!r} ({did}known: {known})")
+            raise self.error(pos, f"unknown host mapping {short(name)} ({did}known: {known})")
         offset = 0
         if off.strip():
             try:
                 offset = parse_size(off)
             except ValueError:
-                raise self.error(pos, f"host {text!r}: offset {off.strip()!r} is not a number or size") from None
+                raise self.error(pos, f"host {short(text)}: offset {short(off.strip())} is not a number or size") from None
         return HostRef(name, offset)
 
     def flags(self, value: Any, pos: Pos) -> int:
@@ -330,8 +332,8 @@ class _Loader:
             if key not in FLAG_ALIASES:
                 known = ("log_dirty_pages", "readonly", "KVM_MEM_LOG_DIRTY_PAGES", "KVM_MEM_READONLY")
                 hint = difflib.get_close_matches(key, list(FLAG_ALIASES), n=1, cutoff=0.5)
-                did = f"did you mean {hint[0]!r}? " if hint else ""
-                raise self.error(ipos, f"unknown flag {key!r} ({did}known: {', '.join(known)}, or a number)")
+                did = f"did you mean {short(hint[0])}? " if hint else ""
+                raise self.error(ipos, f"unknown flag {short(key)} ({did}known: {', '.join(known)}, or a number)")
             bits |= FLAG_ALIASES[key]
         return bits
 
@@ -412,12 +414,12 @@ class _Loader:
             ops = [k for k in m if k in STEP_OPS]
             if len(ops) != 1:
                 if ops:
-                    raise self.error(self.key_pos(m, ops[1]), f"step {i + 1} has two operations ({ops[0]!r} and {ops[1]!r}): one per step")
+                    raise self.error(self.key_pos(m, ops[1]), f"step {i + 1} has two operations ({short(ops[0])} and {short(ops[1])}): one per step")
                 unknown = next((k for k in m if k not in COMMON_STEP_KEYS), None)
                 if unknown is not None:
                     hint = difflib.get_close_matches(str(unknown), STEP_OPS, n=1, cutoff=0.6)
-                    did = f"did you mean {hint[0]!r}? " if hint else ""
-                    raise self.error(self.key_pos(m, unknown), f"unknown step {unknown!r} ({did}known: {', '.join(STEP_OPS)})")
+                    did = f"did you mean {short(hint[0])}? " if hint else ""
+                    raise self.error(self.key_pos(m, unknown), f"unknown step {short(unknown)} ({did}known: {', '.join(STEP_OPS)})")
                 raise self.error(pos, f"step {i + 1} has no operation (one of: {', '.join(STEP_OPS)})")
             op = ops[0]
             self.known_keys(m, (op, *STEP_EXTRA.get(op, ()), *COMMON_STEP_KEYS), f"a {op} step")
@@ -471,8 +473,8 @@ class _Loader:
         full = name if name.startswith("KVM_CAP_") else f"KVM_CAP_{name.upper()}"
         if full not in KVM_CAPS:
             hint = difflib.get_close_matches(full, list(KVM_CAPS), n=1, cutoff=0.5)
-            did = f"did you mean {hint[0]!r}? " if hint else ""
-            raise self.error(pos, f"unknown capability {name!r} ({did}or give its number)")
+            did = f"did you mean {short(hint[0])}? " if hint else ""
+            raise self.error(pos, f"unknown capability {short(name)} ({did}or give its number)")
         return KVM_CAPS[full]
 
     # -- expect ---------------------------------------------------------------------------------------------------
@@ -480,11 +482,11 @@ class _Loader:
         text = str(value) if isinstance(value, str) else None
         if op in ACCESS_OPS:
             if text not in ACCESS_OUTCOMES:
-                raise self.error(pos, f"expected outcome {value!r} is not an access outcome ({', '.join(ACCESS_OUTCOMES)})")
+                raise self.error(pos, f"expected outcome {short(value)} is not an access outcome ({', '.join(ACCESS_OUTCOMES)})")
         elif text != "ok" and text not in ERRNO_NAMES:
             hint = difflib.get_close_matches(str(value), ["ok", "EINVAL", "EEXIST", "ENOENT", "ENOMEM", "EFAULT"], n=1, cutoff=0.5)
-            did = f"did you mean {hint[0]!r}? " if hint else ""
-            raise self.error(pos, f"expected outcome {value!r} is not `ok` or an errno name ({did}e.g. EINVAL, EEXIST, ENOENT)")
+            did = f"did you mean {short(hint[0])}? " if hint else ""
+            raise self.error(pos, f"expected outcome {short(value)} is not `ok` or an errno name ({did}e.g. EINVAL, EEXIST, ENOENT)")
         return text
 
     def expect(self, m: dict, op: str) -> Expect | None:
@@ -568,10 +570,27 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        return f"the text {str(value)!r}"
+        return f"the text {short(str(value))}"
     if isinstance(value, float):
         return f"the decimal {value}"
-    return f"{value!r}"
+    return f"{short(value)}"
+
+
+def check_host_layout(host: tuple[HostSpec, ...], file: str) -> None:
+    """Lay the mappings out exactly as the runner will, so two mappings whose `hva:` overlap (or one that
+    runs past the top of the address space) are a scenario error here rather than an engine exception."""
+    layout = HostMemory()
+    for h in host:
+        hva = h.hva if h.hva is not None else layout.next_free_hva()
+        line, col = (h.pos.line, h.pos.col) if h.pos and h.pos.line else (None, None)
+        if hva + h.size > U64_MAX + 1:
+            raise ScenarioError(file, line, col, f"host mapping {short(h.name)} at {hva:#x} of {h.size:#x} bytes runs past the end of the 64-bit address space")
+        try:
+            layout.mmap(Mapping(h.name, hva, h.size, h.prot, h.backing, h.fill, h.image))  # type: ignore[arg-type]
+        except ValueError:
+            clash = layout.vmas_in(hva, hva + h.size + PAGE_MASK)
+            other = f"mapping {short(clash[0].mapping.name)}" if clash else "another mapping"
+            raise ScenarioError(file, line, col, f"host mapping {short(h.name)} at {hva:#x}..{hva + h.size:#x} overlaps {other}") from None
 
 
 def parse_scenario(text: str, file: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
