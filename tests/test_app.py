@@ -26,6 +26,17 @@ def resolution_text(app: KvmApp) -> str:
     return str(app.query_one("#resolution-body").render())
 
 
+def screen_lines(app) -> list[str]:
+    """The visible screen as text lines, read from the SVG export (which holds only what is on screen)."""
+    import html
+    import re
+
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for x, y, body in re.findall(r'<text [^>]*x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)</text>', app.export_screenshot()):
+        rows.setdefault(float(y), []).append((float(x), html.unescape(body).replace("\xa0", " ")))
+    return ["".join(t for _, t in sorted(cells)) for _, cells in sorted(rows.items())]
+
+
 async def type_text(pilot, text: str) -> None:
     for ch in text:
         await pilot.press({" ": "space", ":": "colon", "=": "equals_sign", "+": "plus", ",": "comma"}.get(ch, ch))
@@ -349,3 +360,52 @@ async def test_the_reset_vector_fetch_finds_the_jump():
         rec = app.run_.entry(app.index).record
         assert rec.op == "fetch" and rec.args["gpa"] == 0xFFFFFFF0
         assert rec.value == 0xF000E05BEA  # ea 5b e0 00 f0: jmp f000:e05b
+
+
+@pytest.mark.asyncio
+async def test_keys_on_the_compare_view_do_not_move_the_hidden_stepper():
+    app = KvmApp(BEFORE_AFTER)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        before = (app.index, app.run_.kernel)
+        await pilot.press("v")
+        assert isinstance(app.screen, CompareScreen)
+        await pilot.press("n", "n", "k", "end", "2")
+        assert (app.index, app.run_.kernel) == before
+        assert isinstance(app.screen, CompareScreen)
+        await pilot.press("escape", "n")
+        assert app.index == before[0] + 1
+
+
+@pytest.mark.asyncio
+async def test_copy_says_what_really_happened(monkeypatch):
+    app = KvmApp(ROM)
+    said = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        monkeypatch.setattr(app, "notify", lambda msg, **kw: said.append(msg))
+        await pilot.press("y")
+        assert "OSC 52" in said[-1] and "Copied" not in said[-1]
+
+
+@pytest.mark.asyncio
+async def test_at_80x24_the_ro_write_shows_the_readonly_slot_chain_and_exit_line():
+    app = KvmApp(ROM)
+    async with app.run_test(size=(80, 24)) as pilot:
+        rows = [str(app.query_one(MemslotTable).render_line(y).text) for y in range(3)]
+        assert "RO" in rows[2] and "step 2" in rows[2]  # the ROM slot is on screen before it exists
+        for _ in range(RO_WRITE):
+            await pilot.press("n")
+        await pilot.pause()
+        res = app.query_one(Resolution)
+        text = resolution_text(app)
+        exit_at = text.index("⇒ KVM_EXIT_MMIO write phys_addr=0xfffe0000 len=1 data=5a")
+        last_call_at = text.index("vcpu_mmio_write")
+        # what is on screen (the SVG holds only the visible cells): the exit line, the chain's last call, the RO slot
+        screen = "\n".join(screen_lines(app))
+        screen = " ".join(ln.strip(" ┃│") for ln in screen.split("\n"))  # the exit line may wrap in the panel
+        for shown in ("⇒ KVM_EXIT_MMIO write phys_addr=0xfffe0000", "len=1 data=5a", "◆ vcpu_mmio_write = KVM_EXIT_MMIO",
+                      "__gfn_to_hva_many = KVM_HVA_ERR_RO_BAD", "128K RO"):
+            assert shown in screen, shown
+        assert res.compact and exit_at < last_call_at
+        slots = [str(app.query_one(MemslotTable).render_line(y).text) for y in range(3)]
+        assert any("RO" in r for r in slots)

@@ -94,6 +94,7 @@ class KvmApp(App[int]):
         Binding("Y", "copy_row", "Copy row", show=False, tooltip="Copy the current step as its JSON trace line", id="copy_row"),
         Binding("x", "export_trace", "Export trace", show=False, tooltip="Write the whole trace as JSON lines", id="export_trace"),
         Binding("S", "export_svg", "Screenshot", show=False, tooltip="Save an SVG screenshot", id="export_svg"),
+        Binding("w", "plain_words", "Plain words", show=False, tooltip="Show or hide the plain-language sentences under the chain", id="plain_words"),
         Binding("plus,equals_sign", "zoom_in", "Zoom in", show=False, key_display="+", tooltip="Page map: fewer pages per cell", id="zoom_in"),
         Binding("minus", "zoom_out", "Zoom out", show=False, key_display="-", tooltip="Page map: more pages per cell", id="zoom_out"),
         *[
@@ -418,13 +419,17 @@ class KvmApp(App[int]):
     def _entry(self) -> TraceEntry:
         return self.run_.entry(self.index)
 
+    def _copy(self, text: str, what: str) -> None:
+        """Textual can only ask the terminal to copy (OSC 52) and never learns whether it did: say so."""
+        self.copy_to_clipboard(text)
+        self.notify(f"Sent {what} ({len(text.splitlines())} lines) to the terminal's clipboard with OSC 52. "
+                    "Terminals that ignore OSC 52 copy nothing: x exports the trace to a file.", timeout=5, markup=False)
+
     def action_copy_chain(self) -> None:
-        self.copy_to_clipboard(chain_text(self._entry()))
-        self.notify("Copied the chain.", timeout=2, markup=False)
+        self._copy(chain_text(self._entry()), "the chain")
 
     def action_copy_row(self) -> None:
-        self.copy_to_clipboard(json.dumps(entry_json(self.run_, self._entry())))
-        self.notify("Copied the step as a JSON line.", timeout=2, markup=False)
+        self._copy(json.dumps(entry_json(self.run_, self._entry())), "the step's JSON line")
 
     def _new_file(self, text: str) -> str | None:
         return _path_problem(text, may_exist=False)
@@ -454,6 +459,22 @@ class KvmApp(App[int]):
         self.notify(f"Saved {text}.", timeout=3, markup=False)
 
     # -- view controls --------------------------------------------------------------------------------------------
+    def action_plain_words(self) -> None:
+        res = self.query_one(Resolution)
+        res.plain = not res.plain
+        res.redraw()
+        self.notify("Plain words shown under the chain." if res.plain else "Plain words hidden (w shows them).", timeout=2, markup=False)
+
+    # Keys of the stepper act on the main screen only: on the compare view or the timeline they would change
+    # a screen nobody sees.
+    GLOBAL_ACTIONS = frozenset({"help", "quit", "command_palette"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.screen is not self.screen_stack[0] and action not in self.GLOBAL_ACTIONS and any(
+                isinstance(b, Binding) and b.action.split("(")[0] == action for b in self.BINDINGS):
+            return False
+        return True
+
     def action_zoom_in(self) -> None:
         self.query_one(PageMap).zoom_in()
 

@@ -14,6 +14,17 @@ from ..runner import TraceEntry
 
 
 @dataclass(frozen=True)
+class PendingSlot:
+    """A `slots:` entry the run has not reached yet: shown greyed so the whole layout is on screen from step 1."""
+
+    id: int
+    gpa: int
+    size: int
+    flags: int
+    step: int  # 1-based step that creates it
+
+
+@dataclass(frozen=True)
 class StepView:
     run: Run
     index: int  # 0-based position of the current step
@@ -24,6 +35,7 @@ class StepView:
     touched_gfns: frozenset[int]  # sptes that changed at any step so far
     focus_slot: int | None  # the slot this step used or changed
     changed_slots: frozenset[int]
+    pending_slots: tuple[PendingSlot, ...] = ()
 
     @property
     def record(self):
@@ -57,7 +69,26 @@ def build_view(run: Run, index: int, tracker: ChangeTracker) -> StepView:
     changed = frozenset(s.gfn for s in rec.spte if s.before is not s.after)
     slots = frozenset(c.slot.id for c in rec.slot_changes)
     focus = rec.slot if rec.slot is not None else rec.args.get("slot") if rec.op in ("set_memory_region", "get_dirty_log") else None
-    return StepView(run, index, len(run), entry, kvm, changed, tracker.upto(run, index), focus, slots)
+    return StepView(run, index, len(run), entry, kvm, changed, tracker.upto(run, index), focus, slots, pending_slots(run, index))
+
+
+def pending_slots(run: ScenarioRun, index: int) -> tuple[PendingSlot, ...]:
+    """The setup slots created after step `index` (0-based), as the scenario asks for them."""
+    out = []
+    mappings = getattr(run, "mappings", {})
+    for j in range(index + 1, len(run)):
+        spec = run.specs[j]
+        if spec.phase != "setup":
+            break
+        p = spec.params
+        if spec.op != "set_memory_region" or "slot" not in p:
+            continue
+        host = p.get("host")
+        size = p.get("size")
+        if size is None and host is not None and host.name in mappings:
+            size = max(mappings[host.name].size - host.offset, 0)
+        out.append(PendingSlot(p["slot"], p.get("gpa", 0), size or 0, p.get("flags", 0), j + 1))
+    return tuple(out)
 
 
 def sorted_spte_gfns(kvm: Kvm) -> list[int]:

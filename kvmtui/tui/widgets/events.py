@@ -1,4 +1,7 @@
-"""Exits and events up to the current step: MMIO exits, -EFAULT, SIGBUS, emulation failures, refused ioctls."""
+"""Exits and events up to the current step: MMIO exits, -EFAULT, SIGBUS, emulation failures, refused ioctls.
+
+An OptionList, not a table: each event wraps to the panel's width, so an exit's details are never cut.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ from collections.abc import Callable
 
 from rich.text import Text
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
 
 from ...runner import TraceEntry
 
@@ -17,7 +21,7 @@ def events_of(entry: TraceEntry) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for x in rec.exits:
         rows.append(("◆ MMIO" if rec.key_moment and x.is_write else "MMIO",
-                     f"{'W' if x.is_write else 'R'} {x.phys_addr:#x} len {x.len} data {x.data.hex()}"))
+                     f"{'write' if x.is_write else 'read'} {x.phys_addr:#x} len {x.len} data {x.data.hex()}"))
     if rec.outcome == "efault":
         rows.append(("EFAULT", f"KVM_RUN -EFAULT at {rec.args['gpa']:#x}"))
     elif rec.outcome == "hwpoison":
@@ -32,8 +36,8 @@ def events_of(entry: TraceEntry) -> list[tuple[str, str]]:
     return rows
 
 
-class EventLog(DataTable):
-    """Choosing a row posts Jump(step), and the app goes to that step."""
+class EventLog(OptionList):
+    """Choosing an event posts Jump(step), and the app goes to that step."""
 
     class Jump(Message):
         def __init__(self, index: int) -> None:
@@ -41,37 +45,46 @@ class EventLog(DataTable):
             super().__init__()
 
     def __init__(self, **kw) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kw)
-        self._shown = 0  # steps whose events are in the table
-        self._rows: list[tuple[int, str]] = []  # (step position, row key)
+        super().__init__(**kw)
+        self._shown = 0  # steps whose events are in the list
+        self._rows: list[int] = []  # step position of each option
 
-    def on_mount(self) -> None:
-        self.add_columns("step", "event", "detail")
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
 
     def clear_all(self) -> None:
-        self.clear()
+        self.clear_options()
         self._shown = 0
         self._rows = []
 
     def show_upto(self, n: int, entry: Callable[[int], TraceEntry], symbol: Callable[[int], str | None] = lambda _gpa: None) -> None:
-        """Rows for steps at positions 0..n-1: added or removed at the end, never rebuilt."""
-        while self._rows and self._rows[-1][0] >= n:
-            self.remove_row(self._rows.pop()[1])
+        """Events of steps at positions 0..n-1: added or removed at the end, never rebuilt."""
+        if self._rows and self._rows[-1] >= n:
+            keep = next((i for i, pos in enumerate(self._rows) if pos >= n), len(self._rows))
+            for i in range(len(self._rows) - 1, keep - 1, -1):
+                self.remove_option_at_index(i)
+            del self._rows[keep:]
+        new = []
         for pos in range(min(self._shown, n), n):
             e = entry(pos)
             sym = symbol(e.record.args["gpa"]) if e.record.is_access else None
-            for k, (event, detail) in enumerate(events_of(e)):
-                key = f"{pos}:{k}"
-                if sym:
-                    detail = f"{detail} <{sym}>"
-                self.add_row(str(pos + 1), Text(event), Text(detail), key=key)  # Text: never parsed as markup
-                self._rows.append((pos, key))
+            for event, detail in events_of(e):
+                t = Text()  # Text: never parsed as markup
+                t.append(f"{pos + 1:>3} {event} ", style="bold")
+                t.append(detail + (f" <{sym}>" if sym else ""))
+                new.append(Option(t))
+                self._rows.append(pos)
+        if new:
+            self.add_options(new)
         self._shown = n
         self.border_subtitle = f"{len(self._rows)} events"
         if self._rows:
-            self.move_cursor(row=len(self._rows) - 1, animate=False)
+            self.highlighted = len(self._rows) - 1
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def move_cursor(self, row: int, animate: bool = False) -> None:
+        self.highlighted = row
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        pos = int(str(event.row_key.value).split(":")[0])
-        self.post_message(self.Jump(pos))
+        self.post_message(self.Jump(self._rows[event.option_index]))

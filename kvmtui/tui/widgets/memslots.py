@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -19,9 +21,10 @@ _TINY = {"READONLY": "RO", "LOG_DIRTY": "LOG", "GUEST_MEMFD": "GMEM"}
 
 
 class MemslotTable(ScrollView):
-    """id, gpa range, pages, hva, flags; the slot the step uses is marked ▶, slots it changed *."""
+    """id, gpa range, pages, hva, flags; the slot the step uses is marked ▶, slots it changed *; the
+    scenario's slots still to be created ○ with the step that creates them."""
 
-    COMPONENT_CLASSES = {"memslots--header", "memslots--focus", "memslots--changed", "memslots--refused"}
+    COMPONENT_CLASSES = {"memslots--header", "memslots--focus", "memslots--changed", "memslots--refused", "memslots--pending"}
     DEFAULT_CSS = "MemslotTable { height: 1fr; overflow-x: hidden; }"
 
     def __init__(self, **kw) -> None:
@@ -29,7 +32,9 @@ class MemslotTable(ScrollView):
         self._slots: list[MemSlot] = []
         self._focus: int | None = None
         self._changed: frozenset[int] = frozenset()
-        self._refused = ""
+        self._refused: list[str] = []  # a refused ioctl's message, wrapped to the width: never cut
+        self._pending: tuple = ()
+        self._view: StepView | None = None
         self.selected: int | None = None  # a slot picked by goto
         self._table_key: tuple[int, int] | None = None
         self._rows: dict[int, int] = {}
@@ -42,16 +47,32 @@ class MemslotTable(ScrollView):
             self._rows = {s.id: i for i, s in enumerate(self._slots)}
         self._focus = view.focus_slot
         self._changed = view.changed_slots
-        rec = view.record
-        self._refused = ""
-        if rec.op == "set_memory_region" and rec.outcome != "ok":
-            why = next((c.note for c in reversed(rec.chain) if c.bad), "")
-            self._refused = f"✗ slot {rec.args['slot']}: -{rec.outcome} {why}"
-        self.virtual_size = Size(self.size.width, len(self._slots) + 1 + bool(self._refused))
-        self.border_subtitle = f"{len(self._slots)} slot{'s' if len(self._slots) != 1 else ''}"
+        self._pending = view.pending_slots
+        self._view = view
+        self._layout_rows()
+        n = len(self._slots)
+        self.border_subtitle = f"{n} slot{'s' if n != 1 else ''}" + (f" · {len(self._pending)} to come" if self._pending else "")
         if self._focus is not None:
             self.call_after_refresh(self.scroll_to_slot, self._focus, False)
         self.refresh()
+
+    def _layout_rows(self) -> None:
+        view = self._view
+        self._refused = []
+        if view is not None:
+            rec = view.record
+            if rec.op == "set_memory_region" and rec.outcome != "ok":
+                why = next((c.note for c in reversed(rec.chain) if c.bad), "")
+                width = max(self.size.width, 20)
+                self._refused = textwrap.wrap(f"✗ slot {rec.args['slot']}: -{rec.outcome} {why}", width, subsequent_indent="  ") or [""]
+        self.virtual_size = Size(self.size.width, len(self._slots) + 1 + len(self._refused) + len(self._pending))
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._layout_rows()
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self._slots) + 1 + len(self._refused) + len(self._pending)
 
     class Picked(Message):
         """A slot was clicked."""
@@ -64,7 +85,7 @@ class MemslotTable(ScrollView):
         at = event.get_content_offset(self)
         if at is None:
             return
-        row = self.scroll_offset.y + at.y - 1 - (1 if self._refused else 0)
+        row = self.scroll_offset.y + at.y - 1 - len(self._refused)
         if 0 <= row < len(self._slots):
             self.select(self._slots[row].id)
             self.post_message(self.Picked(self._slots[row]))
@@ -99,6 +120,11 @@ class MemslotTable(ScrollView):
             text += f" {s.userspace_addr:#016x}"
         return f"{text} {flags}"
 
+    def pending_text(self, p, width: int) -> str:
+        names = short_flag_names(p.flags)
+        flags = ",".join(_TINY.get(f, f) for f in names) if width < 60 else ",".join(names)
+        return f"○ {p.id:>5} {p.gpa:#014x} {format_size(p.size):>6} {flags or '-'} (step {p.step})"
+
     def header_text(self, width: int) -> str:
         return f"{'':2}{'slot':>5} {'gpa':<14} {'size':>6}" + (f" {'hva':<16}" if width >= 64 else "") + " flags"
 
@@ -106,10 +132,13 @@ class MemslotTable(ScrollView):
         width = self.size.width
         if y == 0:  # the header stays on top
             return Strip([Segment(self.header_text(width).ljust(width)[:width], self.get_component_rich_style("memslots--header"))])
-        extra = 1 if self._refused else 0
-        if extra and y == 1:
-            return Strip([Segment(self._refused.ljust(width)[:width], self.get_component_rich_style("memslots--refused"))])
+        extra = len(self._refused)
+        if 1 <= y <= extra:
+            return Strip([Segment(self._refused[y - 1].ljust(width)[:width], self.get_component_rich_style("memslots--refused"))])
         row = self.scroll_offset.y + y - 1 - extra
+        if len(self._slots) <= row < len(self._slots) + len(self._pending):
+            p = self._pending[row - len(self._slots)]
+            return Strip([Segment(self.pending_text(p, width).ljust(width)[:width], self.get_component_rich_style("memslots--pending"))])
         if row >= len(self._slots):
             return Strip.blank(width, self.rich_style)
         s = self._slots[row]

@@ -37,6 +37,7 @@ class HostMappings(Static):
 
     def show(self, view: StepView) -> None:
         if not view.run.shows_internals:
+            self._rows = None
             self.update("live mode: the VMM's mappings are this process's own; see /proc/self/maps while it runs")
             return
         host = view.kvm.host
@@ -53,14 +54,30 @@ class HostMappings(Static):
                 counts[i][1] += 1
             else:
                 counts[i][0] += 1
+        self._rows = list(zip(vmas, counts))
+        self.update(self._render_rows())
+
+    def on_resize(self) -> None:
+        if getattr(self, "_rows", None) is not None:
+            self.update(self._render_rows())
+
+    def _render_rows(self):
+        rows = self._rows
+        if self.size.width and self.size.width < 64:  # narrow (80 columns): two lines per mapping, nothing cut
+            t = Text()
+            for v, (res, out, psn) in rows:
+                t.append(f"{v.mapping.name}", style="bold")
+                t.append(f"  {format_size(v.end - v.start)} {v.prot} {v.mapping.backing}\n")
+                t.append(f"  hva {v.start:#x}  resident {res} · out {out} · poisoned {psn}\n")
+            return t if rows else Text("(nothing mapped)")
         table = Table(box=None, pad_edge=False, expand=True, show_edge=False)
         for col in ("name", "hva", "size", "prot", "backing", "res", "out", "psn"):
             table.add_column(col, no_wrap=True, justify="right" if col in ("size", "res", "out", "psn") else "left")
-        for v, (res, out, psn) in zip(vmas, counts, strict=True):
+        for v, (res, out, psn) in rows:
             table.add_row(Text(v.mapping.name), f"{v.start:#x}", format_size(v.end - v.start), v.prot, v.mapping.backing, str(res), str(out), str(psn))
-        if not vmas:
+        if not rows:
             table.add_row("(nothing mapped)", "", "", "", "", "", "", "")
-        self.update(table)
+        return table
 
 
 class DirtyLog(Static):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ...engine.records import StepRecord
 from ...runner import TraceEntry
+from ...plain import plain_lines
 from ..view import StepView
 
 KEY_GLYPH = "◆"
@@ -39,60 +41,121 @@ def chain_text(entry: TraceEntry) -> str:
         note = f"   # {c.note}" if c.note else ""
         lines.append(f"{KEY_GLYPH + ' ' if c.key else '  '}{c.fn}({c.args}){ret}{note}")
     for x in rec.exits:
-        lines.append(f"KVM_EXIT_MMIO {'write' if x.is_write else 'read'} phys_addr={x.phys_addr:#x} len={x.len} data={x.data.hex()}")
+        lines.append(exit_line(x)[2:])
     return "\n".join(lines)
 
 
+def exit_line(x) -> str:
+    return f"⇒ KVM_EXIT_MMIO {'write' if x.is_write else 'read'} phys_addr={x.phys_addr:#x} len={x.len} data={x.data.hex()}"
+
+
 class Resolution(VerticalScroll):
-    """Shows one step's chain. Classes: -key-moment (a read-only write became KVM_EXIT_MMIO), -failed."""
+    """Shows one step's chain. Classes: -key-moment (a read-only write became KVM_EXIT_MMIO), -failed.
+
+    The banner, the step, the four hops and the exit lines come first: they are what a class must see.
+    Then the chain: one call per line with its arguments and notes, or, when that would not fit the panel
+    (an 80x24 terminal), compact: `fn = ret` only, so the whole chain stays on screen. Then, when plain
+    words are on, one sentence per key function and for the outcome."""
 
     DEFAULT_CSS = "Resolution > Static { width: 1fr; }"
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.view: StepView | None = None
+        self.plain = True
+        self.hidden_result = False  # lesson mode: the question is on screen, the result is not
+        self.compact = False
 
     def compose(self):
         yield Static(id="resolution-body")
 
     def show(self, view: StepView) -> None:
+        self.view = view
+        self.redraw()
+        self.scroll_home(animate=False)
+
+    def on_resize(self) -> None:
+        if self.view is not None:
+            self.redraw()
+
+    def redraw(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        rec = view.entry.record
+        hide = self.hidden_result
+        self.set_class(rec.key_moment and not hide, "-key-moment")
+        self.set_class(rec.outcome not in ("ok", "mmio") and not hide, "-failed")
+        self.border_title = f"Resolution · step {view.entry.index}"
+        head, calls, tail = self._parts(view, compact=False)
+        width = max(self.size.width - 2, 20)
+        height = self.size.height
+        self.compact = bool(height) and _rows(head, width) + _rows(calls, width) > height
+        if self.compact:
+            head, calls, tail = self._parts(view, compact=True)
+        self.border_subtitle = "compact chain · wider screen for args" if self.compact else ""
+        t = Text()
+        for part in (head, calls, tail):
+            t.append_text(part)
+        self.query_one("#resolution-body", Static).update(t)
+
+    def _parts(self, view: StepView, compact: bool) -> tuple[Text, Text, Text]:
         entry = view.entry
         rec = entry.record
-        t = Text()
-        key = rec.key_moment
-        self.set_class(key, "-key-moment")
-        self.set_class(rec.outcome not in ("ok", "mmio"), "-failed")
-        self.border_title = f"Resolution · step {entry.index}"
-        if key:
-            t.append(f" {KEY_GLYPH} READ-ONLY WRITE → KVM_EXIT_MMIO ", style="bold reverse")
-            t.append("\n")
-        t.append(rec.summary + "\n", style="bold")
+        head, calls, tail = Text(), Text(), Text()
+        if self.hidden_result:
+            head.append(entry.record.summary.split(":")[0] + "\n", style="bold")
+            head.append("? What will happen? The result is hidden until you answer (see the question).\n", style="bold")
+            return head, calls, tail
+        if rec.key_moment:
+            head.append(f" {KEY_GLYPH} READ-ONLY WRITE → KVM_EXIT_MMIO ", style="bold reverse")
+            head.append("\n")
+        head.append(rec.summary + "\n", style="bold")
         if entry.spec.note is None and rec.op == "set_memory_region" and rec.kind:
-            t.append(f"kind: {rec.kind}\n")
+            head.append(f"kind: {rec.kind}\n")
         if rec.is_access:
-            t.append(resolution_path(rec) + "\n", style="bold")
+            head.append(resolution_path(rec) + "\n", style="bold")
             sym = view.run.symbol(rec.args["gpa"])
             if sym:
-                t.append(f"symbol <{sym}>\n")
+                head.append(f"symbol <{sym}>\n")
+        for x in rec.exits:
+            head.append(exit_line(x) + "\n", style="bold reverse" if rec.key_moment and x.is_write else "bold")
         if not rec.chain and not view.run.shows_internals:
-            t.append("(live: the real kernel returns outcomes, exits and dirty bits, not its call chain)\n", style="italic dim")
+            head.append("(live: the real kernel returns outcomes, exits and dirty bits, not its call chain)\n", style="italic")
         for c in rec.chain:
             style = "bold reverse" if c.key else ("bold" if c.bad else "")
-            t.append(f"{KEY_GLYPH if c.key else ('✗' if c.bad else '·')} ", style=style)
-            t.append(c.fn, style=style or "bold")
-            if c.args:
-                t.append(f"({c.args})", style=style or "dim")
+            line = Text(no_wrap=compact, overflow="ellipsis")
+            line.append(f"{KEY_GLYPH if c.key else ('✗' if c.bad else '·')} ", style=style)
+            line.append(c.fn, style=style or "bold")
+            if c.args and not compact:
+                line.append(f"({c.args})", style=style)
             if c.ret:
-                t.append(" = ")
-                t.append(c.ret, style="bold underline" if (c.key or _is_error(c.ret) or c.bad) else "")
-            if c.note:
-                t.append(f"  — {c.note}", style="italic dim" if not c.key else "italic")
-            t.append("\n")
-        for x in rec.exits:
-            t.append(f"⇒ KVM_EXIT_MMIO {'write' if x.is_write else 'read '} phys_addr={x.phys_addr:#x} len={x.len} data={x.data.hex()}\n", style="bold")
+                line.append(" = ")
+                line.append(c.ret, style="bold underline" if (c.key or _is_error(c.ret) or c.bad) else "")
+            if c.note and not compact:
+                line.append(f"  — {c.note}", style="italic")
+            calls.append_text(line)
+            calls.append("\n")
         if rec.spte and rec.is_access:
-            t.append("spte " + "  ".join(f"{s.gfn:#x}: {s.before}→{s.after}" for s in rec.spte) + "\n")
+            tail.append("spte " + "  ".join(f"{s.gfn:#x}: {s.before}→{s.after}" for s in rec.spte) + "\n")
         if rec.dirtied:
-            t.append("dirty " + ", ".join(f"slot {s} page {p}" for s, p in rec.dirtied) + "\n")
+            tail.append("dirty " + ", ".join(f"slot {s} page {p}" for s, p in rec.dirtied) + "\n")
         if entry.unmet:
-            t.append("✗ expectation not met: " + "; ".join(entry.unmet) + "\n", style="bold")
+            tail.append("✗ expectation not met: " + "; ".join(entry.unmet) + "\n", style="bold")
         elif entry.expect_met:
-            t.append("✓ expectation met\n")
-        self.query_one("#resolution-body", Static).update(t)
-        self.scroll_home(animate=False)
+            tail.append("✓ expectation met\n")
+        if self.plain:
+            lines = plain_lines(rec)
+            if lines:
+                tail.append("In plain words (w hides)\n", style="bold underline")
+                for pl in lines:
+                    tail.append(f"{pl.fn}: ", style="bold")
+                    tail.append(pl.text + "\n")
+        return head, calls, tail
+
+
+def _rows(t: Text, width: int) -> int:
+    """How many terminal rows a Text takes at this width (wrapped as the Static will wrap it)."""
+    if not t.plain:
+        return 0
+    return sum(max(1, -(-cell_len(line) // width)) for line in t.plain.rstrip("\n").split("\n"))
