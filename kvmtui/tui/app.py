@@ -470,10 +470,8 @@ class KvmApp(App[int]):
     GLOBAL_ACTIONS = frozenset({"help", "quit", "command_palette"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.screen is not self.screen_stack[0] and action not in self.GLOBAL_ACTIONS and any(
-                isinstance(b, Binding) and b.action.split("(")[0] == action for b in self.BINDINGS):
-            return False
-        return True
+        return not (self.screen is not self.screen_stack[0] and action not in self.GLOBAL_ACTIONS and any(
+            isinstance(b, Binding) and b.action.split("(")[0] == action for b in self.BINDINGS))
 
     def action_zoom_in(self) -> None:
         self.query_one(PageMap).zoom_in()

@@ -72,10 +72,10 @@ def build_view(run: Run, index: int, tracker: ChangeTracker) -> StepView:
     return StepView(run, index, len(run), entry, kvm, changed, tracker.upto(run, index), focus, slots, pending_slots(run, index))
 
 
-def pending_slots(run: ScenarioRun, index: int) -> tuple[PendingSlot, ...]:
+def pending_slots(run: Run, index: int) -> tuple[PendingSlot, ...]:
     """The setup slots created after step `index` (0-based), as the scenario asks for them."""
     out = []
-    mappings = getattr(run, "mappings", {})
+    mappings = run.mappings
     for j in range(index + 1, len(run)):
         spec = run.specs[j]
         if spec.phase != "setup":

@@ -54,7 +54,7 @@ class HostMappings(Static):
                 counts[i][1] += 1
             else:
                 counts[i][0] += 1
-        self._rows = list(zip(vmas, counts))
+        self._rows = list(zip(vmas, counts, strict=True))
         self.update(self._render_rows())
 
     def on_resize(self) -> None:

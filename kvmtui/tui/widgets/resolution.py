@@ -8,8 +8,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ...engine.records import StepRecord
-from ...runner import TraceEntry
 from ...plain import plain_lines
+from ...runner import TraceEntry
 from ..view import StepView
 
 KEY_GLYPH = "◆"
