@@ -51,6 +51,9 @@ def build_app_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
     p.add_argument("scenario", help="a scenario YAML file, an ELF image, a VMM log, or a bundled sample's name (kvmtui samples)")
     p.add_argument("--live", action="store_true", help="run the steps on this machine's real /dev/kvm")
+    p.add_argument("--theme", help="a Textual theme name, or high-contrast (for projectors); default: the config file's, else textual-dark")
+    p.add_argument("--config", help="the settings file (TOML: theme, plain_words, [keymap]); default: $KVMTUI_CONFIG, else "
+                   "config.toml in the platform's config directory (~/.config/kvmtui/ on Linux)")
     _common(p)
     return p
 
@@ -297,14 +300,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     return status
 
 
+def _settings(args: argparse.Namespace):
+    """The config file and --theme, checked before the terminal is taken over; None after reporting a problem."""
+    from .config import load_config
+    from .scenario import ScenarioError
+
+    try:
+        config = load_config(args.config)
+    except ScenarioError as e:
+        print(f"kvmtui: {e}", file=sys.stderr)
+        return None
+    from .tui.app import settings_problem
+
+    theme = args.theme or config.theme
+    problem = settings_problem(theme, config.keymap)
+    if problem:
+        where = f"{config.path}: " if config.path and not (args.theme and problem.startswith("unknown theme")) else ""
+        print(f"kvmtui: {where}{problem}", file=sys.stderr)
+        return None
+    return theme, config
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     if _load_or_report(args.scenario) is None:  # bad input is reported before the terminal is taken over
         return EXIT_BAD_INPUT
+    settings = _settings(args)
+    if settings is None:
+        return EXIT_BAD_INPUT
+    theme, config = settings
     if args.live and _live_unavailable():
         return EXIT_UNAVAILABLE
     from .tui.app import run_app
 
-    return run_app(args.scenario, args.kernel, args.path, args.live)
+    return run_app(args.scenario, args.kernel, args.path, args.live, theme=theme, keymap=config.keymap, plain_words=config.plain_words)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,6 +40,7 @@ from .screens.dialogs import Confirm, Prompt
 from .screens.edit import EditSlotsScreen
 from .screens.help import HelpScreen
 from .screens.timeline import TimelineScreen
+from .theme import DEFAULT_THEME, HIGH_CONTRAST, theme_names
 from .view import ChangeTracker, StepView, build_view
 from .widgets.events import EventLog, events_of
 from .widgets.memslots import MemslotTable
@@ -104,8 +105,15 @@ class KvmApp(App[int]):
     ]
 
     def __init__(self, scenario_path: str | None = None, *, scenario: Scenario | None = None,
-                 kernel: str | None = None, path: str | None = None, maps: str | None = None, live: bool = False) -> None:
+                 kernel: str | None = None, path: str | None = None, maps: str | None = None, live: bool = False,
+                 theme: str | None = None, keymap: dict[str, str] | None = None, plain_words: bool = True) -> None:
         super().__init__()
+        self.register_theme(HIGH_CONTRAST)
+        self.theme = theme or DEFAULT_THEME
+        self.keymap = dict(keymap or {})
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        self.plain_words = plain_words
         generated = scenario is None and scenario_path is not None and (is_elf(scenario_path) or looks_like_log(scenario_path))
         if scenario is None:
             if scenario_path is None:
@@ -156,6 +164,7 @@ class KvmApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one(Resolution).plain = self.plain_words
         self.query_one("#memslots").border_title = "Memslots"
         self.query_one("#resolution").border_title = "Resolution"
         self.goto_step(0)
@@ -483,7 +492,7 @@ class KvmApp(App[int]):
         self.query_one(TabbedContent).active = tab
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
+        self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)], self.keymap, self.theme))
 
     def on_unmount(self) -> None:
         close = getattr(self.run_, "close", None)
@@ -497,7 +506,19 @@ class KvmApp(App[int]):
                 yield SystemCommand(b.description, b.tooltip or b.description, partial(self.run_action, b.action))
 
 
-def run_app(scenario_path: str, kernel: str | None = None, path: str | None = None, live: bool = False) -> int:
-    KvmApp(scenario_path, kernel=kernel, path=path, live=live).run()
+def settings_problem(theme: str | None, keymap: dict[str, str]) -> str | None:
+    """What is wrong with a theme name or a keymap's binding ids, before the app takes the terminal."""
+    if theme is not None and theme not in theme_names():
+        return f"unknown theme {theme!r} (known: {', '.join(theme_names())})"
+    ids = {b.id for b in KvmApp.BINDINGS if isinstance(b, Binding) and b.id}
+    bad = sorted(k for k in keymap if k not in ids)
+    if bad:
+        return f"keymap: unknown binding id {bad[0]!r} (known: {', '.join(sorted(ids))})"
+    return None
+
+
+def run_app(scenario_path: str, kernel: str | None = None, path: str | None = None, live: bool = False,
+            theme: str | None = None, keymap: dict[str, str] | None = None, plain_words: bool = True) -> int:
+    KvmApp(scenario_path, kernel=kernel, path=path, live=live, theme=theme, keymap=keymap, plain_words=plain_words).run()
     return 0
 

@@ -19,13 +19,20 @@ def key_label(keys: str) -> str:
     return " ".join(_KEY_NAMES.get(k, k) for k in keys.split(","))
 
 
-def help_markdown(bindings: list[Binding]) -> str:
-    rows = "\n".join(f"| `{key_label(b.key)}` | {b.description} | {b.tooltip} |" for b in bindings if b.description)
+def help_markdown(bindings: list[Binding], keymap: dict[str, str] | None = None, theme: str = "") -> str:
+    """The keys in force: a binding remapped by the config file's [keymap] shows its new keys (and its id)."""
+    keymap = keymap or {}
+    rows = "\n".join(f"| `{key_label(keymap.get(b.id or '', b.key))}` | {b.description}{' (remapped)' if b.id in keymap else ''} "
+                     f"| {b.tooltip} | `{b.id}` |" for b in bindings if b.description)
     return f"""# kvmtui keys
 
-| key | action | what it does |
-|---|---|---|
+| key | action | what it does | id (for the config file's `[keymap]`) |
+|---|---|---|---|
 {rows}
+
+Theme: `{theme}` (`--theme NAME` or `theme = "NAME"` in the config file; `high-contrast` for projectors).
+Keys are remapped in the config file (`kvmtui --help` names its path) under `[keymap]`, by id:
+`step = "n,space,j"`.
 
 Every action is also in the command palette (`ctrl+p`). The mouse works too: click a slot, a tab, an
 event (to jump to its step).
@@ -54,13 +61,15 @@ Press `escape`, `q` or `?` to close.
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
 
-    def __init__(self, bindings: list[Binding]) -> None:
+    def __init__(self, bindings: list[Binding], keymap: dict[str, str] | None = None, theme: str = "") -> None:
         super().__init__(id="help")
         self.bindings_ = bindings
+        self.keys_in_force = keymap or {}
+        self.theme_name = theme
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="help-body"):
-            yield Markdown(help_markdown(self.bindings_))
+            yield Markdown(help_markdown(self.bindings_, self.keys_in_force, self.theme_name))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)
