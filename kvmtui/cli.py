@@ -51,6 +51,8 @@ def build_app_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
     p.add_argument("scenario", help="a scenario YAML file, an ELF image, a VMM log, or a bundled sample's name (kvmtui samples)")
     p.add_argument("--live", action="store_true", help="run the steps on this machine's real /dev/kvm")
+    p.add_argument("--lesson", action="store_true", help="lesson mode: before each step with an outcome, guess what will happen "
+                   "(number keys); right or wrong and why, score K/N, a summary at the end (l toggles it in the app)")
     p.add_argument("--theme", help="a Textual theme name, or high-contrast (for projectors); default: the config file's, else textual-dark")
     p.add_argument("--config", help="the settings file (TOML: theme, plain_words, [keymap]); default: $KVMTUI_CONFIG, else "
                    "config.toml in the platform's config directory (~/.config/kvmtui/ on Linux)")
@@ -332,7 +334,8 @@ def cmd_app(args: argparse.Namespace) -> int:
         return EXIT_UNAVAILABLE
     from .tui.app import run_app
 
-    return run_app(args.scenario, args.kernel, args.path, args.live, theme=theme, keymap=config.keymap, plain_words=config.plain_words)
+    return run_app(args.scenario, args.kernel, args.path, args.live, theme=theme, keymap=config.keymap, plain_words=config.plain_words,
+                   lesson=args.lesson)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

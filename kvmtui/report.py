@@ -76,6 +76,11 @@ def _what(run: Run, e: TraceEntry) -> str:
     return f"{r.op} {a['hva']:#x}"
 
 
+def describe_step(run: Run, e: TraceEntry) -> str:
+    """The step as asked, without its result (lesson mode's question)."""
+    return _what(run, e)
+
+
 def _result(e: TraceEntry) -> str:
     r = e.record
     if r.exits:

@@ -326,8 +326,11 @@ async def test_a_captured_log_opens_with_its_layout_timeline():
         table = screen.query_one("#timeline-table")
         target = next(i for i, (_, _, m) in enumerate(screen.rows) if m == "LOG off")
         table.move_cursor(row=target)
-        await pilot.pause()
         slots = screen.query_one("#timeline-slots")
+        for _ in range(50):  # the highlight message is handled asynchronously: slow machines need more than one pause
+            await pilot.pause()
+            if any(s.log_dirty for s in slots._slots):
+                break
         assert any(s.log_dirty for s in slots._slots)  # the table as it stood then: some slots still logging
         await pilot.press("enter")
         assert app.index == screen.rows[target][0]

@@ -18,7 +18,7 @@ from .elf import read_elf
 from .errors import ScenarioError
 from .inputfile import MAX_ELF_BYTES as MAX_IMAGE_BYTES
 from .inputfile import read_bytes
-from .model import Expect, ExpectExit, HostRef, HostSpec, MmioDevice, Pos, Scenario, StepSpec
+from .model import Expect, ExpectExit, HostRef, HostSpec, MmioDevice, Pos, Question, Scenario, StepSpec
 from .yamlsafe import load_yaml, read_text, short
 
 FORMAT_VERSIONS = (1,)
@@ -32,7 +32,8 @@ ELF_READONLY = ("auto", "always", "never")
 HOST_KEYS = ("size", "prot", "backing", "fill", "data", "file", "hva")
 SLOT_KEYS = ("slot", "gpa", "host", "userspace_addr", "size", "flags")
 MMIO_KEYS = ("name", "gpa", "size", "read")
-COMMON_STEP_KEYS = ("note", "expect")
+COMMON_STEP_KEYS = ("note", "expect", "question")
+QUESTION_KEYS = ("ask", "choices", "why")
 ACCESS_OPS = ("read", "write", "fetch")
 HOST_OPS = ("mprotect", "munmap", "madvise_dontneed", "evict", "poison", "host_write")
 STEP_OPS = (*ACCESS_OPS, "set_memory_region", "delete_slot", "get_dirty_log", "check_extension", *HOST_OPS)
@@ -368,7 +369,7 @@ class _Loader:
             if "host" not in params and "uaddr" not in params:
                 raise self.error(pos, f"slots: entry for slot {params['slot']} needs `host:` (or `userspace_addr:`)")
             yield StepSpec("set_memory_region", params, self.note(m), self.expect(m, "set_memory_region"), pos, phase="setup",
-                           note_variants=self.note_variants(m))
+                           note_variants=self.note_variants(m), question=self.question(m, "set_memory_region"))
 
     def mmio_section(self, top: dict):
         if top.get("mmio") is None:
@@ -392,6 +393,34 @@ class _Loader:
             assert variants is not None  # a mapping note always has variants
             return variants.get("modern") or variants.get("native") or next(iter(variants.values()))
         return self.text(m["note"], self.val_pos(m, "note"), "note")
+
+    def question(self, m: dict, op: str) -> Question | None:
+        """`question:` a string (the question) or {ask, choices, why}; choices are outcome names of the step."""
+        if m.get("question") is None:
+            return None
+        value = m["question"]
+        pos = self.val_pos(m, "question")
+        if isinstance(value, str):
+            return Question(ask=value)
+        q = self.mapping(value, pos, "question")
+        self.known_keys(q, QUESTION_KEYS, "question")
+        ask = self.text(q["ask"], self.val_pos(q, "ask"), "ask") if q.get("ask") is not None else None
+        why = self.text(q["why"], self.val_pos(q, "why"), "why") if q.get("why") is not None else None
+        choices: list[str] = []
+        if q.get("choices") is not None:
+            seq = self.sequence(q["choices"], self.val_pos(q, "choices"), "question choices")
+            for i, c in enumerate(seq):
+                name = self.text(c, self.item_pos(seq, i), "choice")
+                allowed = ACCESS_OUTCOMES if op in ACCESS_OPS else ("ok", *sorted(ERRNO_NAMES))
+                if name not in allowed:
+                    shown = ", ".join(ACCESS_OUTCOMES) if op in ACCESS_OPS else "ok or an errno name (EINVAL, EEXIST, ...)"
+                    raise self.error(self.item_pos(seq, i), f"choice {name!r} is not an outcome of a {op} step ({shown})")
+                choices.append(name)
+            if len(choices) < 2:
+                raise self.error(self.val_pos(q, "choices"), "a question needs at least two choices")
+            if len(choices) > 9:
+                raise self.error(self.val_pos(q, "choices"), "a question offers at most nine choices (keys 1 to 9)")
+        return Question(ask, tuple(choices), why)
 
     def note_variants(self, m: dict) -> dict[str, str] | None:
         """`note:` as a mapping of era / path / ERA/PATH to text: a note that stays true in every era."""
@@ -464,7 +493,7 @@ class _Loader:
                 params["data"] = self.hexbytes(self.required(hm, "data", "host_write"), self.val_pos(hm, "data"), "data")
                 if not params["data"]:
                     raise self.error(self.val_pos(hm, "data"), "host_write needs at least one byte of data")
-        return StepSpec(op, params, self.note(m), self.expect(m, op), pos, note_variants=self.note_variants(m))
+        return StepSpec(op, params, self.note(m), self.expect(m, op), pos, note_variants=self.note_variants(m), question=self.question(m, op))
 
     def capability(self, value: Any, pos: Pos) -> int:
         if isinstance(value, int) and not isinstance(value, bool):

@@ -84,6 +84,15 @@ class Expect:
 
 
 @dataclass(frozen=True, slots=True)
+class Question:
+    """`question:` on a step, for lesson mode (an extension of format 1): the scenario's own wording."""
+
+    ask: str | None = None  # the question; default: "Step N: WHAT. What will happen?"
+    choices: tuple[str, ...] = ()  # outcome names to offer; default: the engine's outcomes for the step's kind
+    why: str | None = None  # the explanation at the reveal; default: the step's note, else plain words
+
+
+@dataclass(frozen=True, slots=True)
 class StepSpec:
     """One entry of `slots:` or `steps:`; params hold typed values (ints, HostRef, bytes, str)."""
 
@@ -94,7 +103,7 @@ class StepSpec:
     pos: Pos
     phase: str = "step"  # "setup" for slots: entries
     note_variants: dict[str, str] | None = None  # `note:` per era / path (an extension of format 1); see pick_variant
-    question: Any = None  # `question:` for lesson mode (an extension of format 1): a Question, or None
+    question: Question | None = None  # `question:` for lesson mode (an extension of format 1)
 
     def note_for(self, era: str, path: str | None = None) -> str | None:
         """The note to show under one kernel era and access path."""

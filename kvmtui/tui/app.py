@@ -23,8 +23,9 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from ..engine.addresses import PAGE_SHIFT
 from ..engine.profiles import KERNEL_ERAS
+from ..lesson import Ask, Score, ask_for, asks_about, reveal_text
 from ..live.vm import LiveError
-from ..report import entry_json, write_json_lines
+from ..report import describe_step, entry_json, write_json_lines
 from ..run import Run
 from ..runner import ScenarioRun, TraceEntry
 from ..scenario import Scenario, ScenarioError, load_scenario, parse_scenario
@@ -39,6 +40,7 @@ from .screens.compare import CompareScreen
 from .screens.dialogs import Confirm, Prompt
 from .screens.edit import EditSlotsScreen
 from .screens.help import HelpScreen
+from .screens.lesson import QuestionScreen, SummaryScreen
 from .screens.timeline import TimelineScreen
 from .theme import DEFAULT_THEME, HIGH_CONTRAST, theme_names
 from .view import ChangeTracker, StepView, build_view
@@ -95,6 +97,7 @@ class KvmApp(App[int]):
         Binding("Y", "copy_row", "Copy row", show=False, tooltip="Copy the current step as its JSON trace line", id="copy_row"),
         Binding("x", "export_trace", "Export trace", show=False, tooltip="Write the whole trace as JSON lines", id="export_trace"),
         Binding("S", "export_svg", "Screenshot", show=False, tooltip="Save an SVG screenshot", id="export_svg"),
+        Binding("l", "lesson", "Lesson", tooltip="Lesson mode on or off: guess what each step will do before you see it", id="lesson"),
         Binding("w", "plain_words", "Plain words", show=False, tooltip="Show or hide the plain-language sentences under the chain", id="plain_words"),
         Binding("plus,equals_sign", "zoom_in", "Zoom in", show=False, key_display="+", tooltip="Page map: fewer pages per cell", id="zoom_in"),
         Binding("minus", "zoom_out", "Zoom out", show=False, key_display="-", tooltip="Page map: more pages per cell", id="zoom_out"),
@@ -106,8 +109,11 @@ class KvmApp(App[int]):
 
     def __init__(self, scenario_path: str | None = None, *, scenario: Scenario | None = None,
                  kernel: str | None = None, path: str | None = None, maps: str | None = None, live: bool = False,
-                 theme: str | None = None, keymap: dict[str, str] | None = None, plain_words: bool = True) -> None:
+                 theme: str | None = None, keymap: dict[str, str] | None = None, plain_words: bool = True,
+                 lesson: bool = False) -> None:
         super().__init__()
+        self.lesson: Score | None = Score() if lesson else None
+        self.lesson_asks: dict[int, Ask] = {}
         self.register_theme(HIGH_CONTRAST)
         self.theme = theme or DEFAULT_THEME
         self.keymap = dict(keymap or {})
@@ -181,7 +187,7 @@ class KvmApp(App[int]):
         while len(self._views) > VIEW_CACHE:
             self._views.popitem(last=False)
         self.view = view
-        self.query_one(StatusLine).show(view, len(self.breakpoints))
+        self._show_status()
         self.query_one(MemslotTable).show(view)
         self.query_one(Resolution).show(view)
         self.query_one(PageMap).show(view)
@@ -212,7 +218,44 @@ class KvmApp(App[int]):
         if self.index + 1 >= len(self.run_):
             self.notify("Already at the last step.", severity="warning", timeout=2, markup=False)
             return
-        self.goto_step(self.index + 1)
+        nxt = self.index + 1
+        if self.lesson is not None and nxt not in self.lesson.answers and asks_about(self.run_, nxt):
+            ask = ask_for(self.run_, nxt, describe_step(self.run_, self.run_.entry(nxt)))
+            self.lesson_asks[nxt] = ask
+            self.push_screen(QuestionScreen(ask, self.lesson), partial(self._answered, ask))
+            return
+        self.goto_step(nxt)
+
+    # -- lesson mode ----------------------------------------------------------------------------------------------
+    def action_lesson(self) -> None:
+        if self.lesson is None:
+            self.lesson = Score()
+            self.lesson_asks = {}
+            self.notify("Lesson mode: before each step with an outcome you are asked what will happen "
+                        "(answer with a number key).", timeout=5, markup=False)
+        else:
+            self.lesson = None
+            self.query_one(Resolution).reveal = None
+            self.notify("Lesson mode off.", timeout=2, markup=False)
+        self._show_status()
+        if self.view is not None:
+            self.query_one(Resolution).redraw()
+
+    def _answered(self, ask: Ask, chosen: str | None) -> None:
+        if chosen is None or self.lesson is None:
+            return
+        self.lesson.record(ask, chosen)
+        right, verdict = reveal_text(ask, chosen)
+        self.query_one(Resolution).reveal = (ask.index, right, verdict)
+        self.query_one(Narration).reveal = (ask.index, verdict, ask.why)
+        self.goto_step(ask.index)
+        self.query_one(TabbedContent).active = "tab-notes"
+        if not any(asks_about(self.run_, j) for j in range(ask.index + 1, len(self.run_))):
+            self.push_screen(SummaryScreen(self.lesson, dict(self.lesson_asks)))
+
+    def _show_status(self) -> None:
+        if self.view is not None:
+            self.query_one(StatusLine).show(self.view, len(self.breakpoints), self.lesson.text() if self.lesson else None)
 
     def action_step_back(self) -> None:  # not action_back: that is Textual's own (async) action
         if self.index == 0:
@@ -309,7 +352,7 @@ class KvmApp(App[int]):
         else:
             return "write gpa ADDR, gfn N, slot N, outcome NAME or clear"
         if self.view:
-            self.query_one(StatusLine).show(self.view, len(self.breakpoints))
+            self._show_status()
         return None
 
     def action_probe(self) -> None:
@@ -518,7 +561,8 @@ def settings_problem(theme: str | None, keymap: dict[str, str]) -> str | None:
 
 
 def run_app(scenario_path: str, kernel: str | None = None, path: str | None = None, live: bool = False,
-            theme: str | None = None, keymap: dict[str, str] | None = None, plain_words: bool = True) -> int:
-    KvmApp(scenario_path, kernel=kernel, path=path, live=live, theme=theme, keymap=keymap, plain_words=plain_words).run()
+            theme: str | None = None, keymap: dict[str, str] | None = None, plain_words: bool = True, lesson: bool = False) -> int:
+    KvmApp(scenario_path, kernel=kernel, path=path, live=live, theme=theme, keymap=keymap, plain_words=plain_words,
+           lesson=lesson).run()
     return 0
 

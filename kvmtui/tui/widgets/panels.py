@@ -18,7 +18,7 @@ DIRTY_CELLS = 512
 class StatusLine(Static):
     """Title, kernel era, access path, step i of n, expectation met or not."""
 
-    def show(self, view: StepView, breakpoints: int = 0) -> None:
+    def show(self, view: StepView, breakpoints: int = 0, score: str | None = None) -> None:
         e = view.entry
         run = view.run
         met = {None: "no expect", True: "expect ✓", False: "expect ✗"}[e.expect_met]
@@ -26,6 +26,9 @@ class StatusLine(Static):
         t = Text(overflow="ellipsis", no_wrap=True)
         t.append(f" step {view.index + 1}/{view.total} ", style="bold")
         t.append(f"│ {met} │ kernel {run.kernel} │ {run.path} │ ")
+        if score is not None:
+            t.append(f"lesson {score}", style="bold reverse")
+            t.append(" │ ")
         if breakpoints:
             t.append(f"{breakpoints} breakpoint{'s' if breakpoints > 1 else ''} │ ")
         t.append(run.scenario.title, style="bold")
@@ -109,10 +112,15 @@ class Narration(Static):
     """The scenario's description, then the current step's note (Markdown, drawn by Rich: a step changes
     one renderable, not a tree of widgets)."""
 
+    reveal: tuple[int, str, str] | None = None  # lesson mode: (step index, right or wrong, why)
+
     def show(self, view: StepView) -> None:
         sc = view.run.scenario
         e = view.entry
         note = e.spec.note_for(view.run.kernel, view.run.path) or "_No note for this step._"
+        if self.reveal is not None and self.reveal[0] == view.index:
+            _, verdict, why = self.reveal
+            note = f"**{verdict}**\n\n**Why:** {why}" + ("" if why == note else f"\n\n{note}")
         notes = "".join(f"\n\n> note: {n}" for n in sc.notes)
         self.source = f"**Step {view.index + 1}** · {e.record.summary}\n\n{note}\n\n---\n\n**{sc.title}**\n\n{sc.description}{notes}"
         self.update(RichMarkdown(self.source))

@@ -63,7 +63,7 @@ class Resolution(VerticalScroll):
         super().__init__(**kw)
         self.view: StepView | None = None
         self.plain = True
-        self.hidden_result = False  # lesson mode: the question is on screen, the result is not
+        self.reveal: tuple[int, bool, str] | None = None  # lesson mode: (step index, right, verdict) after an answer
         self.compact = False
 
     def compose(self):
@@ -83,9 +83,8 @@ class Resolution(VerticalScroll):
         if view is None:
             return
         rec = view.entry.record
-        hide = self.hidden_result
-        self.set_class(rec.key_moment and not hide, "-key-moment")
-        self.set_class(rec.outcome not in ("ok", "mmio") and not hide, "-failed")
+        self.set_class(rec.key_moment, "-key-moment")
+        self.set_class(rec.outcome not in ("ok", "mmio"), "-failed")
         self.border_title = f"Resolution · step {view.entry.index}"
         head, calls, tail = self._parts(view, compact=False)
         width = max(self.size.width - 2, 20)
@@ -103,10 +102,8 @@ class Resolution(VerticalScroll):
         entry = view.entry
         rec = entry.record
         head, calls, tail = Text(), Text(), Text()
-        if self.hidden_result:
-            head.append(entry.record.summary.split(":")[0] + "\n", style="bold")
-            head.append("? What will happen? The result is hidden until you answer (see the question).\n", style="bold")
-            return head, calls, tail
+        if self.reveal is not None and self.reveal[0] == view.index:
+            head.append(self.reveal[2] + "\n", style="bold reverse" if self.reveal[1] else "bold underline")
         if rec.key_moment:
             head.append(f" {KEY_GLYPH} READ-ONLY WRITE → KVM_EXIT_MMIO ", style="bold reverse")
             head.append("\n")
