@@ -148,23 +148,6 @@ def _noslot_fault(kvm: Kvm, vcpu: Vcpu, gfn: int, chain: list[KernelCall]) -> Fa
     return Fault(PfResult.EMULATE, tuple(chain))
 
 
-def fetch_refused(kvm: Kvm, gfn: int) -> KernelCall | None:
-    """An instruction fetch through a writable (not KVM_MEM_READONLY) slot whose host mapping is not
-    writable ends in -EFAULT on the native path, even when a read already mapped the page.
-
-    Measured on this project's host (shadow MMU on nested PVM, Linux 6.18), where the live suite found it:
-    reads of the same page succeed, fetches through a read-only slot succeed, and the emulated path
-    fetches fine. The kernel mechanism is not identified; the model follows the kernel that was measured."""
-    slot = kvm.memslots.search_memslots(gfn)
-    if slot is None or slot.readonly:
-        return None
-    vma = kvm.host.find_vma(slot.hva_of(gfn))
-    if vma is not None and vma.vm_write:
-        return None
-    return KernelCall(kvm.profile.name_of("handle_error"), f"gfn={gfn:#x}, PFERR_FETCH", "-EFAULT", bad=True,
-                      note="instruction fetch through a writable slot over host memory without PROT_WRITE (measured live)")
-
-
 def spte_permits(spte: Spte | None, write: bool) -> bool:
     """Would the hardware complete this access through the spte without a fault?"""
     if spte is None:

@@ -32,8 +32,6 @@ class Profile:
     enable_mmio_caching: bool  # whether no-slot faults install mmio sptes at all
     flush_all_on_create_or_move: bool  # 3.x: kvm_arch_flush_shadow() when base_gfn changes
     write_protect_on_every_commit: bool  # 3.x: kvm_mmu_slot_remove_write_access() on every commit
-    fetch_needs_writable_host: bool  # measured live (modern): a native fetch through a writable slot over
-    #   host memory without PROT_WRITE is -EFAULT (see mmu.fetch_refused)
     caps: dict[int, int] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # era-specific kernel function names
     # KVM_ADDRESS_SPACE_NUM: 2 on x86 kernels built with SMM (as_id 1 is SMRAM's view). This machine's
@@ -90,7 +88,6 @@ PROFILES: dict[str, Profile] = {
         enable_mmio_caching=True,
         flush_all_on_create_or_move=True,
         write_protect_on_every_commit=True,
-        fetch_needs_writable_host=False,
         caps={_C["KVM_CAP_USER_MEMORY"]: 1, _C["KVM_CAP_NR_MEMSLOTS"]: 32, _C["KVM_CAP_SYNC_MMU"]: 1},
         names={
             **_NAMES_3X,
@@ -120,7 +117,6 @@ PROFILES: dict[str, Profile] = {
         enable_mmio_caching=True,
         flush_all_on_create_or_move=True,
         write_protect_on_every_commit=True,
-        fetch_needs_writable_host=False,
         caps={
             _C["KVM_CAP_USER_MEMORY"]: 1,
             _C["KVM_CAP_NR_MEMSLOTS"]: 32,
@@ -146,7 +142,6 @@ PROFILES: dict[str, Profile] = {
         enable_mmio_caching=True,
         flush_all_on_create_or_move=False,
         write_protect_on_every_commit=False,
-        fetch_needs_writable_host=True,
         caps={
             _C["KVM_CAP_USER_MEMORY"]: 1,
             _C["KVM_CAP_NR_MEMSLOTS"]: 32764,

@@ -14,7 +14,7 @@ from typing import Literal
 from .addresses import PAGE_MASK, PAGE_SHIFT, split_at_pages
 from .emulator import MmioRead, emulate_access
 from .kvm import Kvm
-from .mmu import PfResult, fetch_refused, page_fault, spte_permits
+from .mmu import PfResult, page_fault, spte_permits
 from .records import KernelCall, MmioExit, SpteChange, StepRecord
 from .uapi import KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO, AccessKind, Outcome
 
@@ -75,30 +75,28 @@ def kvm_access(
 
     if path == "native":
         emulate_why = ""
-        refused = fetch_refused(kvm, gpa >> PAGE_SHIFT) if fetch and kvm.profile.fetch_needs_writable_host else None
-        if refused is not None:
-            chain.append(refused)
-            outcome = Outcome.EFAULT
-        else:
-            for fgpa, _ in frags:
-                if spte_permits(sptes.get(fgpa >> PAGE_SHIFT), write):
-                    continue
-                f = page_fault(kvm, vcpu, fgpa, write, fetch)
-                chain.extend(f.chain)
-                dirtied.extend(f.dirtied)
-                if f.result is PfResult.FIXED:
-                    continue
-                if f.result is PfResult.EMULATE:
-                    emulate_why = f"page fault at {fgpa:#x} asked for emulation"
-                    break
-                outcome = Outcome.EFAULT if f.result is PfResult.EFAULT else Outcome.HWPOISON
+        # A fetch takes the same fault path as a read: __kvm_faultin_pfn() asks hva_to_pfn() for write access
+        # only when fault->write, so a fetch through a writable slot over host memory without PROT_WRITE is
+        # mapped like a read of it (kvm-semantics.md h, measured on this machine).
+        for fgpa, _ in frags:
+            if spte_permits(sptes.get(fgpa >> PAGE_SHIFT), write):
+                continue
+            f = page_fault(kvm, vcpu, fgpa, write, fetch)
+            chain.extend(f.chain)
+            dirtied.extend(f.dirtied)
+            if f.result is PfResult.FIXED:
+                continue
+            if f.result is PfResult.EMULATE:
+                emulate_why = f"page fault at {fgpa:#x} asked for emulation"
                 break
-            else:
-                # Every page has an spte that allows the access: the hardware completes it.
-                result = _through_sptes(kvm, frags, write, data)
-                if not chain:
-                    states = "/".join(str(s) for s in before)
-                    chain.append(KernelCall("(hardware)", f"{kind} gpa={gpa:#x}, {size} bytes", f"spte {states}: no exit", note=_HIT_NOTE))
+            outcome = Outcome.EFAULT if f.result is PfResult.EFAULT else Outcome.HWPOISON
+            break
+        else:
+            # Every page has an spte that allows the access: the hardware completes it.
+            result = _through_sptes(kvm, frags, write, data)
+            if not chain:
+                states = "/".join(str(s) for s in before)
+                chain.append(KernelCall("(hardware)", f"{kind} gpa={gpa:#x}, {size} bytes", f"spte {states}: no exit", note=_HIT_NOTE))
         if emulate_why:
             em = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, emulate_why)
             chain.extend(em.chain)
