@@ -92,3 +92,61 @@ def test_no_flag_and_disabled_logging_are_enoent(era):
     assert dirty_log(m, 0).outcome == "ok"
     setmem(m, 0, 0, MB, RAM_HVA, 0)
     assert dirty_log(m, 0).outcome == "ENOENT"
+
+
+# The guest PTE's Dirty bit (FNAME(protect_clean_gpte)): issue 13's dirty-log miss, in every era.
+@pytest.mark.parametrize("zap", ["delete_other_slot", "mprotect_r_rw"])
+def test_a_read_fault_through_a_dirty_guest_pte_maps_writable_and_logs_again(logged, zap):
+    setmem(logged, 1, 0x40000000, 0x1000, RAM_HVA + 2 * MB)
+    write(logged, 0x0, 1)
+    assert dirty_log(logged, 0).dirty == (0,)
+    if zap == "delete_other_slot":
+        setmem(logged, 1, 0x40000000, 0, RAM_HVA + 2 * MB)
+    else:
+        host(logged, "mprotect", RAM_HVA, MB, "r")
+        host(logged, "mprotect", RAM_HVA, MB, "rw")
+    assert logged.spte_state(0) is SpteState.NONE
+    r = read(logged, 0x0)
+    modern = logged.profile.name == "modern"
+    if zap == "mprotect_r_rw" and not modern:
+        # 3.x mprotect(PROT_WRITE) left the anonymous page's PTE read-only until a write fault: hva_to_pfn()
+        # cannot map the read writable, so the spte is read-only and nothing is logged.
+        assert r.spte[0].after is SpteState.RO and not r.dirtied
+        assert dirty_log(logged, 0).dirty == ()
+        return
+    assert r.spte[0].after is SpteState.RW and r.dirtied == ((0, 0),)
+    assert any(c.fn == logged.profile.name_of("mark_dirty") for c in r.chain)
+    assert dirty_log(logged, 0).dirty == (0,)
+
+
+def test_a_read_through_a_clean_guest_pte_of_a_writable_host_page_stays_read_only(logged):
+    host(logged, "host_write", RAM_HVA + 0x6000, 1, data=b"\x01")  # the host page is present and writable
+    r = read(logged, 0x6000)
+    assert r.spte[0].after is SpteState.RO and not r.dirtied
+    assert dirty_log(logged, 0).dirty == ()
+
+
+def test_a_dirty_guest_pte_over_the_zero_page_maps_read_only(logged):
+    write(logged, 0x7000, 1)
+    host(logged, "madvise_dontneed", RAM_HVA + 0x7000)  # the page is dropped: a read maps the zero page
+    dirty_log(logged, 0)
+    r = read(logged, 0x7000)
+    assert (r.value, r.spte[0].after, r.dirtied) == (0, SpteState.RO, ())
+    host(logged, "host_write", RAM_HVA + 0x7000, 1, data=b"\x05")  # a real page again, written by the VMM
+    r = read(logged, 0x7000)
+    assert (r.value, r.spte[0].after, r.dirtied) == (5, SpteState.RW, ((0, 7),))
+
+
+@pytest.mark.parametrize("path", ["native", "emulated"])
+def test_an_emulated_write_sets_the_dirty_bit_of_every_page_it_walks(path):
+    # A write to a read-only slot is emulated; the guest walk still sets the PTE's Dirty bit, so once the
+    # gpa holds RAM a native read fault maps it writable.
+    m = machine("modern", path)
+    setmem(m, 1, 0, 0x1000, ROM_HVA, RO)
+    write(m, 0x0, 1, 1)
+    assert 0 in m.kvm.gpte_dirty
+    setmem(m, 1, 0, 0, ROM_HVA)
+    setmem(m, 0, 0, MB, RAM_HVA, LOG)
+    host(m, "host_write", RAM_HVA, 1, data=b"\x01")
+    r = read(m, 0x0)
+    assert r.dirtied == (((0, 0),) if path == "native" else ())  # emulated reads never map or log

@@ -51,6 +51,10 @@ def emulate_access(
         if kvm.vcpu_mmio_info_valid(vcpu, gfn):
             chain.append(KernelCall("vcpu_match_mmio_gpa", f"gpa={fgpa:#x}", "true", note="gfn cached as MMIO by an earlier no-slot fault"))
         else:
+            if write:
+                # emulator_read_write_onepage() -> vcpu_mmio_gva_to_gpa() walks the guest page tables for a
+                # write: the PTE's Dirty bit is set, whatever the gpa turns out to hold.
+                kvm.gpte_dirty.add(gfn)
             slot = kvm.memslots.search_memslots(gfn)
             fn = n("write_guest") if write else ("kvm_fetch_guest_virt" if kind is AccessKind.FETCH else n("read_guest"))
             if slot is None:

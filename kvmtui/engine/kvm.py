@@ -26,7 +26,7 @@ class Vcpu:
 
 
 class Kvm:
-    __slots__ = ("host", "memslots", "memslots_by_as", "profile", "sptes", "vcpus")
+    __slots__ = ("gpte_dirty", "host", "memslots", "memslots_by_as", "profile", "sptes", "vcpus")
 
     def __init__(self, profile: Profile, host: HostMemory | None = None) -> None:
         self.profile = profile
@@ -37,6 +37,11 @@ class Kvm:
         self.host = host or HostMemory()
         self.sptes = Sptes()
         self.vcpus: dict[int, Vcpu] = {}
+        # The guest's page tables map every gpa to itself with clean Accessed/Dirty bits (kvm-semantics.md h).
+        # A guest write sets the Dirty bit of its own PTE: the shadow MMU's guest walk does it for a faulting
+        # write (FNAME(update_accessed_dirty_bits) in FNAME(walk_addr_generic)), and so does the emulator's
+        # walk for the pages it writes. The bit is never cleared again. These gfns have it set.
+        self.gpte_dirty: set[int] = set()
 
     def memslots_of(self, as_id: int) -> Memslots:
         """__kvm_memslots(kvm, as_id); an out-of-range as_id gets address space 0 (the ioctl refuses it first)."""
@@ -83,4 +88,5 @@ class Kvm:
         other.host = self.host.copy()
         other.sptes = self.sptes.copy()
         other.vcpus = {k: Vcpu(v.id, v.mmio_gfn, v.mmio_gen) for k, v in self.vcpus.items()}
+        other.gpte_dirty = self.gpte_dirty.copy()
         return other

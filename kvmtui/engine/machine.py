@@ -197,7 +197,7 @@ class Machine:
             ops: dict[str, Callable[..., tuple[int, int]]] = {"mprotect": host.mprotect, "munmap": host.munmap, "madvise_dontneed": host.madvise_dontneed,
                   "evict": host.evict, "poison": host.poison}
             fn = ops[step.op]
-            rng = fn(start, size, step.prot) if step.op == "mprotect" else fn(start, size)
+            rng = fn(start, size, step.prot, kvm.profile.mprotect_try_change_writable) if step.op == "mprotect" else fn(start, size)
             kernel_fn = {"mprotect": "mprotect", "munmap": "munmap", "madvise_dontneed": "madvise(MADV_DONTNEED)",
                          "evict": "reclaim (swap/page cache)", "poison": "memory_failure"}[step.op]
             chain.append(KernelCall(kernel_fn, f"addr={start:#x}, len={size:#x}" + (f", prot={step.prot}" if step.prot else ""), "0"))

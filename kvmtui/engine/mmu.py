@@ -1,13 +1,17 @@
 """The x86 MMU's page-fault path (arch/x86/kvm/mmu.c, paging_tmpl.h) for one gfn.
 
 The model is the shadow MMU of this machine's host (nested PVM: shadow paging, no TDP) with guest page
-tables whose PTEs start clean (Accessed/Dirty clear), as a guest's untouched data pages are:
+tables that map every gpa to itself, their PTEs starting clean (Accessed/Dirty clear), as the live harness
+builds them (kvm-semantics.md h):
 
-- a read fault maps the page without write permission (`ro`), even in a writable slot, because the shadow
-  MMU must see the guest's first write to set the guest PTE's dirty bit. So a first-touch read in a
-  dirty-logged slot sets no dirty bit; the first write then faults, maps `rw` and marks the page dirty.
-  (On a TDP host, or when the guest PTE is already dirty, KVM maps such a read writable and logs it:
-  kvm-semantics.md c, live case dirtylog_read_fault_guest_pte_dirty.)
+- the guest walk of a faulting write sets the Dirty bit of the guest PTE (FNAME(update_accessed_dirty_bits));
+  it stays set (Kvm.gpte_dirty).
+- a read or fetch fault keeps write permission in the spte only when that guest PTE is dirty
+  (FNAME(protect_clean_gpte) strips ACC_WRITE_MASK from a clean one) and hva_to_pfn() could map the host
+  page writable (present and writable in the VMM's page tables: never the shared zero page, never a
+  read-only slot). So a first-touch read maps `ro` and logs nothing; a read after the page was written
+  and its spte zapped maps `rw` and make_spte() calls mark_page_dirty_in_slot() (live case
+  dirtylog_read_fault_guest_pte_dirty; issue 13's dirty-log miss).
 - a write fault maps `rw`; in a dirty-logged slot it calls mark_page_dirty.
 - write-protection for dirty logging turns `rw` into `wp`; the next write faults and restores `rw`.
 """
@@ -64,6 +68,11 @@ def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool) -> Faul
 
     error_code = "PFERR_WRITE" if write else ("PFERR_FETCH" if fetch else "PFERR_READ")
     chain.append(KernelCall(n("page_fault"), f"cr2_or_gpa={gpa:#x}, error_code={error_code}|PFERR_USER"))
+    gpte_dirty = gfn in kvm.gpte_dirty
+    if write and not gpte_dirty:
+        # The guest walk comes before the memslot lookup: the Dirty bit is set whatever the gpa holds.
+        kvm.gpte_dirty.add(gfn)
+        chain.append(KernelCall("FNAME(update_accessed_dirty_bits)", f"gva={gpa:#x}, write_fault=1", "0", note="the guest PTE's Dirty bit is set"))
     slot = kvm.memslots.search_memslots(gfn)
     chain.append(KernelCall(n("gfn_to_memslot"), f"gfn={gfn:#x}", f"slot {slot.id}" if slot else "NULL"))
     if slot is None:
@@ -103,22 +112,29 @@ def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool) -> Faul
         return Fault(PfResult.EFAULT, tuple(chain))
 
     assert r.pfn is not None
-    state = SpteState.RW if write else SpteState.RO
+    # FNAME(protect_clean_gpte): a read or fetch through a clean guest PTE loses ACC_WRITE_MASK; through a
+    # dirty one it keeps it, and make_spte() then maps the page writable if hva_to_pfn() said it may.
+    writable = write or (gpte_dirty and r.writable)
+    state = SpteState.RW if writable else SpteState.RO
     if write:
         why = ""
     elif slot.readonly:
         why = "read-only slot: mapped without W"
     elif r.pfn == ZERO_PFN:
         why = "the shared zero page, mapped without W"
+    elif not gpte_dirty:
+        why = "read through a clean guest PTE (FNAME(protect_clean_gpte)): mapped without W until the first write"
+    elif writable:
+        why = "read through a dirty guest PTE of a writable host page: mapped writable"
     else:
-        why = "read through a clean guest PTE: mapped without W until the first write"
+        why = "the host page is not writable in the VMM's page tables: mapped without W"
     kvm.sptes.install(gfn, Spte(state, r.pfn))
     chain.append(
-        KernelCall(n("set_spte"), f"gfn={gfn:#x}, pfn={r.pfn:#x}, {'writable' if write else 'read-only'}",
+        KernelCall(n("set_spte"), f"gfn={gfn:#x}, pfn={r.pfn:#x}, {'writable' if writable else 'read-only'}",
                    "RET_PF_FIXED" if modern else "0", note=why)
     )
     dirtied: tuple[tuple[int, int], ...] = ()
-    if write:
+    if writable:
         d = kvm.mark_page_dirty(slot, gfn)
         if d is not None:
             dirtied = (d,)

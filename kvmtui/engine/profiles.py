@@ -32,6 +32,9 @@ class Profile:
     enable_mmio_caching: bool  # whether no-slot faults install mmio sptes at all
     flush_all_on_create_or_move: bool  # 3.x: kvm_arch_flush_shadow() when base_gfn changes
     write_protect_on_every_commit: bool  # 3.x: kvm_mmu_slot_remove_write_access() on every commit
+    # the host's mm
+    mprotect_try_change_writable: bool  # v6.0+ mprotect(PROT_WRITE) maps exclusive anonymous pages writable at
+    #   once (MM_CP_TRY_CHANGE_WRITABLE); 3.x waited for a write fault
     caps: dict[int, int] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # era-specific kernel function names
     # KVM_ADDRESS_SPACE_NUM: 2 on x86 kernels built with SMM (as_id 1 is SMRAM's view). This machine's
@@ -88,6 +91,7 @@ PROFILES: dict[str, Profile] = {
         enable_mmio_caching=True,
         flush_all_on_create_or_move=True,
         write_protect_on_every_commit=True,
+        mprotect_try_change_writable=False,
         caps={_C["KVM_CAP_USER_MEMORY"]: 1, _C["KVM_CAP_NR_MEMSLOTS"]: 32, _C["KVM_CAP_SYNC_MMU"]: 1},
         names={
             **_NAMES_3X,
@@ -117,6 +121,7 @@ PROFILES: dict[str, Profile] = {
         enable_mmio_caching=True,
         flush_all_on_create_or_move=True,
         write_protect_on_every_commit=True,
+        mprotect_try_change_writable=False,
         caps={
             _C["KVM_CAP_USER_MEMORY"]: 1,
             _C["KVM_CAP_NR_MEMSLOTS"]: 32,
@@ -142,6 +147,7 @@ PROFILES: dict[str, Profile] = {
         enable_mmio_caching=True,
         flush_all_on_create_or_move=False,
         write_protect_on_every_commit=False,
+        mprotect_try_change_writable=True,
         caps={
             _C["KVM_CAP_USER_MEMORY"]: 1,
             _C["KVM_CAP_NR_MEMSLOTS"]: 32764,
