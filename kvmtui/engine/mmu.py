@@ -70,9 +70,9 @@ def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool) -> Faul
     chain.append(KernelCall(n("page_fault"), f"cr2_or_gpa={gpa:#x}, error_code={error_code}|PFERR_USER"))
     gpte_dirty = gfn in kvm.gpte_dirty
     if write and not gpte_dirty:
-        # The guest walk comes before the memslot lookup: the Dirty bit is set whatever the gpa holds.
+        # The guest walk comes before the memslot lookup: the Dirty bit is set whatever the gpa holds. (Not a
+        # chain entry: it matters only to a later read fault, whose set_spte note says so.)
         kvm.gpte_dirty.add(gfn)
-        chain.append(KernelCall("FNAME(update_accessed_dirty_bits)", f"gva={gpa:#x}, write_fault=1", "0", note="the guest PTE's Dirty bit is set"))
     slot = kvm.memslots.search_memslots(gfn)
     chain.append(KernelCall(n("gfn_to_memslot"), f"gfn={gfn:#x}", f"slot {slot.id}" if slot else "NULL"))
     if slot is None:
@@ -123,7 +123,7 @@ def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool) -> Faul
     elif r.pfn == ZERO_PFN:
         why = "the shared zero page, mapped without W"
     elif not gpte_dirty:
-        why = "read through a clean guest PTE (FNAME(protect_clean_gpte)): mapped without W until the first write"
+        why = "read through a clean guest PTE: mapped without W until the first write"
     elif writable:
         why = "read through a dirty guest PTE of a writable host page: mapped writable"
     else:
