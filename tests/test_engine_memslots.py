@@ -169,6 +169,25 @@ def test_check_extension_per_era(era, cap, value):
     assert machine(era).apply(CheckExtension(KVM_CAPS[cap])).cap_value == value
 
 
+# Issue 13's 13 misses: capabilities the generic and x86 check_extension answer that a short table said 0 to.
+@pytest.mark.parametrize("era", ALL)
+@pytest.mark.parametrize("cap,value_3x,value_modern", [
+    ("KVM_CAP_COALESCED_MMIO", 2, 2), ("KVM_CAP_JOIN_MEMORY_REGIONS_WORKS", 1, 1), ("KVM_CAP_IOEVENTFD", 1, 1),
+    ("KVM_CAP_ASYNC_PF", 1, 1), ("KVM_CAP_X86_DISABLE_EXITS", 0, 0xE), ("KVM_CAP_IRQ_ROUTING", 1024, 4096),
+    ("KVM_CAP_MAX_VCPUS", 254, 1024), ("KVM_CAP_XEN_HVM", 1, 0), ("KVM_CAP_PCI_2_3", 1, 0),
+    ("KVM_CAP_S390_PSW", 0, 0), ("KVM_CAP_X86_SMM", 0, 0), ("KVM_CAP_DIRTY_LOG_RING", 0, 0x100000),
+])
+def test_check_extension_tables(era, cap, value_3x, value_modern):
+    assert machine(era).apply(CheckExtension(KVM_CAPS[cap])).cap_value == (value_modern if era == "modern" else value_3x)
+
+
+def test_check_extension_of_the_seed_and_of_numbers_no_header_names():
+    assert machine("3.7").apply(CheckExtension(KVM_CAPS["KVM_CAP_IRQFD_RESAMPLE"])).cap_value == 1
+    assert machine("3.6").apply(CheckExtension(KVM_CAPS["KVM_CAP_IRQFD_RESAMPLE"])).cap_value == 0
+    for era in ALL:
+        assert machine(era).apply(CheckExtension(9999)).cap_value == 0
+
+
 def test_modern_fills_all_32764_slots_and_refuses_the_next():
     m = machine("modern")
     for i in range(32764):

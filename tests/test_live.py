@@ -465,3 +465,15 @@ def test_this_kernel_has_one_address_space():
     expect: EINVAL
 """)
     assert get_profile("modern").address_spaces == 1
+
+
+def test_the_modern_check_extension_table_is_the_kernels():
+    from kvmtui.engine.profiles import get_profile
+    from kvmtui.engine.uapi import KVM_CAPS
+    from kvmtui.live.vm import LiveVm
+
+    modern = get_profile("modern")
+    with LiveVm() as vm:
+        live = {name: vm.check_extension(num) for name, num in KVM_CAPS.items()}
+    live["KVM_CAP_NR_VCPUS"] = modern.check_extension(KVM_CAPS["KVM_CAP_NR_VCPUS"])  # the host's online CPUs
+    assert {n: v for n, v in live.items() if v != modern.check_extension(KVM_CAPS[n])} == {}

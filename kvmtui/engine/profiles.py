@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .uapi import KVM_CAPS, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY
+from .capabilities import CAPS_BY_ERA
+from .uapi import KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +47,9 @@ class Profile:
         return self.names.get(role, role)
 
     def check_extension(self, cap: int) -> int:
-        # Unknown capabilities return 0, as kvm_vm_ioctl_check_extension does.
+        # The era's table (capabilities.py); anything else returns 0, as the kernel's `default:` does.
         return self.caps.get(cap, 0)
 
-
-_C = KVM_CAPS
 
 _NAMES_3X = {
     "page_fault": "kvm_mmu_page_fault",
@@ -92,7 +91,7 @@ PROFILES: dict[str, Profile] = {
         flush_all_on_create_or_move=True,
         write_protect_on_every_commit=True,
         mprotect_try_change_writable=False,
-        caps={_C["KVM_CAP_USER_MEMORY"]: 1, _C["KVM_CAP_NR_MEMSLOTS"]: 32, _C["KVM_CAP_SYNC_MMU"]: 1},
+        caps=CAPS_BY_ERA["3.6"],
         names={
             **_NAMES_3X,
             "gfn_to_hva": "gfn_to_hva_many",
@@ -122,12 +121,7 @@ PROFILES: dict[str, Profile] = {
         flush_all_on_create_or_move=True,
         write_protect_on_every_commit=True,
         mprotect_try_change_writable=False,
-        caps={
-            _C["KVM_CAP_USER_MEMORY"]: 1,
-            _C["KVM_CAP_NR_MEMSLOTS"]: 32,
-            _C["KVM_CAP_SYNC_MMU"]: 1,
-            _C["KVM_CAP_READONLY_MEM"]: 1,
-        },
+        caps=CAPS_BY_ERA["3.7"],
         names={**_NAMES_3X, "gfn_to_hva": "__gfn_to_hva_many", "read_hva": "gfn_to_hva_read"},
     ),
     "modern": Profile(
@@ -148,19 +142,7 @@ PROFILES: dict[str, Profile] = {
         flush_all_on_create_or_move=False,
         write_protect_on_every_commit=False,
         mprotect_try_change_writable=True,
-        caps={
-            _C["KVM_CAP_USER_MEMORY"]: 1,
-            _C["KVM_CAP_NR_MEMSLOTS"]: 32764,
-            _C["KVM_CAP_SYNC_MMU"]: 1,
-            _C["KVM_CAP_READONLY_MEM"]: 1,
-            _C["KVM_CAP_MULTI_ADDRESS_SPACE"]: 0,
-            _C["KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2"]: 3,
-            _C["KVM_CAP_DIRTY_LOG_RING"]: 1048576,
-            _C["KVM_CAP_USER_MEMORY2"]: 1,
-            _C["KVM_CAP_MEMORY_FAULT_INFO"]: 1,
-            _C["KVM_CAP_GUEST_MEMFD"]: 1,
-            _C["KVM_CAP_VM_TYPES"]: 1,
-        },
+        caps=CAPS_BY_ERA["modern"],
         names={
             "page_fault": "kvm_mmu_page_fault",
             "arch_fault": "paging64_page_fault",
