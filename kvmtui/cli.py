@@ -101,6 +101,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .engine.compare import compare_records
     from .live.backend import LiveRun
     from .live.vm import LiveError
+    from .live.params import host_settings
     from .report import print_compare
     from .runner import ScenarioRun
 
@@ -112,7 +113,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if scenario is None:
             status = EXIT_BAD_INPUT
             continue
-        sim = ScenarioRun(scenario, "modern", args.path)
+        sim = ScenarioRun(scenario, "modern", args.path, host_settings())  # the simulator models this host
         try:
             with LiveRun(scenario, args.path) as live:
                 live_entries = live.entries()

@@ -156,6 +156,8 @@ def print_compare(path: str, sim: Run, sim_entries: list[TraceEntry], live_entri
                       width=None if terminal else 400, highlight=False, soft_wrap=not terminal)
     n = sum(1 for d in diffs if not d.same)
     console.print(f"{path}: simulator (modern, {sim.path}) beside /dev/kvm: {n} of {len(diffs)} steps differ")
+    st = sim.settings
+    console.print(f"  modelled host: kvm.mmio_caching={'Y' if st.mmio_caching else 'N'}, {'swap' if st.swap else 'no swap'} (read from this machine)")
     table = Table(box=None, show_edge=False, pad_edge=False)
     for col in ("#", "step", "simulator", "live", "differs"):
         table.add_column(col, no_wrap=not terminal, overflow="fold" if terminal else "ignore")

@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .engine import (
+    DEFAULT_SETTINGS,
     Access,
     AccessKind,
     CheckExtension,
     GetDirtyLog,
     History,
+    HostSettings,
     Machine,
     Mapping,
     SetMemoryRegion,
@@ -81,17 +83,19 @@ def mmio_answer(scenario: Scenario):
 class ScenarioRun:
     """A scenario bound to an era and access path: the machine, the steps, the records on demand."""
 
-    def __init__(self, scenario: Scenario, kernel: str | None = None, path: str | None = None) -> None:
+    def __init__(self, scenario: Scenario, kernel: str | None = None, path: str | None = None,
+                 settings: HostSettings = DEFAULT_SETTINGS) -> None:
         self.scenario = scenario
         self.kernel = kernel or scenario.kernel
         self.path = path or scenario.path
+        self.settings = settings  # the host's (module parameters, swap): a live host's, or the kernel defaults
         self.mappings = {m.name: m for m in build_mappings(scenario)}
         self.specs: list[StepSpec] = list(scenario.all_steps)
         profile = get_profile(self.kernel)
         if scenario.address_spaces and profile.name == "modern":  # 3.x kernels had one address space
             profile = with_address_spaces(profile, scenario.address_spaces)
         self.address_spaces = profile.address_spaces
-        self.machine = Machine(profile, self.mappings.values(), self.path, mmio_answer(scenario))  # type: ignore[arg-type]
+        self.machine = Machine(profile, self.mappings.values(), self.path, mmio_answer(scenario), settings)  # type: ignore[arg-type]
         self.history = History(self.machine, _LazySteps(self))
         self._entries: list[TraceEntry] = []
         self._symbol_starts = [sym.paddr for sym in scenario.symbols]

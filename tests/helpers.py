@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kvmtui.engine import Access, AccessKind, Machine, Mapping, SetMemoryRegion, UserMemoryRegion, get_profile
+from kvmtui.engine import DEFAULT_SETTINGS, HostSettings, Access, AccessKind, Machine, Mapping, SetMemoryRegion, UserMemoryRegion, get_profile
 from kvmtui.engine.steps import GetDirtyLog, HostOp
 from kvmtui.engine.uapi import KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY
 
@@ -13,7 +13,8 @@ LOG = KVM_MEM_LOG_DIRTY_PAGES
 
 
 def machine(era: str = "modern", path: str = "native", rom_prot: str = "r", rom_backing: str = "file", ram_prot: str = "rw",
-            ram_backing: str = "anon", ram_size: int = 16 << 20, rom_data: bytes = b"\x11\x22\x33\x44") -> Machine:
+            ram_backing: str = "anon", ram_size: int = 16 << 20, rom_data: bytes = b"\x11\x22\x33\x44",
+            settings: HostSettings = DEFAULT_SETTINGS) -> Machine:
     return Machine(
         get_profile(era),
         [
@@ -22,6 +23,7 @@ def machine(era: str = "modern", path: str = "native", rom_prot: str = "r", rom_
         ],
         path,  # type: ignore[arg-type]
         lambda gpa, n: bytes([0xAB]) * n,
+        settings,
     )
 
 

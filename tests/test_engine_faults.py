@@ -3,7 +3,7 @@
 import pytest
 from helpers import LOG, RAM_HVA, RO, ROM_HVA, dirty_log, fetch, fns, host, machine, read, rets, setmem, write
 
-from kvmtui.engine import SpteState
+from kvmtui.engine import HostSettings, SpteState
 
 MB = 1 << 20
 ROM_GPA = 0xFFF00000
@@ -224,12 +224,33 @@ def test_ro_slot_sees_host_writes():
 
 
 def test_evicted_page_is_read_back_with_its_content():
-    m = machine("modern")
+    m = machine("modern", settings=HostSettings(swap=True))
     setmem(m, 0, 0, MB, RAM_HVA)
     write(m, 0x4000, 0xCAFE)
     host(m, "evict", RAM_HVA + 0x4000)
     assert m.spte_state(4) is SpteState.NONE
     assert read(m, 0x4000).value == 0xCAFE
+
+
+def test_without_swap_evict_leaves_anonymous_pages_and_evicts_file_pages():
+    m = machine("modern", ram_backing="anon", rom_prot="rw", rom_backing="file")  # the default host: no swap
+    setmem(m, 0, 0, MB, RAM_HVA, LOG)
+    setmem(m, 1, ROM_GPA, MB, ROM_HVA, LOG)
+    write(m, 0x4000, 0xCAFE)
+    write(m, ROM_GPA, 0xBEEF)
+    dirty_log(m, 0)
+    dirty_log(m, 1)
+    r = host(m, "evict", RAM_HVA + 0x4000)
+    assert r.outcome == "ok" and not r.spte and "no swap" in r.chain[0].note
+    assert m.spte_state(4) is SpteState.WP and m.kvm.host.resident(RAM_HVA + 0x4000)
+    assert (read(m, 0x4000).value, dirty_log(m, 0).dirty) == (0xCAFE, ())  # the spte stayed: no fault, no bit
+    r = host(m, "evict", ROM_HVA)
+    assert [(c.gfn, c.after) for c in r.spte] == [(ROM_GPA >> 12, SpteState.NONE)]
+    assert not m.kvm.host.resident(ROM_HVA)
+    r = read(m, ROM_GPA)
+    assert r.value == 0xBEEF and "needs I/O" in [c.note for c in r.chain]
+    # read back from the page cache: the host PTE is not writable, so even the dirty guest PTE maps it ro
+    assert r.spte[0].after is SpteState.RO and dirty_log(m, 1).dirty == ()
 
 
 def test_delete_then_access_is_mmio_and_move_relocates_the_data():

@@ -14,6 +14,7 @@ from kvmtui.cli import main
 from kvmtui.engine.compare import compare_records
 from kvmtui.live.backend import LiveRun
 from kvmtui.live.kvmapi import kvm_available
+from kvmtui.live.params import host_settings
 from kvmtui.runner import ScenarioRun
 from kvmtui.scenario import load_scenario
 from kvmtui.scenario.loader import parse_scenario
@@ -25,7 +26,7 @@ SAMPLES = sorted((ROOT / "samples").glob("*.yaml"))
 
 
 def both(scenario):
-    sim = ScenarioRun(scenario, "modern").entries()
+    sim = ScenarioRun(scenario, "modern", settings=host_settings()).entries()  # the simulator models this host
     with LiveRun(scenario) as live:
         real = live.entries()
     return sim, real

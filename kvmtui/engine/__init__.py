@@ -18,6 +18,7 @@ from .host import Mapping
 from .machine import Machine
 from .memslots import MemSlot, UserMemoryRegion
 from .profiles import KERNEL_ERAS, PROFILES, Profile, get_profile
+from .settings import DEFAULT_SETTINGS, HostSettings
 from .records import KernelCall, MmioExit, SlotChange, SpteChange, SpteState, StepRecord
 from .steps import Access, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, Step
 from .uapi import AccessKind, Outcome
@@ -25,6 +26,7 @@ from .vcpu import ACCESS_PATHS
 
 __all__ = [
     "ACCESS_PATHS",
+    "DEFAULT_SETTINGS",
     "KERNEL_ERAS",
     "PAGE_SHIFT",
     "PAGE_SIZE",
@@ -35,6 +37,7 @@ __all__ = [
     "GetDirtyLog",
     "History",
     "HostOp",
+    "HostSettings",
     "KernelCall",
     "Machine",
     "Mapping",

@@ -318,12 +318,16 @@ class HostMemory:
                 self.pages[key] = replace(p, writable=False)
         return start, end
 
-    def evict(self, start: int, size: int) -> tuple[int, int]:
+    def evict(self, start: int, size: int, swap: bool = True) -> tuple[int, int] | None:
+        """Reclaim: file pages are written back and dropped from the page cache; anonymous pages go to swap,
+        and only if the host has swap (shrink_folio_list(): without it add_to_swap() fails and the page stays
+        mapped, so no mmu notifier runs). Returns the hva span that was unmapped, or None."""
         end = start + _page_up(size)
+        lo = hi = None
         for key in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT):
             page_hva = key << PAGE_SHIFT
             vma = self.find_vma(page_hva)
-            if vma is None:
+            if vma is None or (vma.mapping.backing == "anon" and not swap):
                 continue
             p = self.pages.get(key)
             if p is None:
@@ -331,7 +335,9 @@ class HostMemory:
                     continue  # nothing resident to evict
                 p = HostPage()
             self.pages[key] = replace(p, pfn=None, writable=False, needs_io=True)
-        return start, end
+            lo = page_hva if lo is None else lo
+            hi = page_hva + PAGE_SIZE
+        return None if lo is None or hi is None else (lo, hi)
 
     def poison(self, start: int, size: int) -> tuple[int, int]:
         end = start + _page_up(size)

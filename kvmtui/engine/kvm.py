@@ -13,6 +13,7 @@ from .host import HostMemory
 from .memslots import MemSlot, Memslots
 from .mmu_state import Sptes
 from .profiles import Profile
+from .settings import DEFAULT_SETTINGS, HostSettings
 from .records import SpteChange, SpteState
 
 
@@ -26,10 +27,11 @@ class Vcpu:
 
 
 class Kvm:
-    __slots__ = ("gpte_dirty", "host", "memslots", "memslots_by_as", "profile", "sptes", "vcpus")
+    __slots__ = ("gpte_dirty", "host", "memslots", "memslots_by_as", "profile", "settings", "sptes", "vcpus")
 
-    def __init__(self, profile: Profile, host: HostMemory | None = None) -> None:
+    def __init__(self, profile: Profile, host: HostMemory | None = None, settings: HostSettings = DEFAULT_SETTINGS) -> None:
         self.profile = profile
+        self.settings = settings
         # kvm->memslots[KVM_ADDRESS_SPACE_NUM]; `memslots` is address space 0, the one every vCPU here
         # runs in (none enters SMM), so the access path reads only it.
         self.memslots_by_as: tuple[Memslots, ...] = tuple(Memslots() for _ in range(max(1, profile.address_spaces)))
@@ -83,6 +85,7 @@ class Kvm:
     def copy(self) -> Kvm:
         other = Kvm.__new__(Kvm)
         other.profile = self.profile
+        other.settings = self.settings
         other.memslots_by_as = tuple(m.copy() for m in self.memslots_by_as)
         other.memslots = other.memslots_by_as[0]
         other.host = self.host.copy()

@@ -10,6 +10,7 @@ from .host import Mapping
 from .kvm import Kvm
 from .memslots import MemSlot, MemslotUpdate, kvm_set_memory_region
 from .profiles import Profile
+from .settings import DEFAULT_SETTINGS, HostSettings
 from .records import KernelCall, SlotChange, SpteChange, SpteState, StepRecord
 from .steps import Access, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, Step
 from .uapi import EFAULT, KVM_CAP_NAMES, errno_name, flag_names
@@ -29,8 +30,9 @@ class Machine:
         mappings: Iterable[Mapping] = (),
         path: AccessPath = "native",
         mmio_read: MmioRead | None = None,
+        settings: HostSettings = DEFAULT_SETTINGS,
     ) -> None:
-        self.kvm = Kvm(profile)
+        self.kvm = Kvm(profile, settings=settings)
         for m in mappings:
             self.kvm.host.mmap(m)
         self.path: AccessPath = path
@@ -194,13 +196,21 @@ class Machine:
                 return StepRecord(step.op, args, errno_name(err), tuple(chain), message=f"host write at {start:#x}: the VMM would take SIGSEGV")
             rng = None
         else:
-            ops: dict[str, Callable[..., tuple[int, int]]] = {"mprotect": host.mprotect, "munmap": host.munmap, "madvise_dontneed": host.madvise_dontneed,
-                  "evict": host.evict, "poison": host.poison}
-            fn = ops[step.op]
-            rng = fn(start, size, step.prot, kvm.profile.mprotect_try_change_writable) if step.op == "mprotect" else fn(start, size)
+            note = ""
+            rng: tuple[int, int] | None
+            if step.op == "mprotect":
+                assert step.prot is not None
+                rng = host.mprotect(start, size, step.prot, kvm.profile.mprotect_try_change_writable)
+            elif step.op == "evict":
+                rng = host.evict(start, size, kvm.settings.swap)
+                note = "" if kvm.settings.swap else "no swap: anonymous pages stay resident; file pages are written back and dropped"
+            else:
+                ops: dict[str, Callable[[int, int], tuple[int, int]]] = {
+                    "munmap": host.munmap, "madvise_dontneed": host.madvise_dontneed, "poison": host.poison}
+                rng = ops[step.op](start, size)
             kernel_fn = {"mprotect": "mprotect", "munmap": "munmap", "madvise_dontneed": "madvise(MADV_DONTNEED)",
                          "evict": "reclaim (swap/page cache)", "poison": "memory_failure"}[step.op]
-            chain.append(KernelCall(kernel_fn, f"addr={start:#x}, len={size:#x}" + (f", prot={step.prot}" if step.prot else ""), "0"))
+            chain.append(KernelCall(kernel_fn, f"addr={start:#x}, len={size:#x}" + (f", prot={step.prot}" if step.prot else ""), "0", note=note))
         if rng is not None:
             zapped = kvm.mmu_notifier_invalidate(*rng)
             spte.extend(zapped)

@@ -148,11 +148,13 @@ def _noslot_fault(kvm: Kvm, vcpu: Vcpu, gfn: int, chain: list[KernelCall]) -> Fa
     gen = kvm.memslots.generation
     vcpu.mmio_gfn, vcpu.mmio_gen = gfn, gen
     if p.mmio_spte_generation:
-        if p.enable_mmio_caching:
+        # enable_mmio_caching is the kvm.mmio_caching module parameter: a host setting, not the era's.
+        caching = p.enable_mmio_caching and kvm.settings.mmio_caching
+        if caching:
             kvm.sptes.install(gfn, Spte(SpteState.MMIO, None, gen))
-        chain.append(KernelCall(n("handle_noslot"), f"gfn={gfn:#x}", "RET_PF_CONTINUE" if p.enable_mmio_caching else "RET_PF_EMULATE",
-                                note="vcpu_cache_mmio_info()"))
-        if p.enable_mmio_caching:
+        chain.append(KernelCall(n("handle_noslot"), f"gfn={gfn:#x}", "RET_PF_CONTINUE" if caching else "RET_PF_EMULATE",
+                                note="vcpu_cache_mmio_info()" + ("" if caching else "; mmio_caching=N: no mmio spte")))
+        if caching:
             chain.append(KernelCall("mark_mmio_spte", f"gfn={gfn:#x}, gen={gen}", "RET_PF_EMULATE", note="mmio spte tagged with the memslot generation"))
         return Fault(PfResult.EMULATE, tuple(chain))
     chain.append(KernelCall(n("gfn_to_hva"), f"slot=NULL, gfn={gfn:#x}", n("hva_bad")))

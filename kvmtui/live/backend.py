@@ -1,8 +1,9 @@
 """Run a scenario's steps on the real kernel and report what it did in the engine's record shape.
 
 Records from here carry outcomes, values, exits and dirty bitmaps as the kernel gave them; `chain` and
-`spte` stay empty because the kernel does not show its internals. Steps it cannot do safely (poison, and
-evict, which has no mechanism here) are reported as `unsupported` and skipped, never faked.
+`spte` stay empty because the kernel does not show its internals. `evict` is done as reclaim does it
+(kvmapi.host_evict); `poison`, which would damage a host page for good, is reported as `unsupported` and
+skipped, never faked.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..engine.uapi import errno_name
 from ..runner import ScenarioRun, TraceEntry, check_expect, mmio_answer
 from ..scenario.model import Scenario
 from . import kvmapi as k
+from .params import host_settings
 from .vm import HARNESS_GPA, HARNESS_SIZE, HARNESS_SLOT, LiveError, LiveVm
 
 MAX_FILLED_MAPPING = 256 << 20
@@ -68,7 +70,8 @@ class LiveRun:
 
     def __init__(self, scenario: Scenario, path: str | None = None) -> None:
         self.scenario = scenario
-        self.sim = ScenarioRun(scenario, "modern", path)  # for mapping names and host-reference resolution only
+        self.settings = host_settings()  # this host's module parameters and swap, for a simulator beside it
+        self.sim = ScenarioRun(scenario, "modern", path, self.settings)  # for mapping names and host-reference resolution only
         self.path = path or scenario.path
         self.kernel = "live"
         self.specs = self.sim.specs
@@ -145,6 +148,9 @@ class LiveRun:
                     return sim_hva
                 return m.live_hva + (sim_hva - m.sim_hva)
         return sim_hva  # an address outside every mapping stays as written (NULL, unmapped holes)
+
+    def _mapping_at(self, live_hva: int) -> _LiveMapping | None:
+        return next((m for m in self.maps.values() if m.live_hva <= live_hva < m.live_hva + m.size), None)
 
     def host_label(self, hva: int) -> str:
         return self.sim.host_label(hva)
@@ -261,12 +267,14 @@ class LiveRun:
 
     def _host_op(self, step: HostOp) -> StepRecord:
         args = {"hva": step.hva, "size": step.size}
-        if step.op in ("evict", "poison"):
-            why = "poisoning a host page is permanent" if step.op == "poison" else "no way to make a page non-resident here"
-            return StepRecord(step.op, args, "unsupported", message=f"{step.op}: not done live ({why})")
+        if step.op == "poison":
+            return StepRecord(step.op, args, "unsupported", message="poison: not done live (poisoning a host page is permanent)")
         live = self.live_hva(step.hva)
         try:
-            if step.op == "mprotect":
+            if step.op == "evict":
+                m = self._mapping_at(live)
+                k.host_evict(live, _page_up(step.size), m.fd if m else None, live - m.live_hva if m else 0)
+            elif step.op == "mprotect":
                 k.host_mprotect(live, _page_up(step.size), step.prot or "rw")
             elif step.op == "munmap":
                 k.host_munmap(live, _page_up(step.size))

@@ -42,6 +42,9 @@ EXIT_NAMES = {0: "KVM_EXIT_UNKNOWN", 2: "KVM_EXIT_IO", 4: "KVM_EXIT_DEBUG", 5: "
 PROT = {"none": 0, "r": 1, "rw": 3}
 MAP_PRIVATE, MAP_SHARED, MAP_FIXED, MAP_ANONYMOUS, MAP_NORESERVE, MAP_FIXED_NOREPLACE = 0x02, 0x01, 0x10, 0x20, 0x4000, 0x100000
 MADV_DONTNEED = 4
+MADV_PAGEOUT = 21
+MS_SYNC = 4
+POSIX_FADV_DONTNEED = 4
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
@@ -49,6 +52,8 @@ _libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_
 _libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
 _libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 _libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+_libc.msync.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+_libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
 MAP_FAILED = ctypes.c_void_p(-1).value
 
 
@@ -82,6 +87,26 @@ def host_mprotect(addr: int, length: int, prot: str) -> None:
 
 def host_madvise_dontneed(addr: int, length: int) -> None:
     libc_call(_libc.madvise, addr, length, MADV_DONTNEED)
+
+
+def host_evict(addr: int, length: int, fd: int | None, offset: int) -> None:
+    """Make pages non-resident the way reclaim does, content kept: write dirty file pages back (msync), reclaim
+    the range (MADV_PAGEOUT: unmaps the pages, so the mmu notifier zaps their sptes, and frees them), then drop
+    what the page cache still holds of the file range (POSIX_FADV_DONTNEED). Measured here: every page of a
+    shared file mapping, read or written, is no longer resident afterwards (mincore). Anonymous pages go to
+    swap only if there is swap; without it (this machine) they stay, as reclaim would leave them."""
+    if fd is not None:
+        libc_call(_libc.msync, addr, length, MS_SYNC)
+    libc_call(_libc.madvise, addr, length, MADV_PAGEOUT)
+    if fd is not None:
+        os.posix_fadvise(fd, offset, length, POSIX_FADV_DONTNEED)
+
+
+def host_resident(addr: int, pages: int) -> list[bool]:
+    """mincore(): which pages of the range are in memory (page cache residency for file mappings)."""
+    vec = ctypes.create_string_buffer(pages)
+    libc_call(_libc.mincore, addr, pages * 4096, vec)
+    return [bool(b & 1) for b in vec.raw]
 
 
 def ioctl(fd: int, request: int, arg: int | bytearray = 0) -> int:
