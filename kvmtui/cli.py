@@ -100,8 +100,8 @@ def _load_or_report(path: str):
 def cmd_compare(args: argparse.Namespace) -> int:
     from .engine.compare import compare_records
     from .live.backend import LiveRun
-    from .live.vm import LiveError
     from .live.params import host_settings
+    from .live.vm import LiveError
     from .report import print_compare
     from .runner import ScenarioRun
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from .engine.host import Mapping as HostMapping
     from .engine.kvm import Kvm
+    from .engine.settings import HostSettings
     from .runner import TraceEntry
     from .scenario.model import Scenario, StepSpec
 
@@ -29,6 +30,8 @@ class Run(Protocol):
     def specs(self) -> list[StepSpec]: ...
     @property
     def shows_internals(self) -> bool: ...  # sptes, host pages, kernel call chains
+    @property
+    def settings(self) -> HostSettings: ...  # the host modelled (module parameters, swap)
     @property
     def mappings(self) -> Mapping[str, HostMapping]: ...
 

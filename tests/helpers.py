@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from kvmtui.engine import DEFAULT_SETTINGS, HostSettings, Access, AccessKind, Machine, Mapping, SetMemoryRegion, UserMemoryRegion, get_profile
+from kvmtui.engine import (
+    DEFAULT_SETTINGS,
+    Access,
+    AccessKind,
+    HostSettings,
+    Machine,
+    Mapping,
+    SetMemoryRegion,
+    UserMemoryRegion,
+    get_profile,
+)
 from kvmtui.engine.steps import GetDirtyLog, HostOp
 from kvmtui.engine.uapi import KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY
 

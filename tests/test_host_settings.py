@@ -2,14 +2,14 @@
 reads them from the machine it runs on."""
 
 import pytest
-
 from helpers import RAM_HVA, host, machine, read, setmem
+
 from kvmtui.engine import DEFAULT_SETTINGS, HostSettings, SpteState
 from kvmtui.live import params
 
 
 def test_the_defaults_are_the_kernels():
-    assert DEFAULT_SETTINGS == HostSettings(mmio_caching=True, swap=False)
+    assert HostSettings(mmio_caching=True, swap=False) == DEFAULT_SETTINGS
 
 
 @pytest.mark.parametrize("caching", [True, False])

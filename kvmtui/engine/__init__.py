@@ -18,8 +18,8 @@ from .host import Mapping
 from .machine import Machine
 from .memslots import MemSlot, UserMemoryRegion
 from .profiles import KERNEL_ERAS, PROFILES, Profile, get_profile
-from .settings import DEFAULT_SETTINGS, HostSettings
 from .records import KernelCall, MmioExit, SlotChange, SpteChange, SpteState, StepRecord
+from .settings import DEFAULT_SETTINGS, HostSettings
 from .steps import Access, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, Step
 from .uapi import AccessKind, Outcome
 from .vcpu import ACCESS_PATHS

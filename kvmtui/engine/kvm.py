@@ -13,8 +13,8 @@ from .host import HostMemory
 from .memslots import MemSlot, Memslots
 from .mmu_state import Sptes
 from .profiles import Profile
-from .settings import DEFAULT_SETTINGS, HostSettings
 from .records import SpteChange, SpteState
+from .settings import DEFAULT_SETTINGS, HostSettings
 
 
 @dataclass(slots=True)

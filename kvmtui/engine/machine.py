@@ -10,8 +10,8 @@ from .host import Mapping
 from .kvm import Kvm
 from .memslots import MemSlot, MemslotUpdate, kvm_set_memory_region
 from .profiles import Profile
-from .settings import DEFAULT_SETTINGS, HostSettings
 from .records import KernelCall, SlotChange, SpteChange, SpteState, StepRecord
+from .settings import DEFAULT_SETTINGS, HostSettings
 from .steps import Access, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, Step
 from .uapi import EFAULT, KVM_CAP_NAMES, errno_name, flag_names
 from .vcpu import AccessPath, kvm_access
@@ -190,14 +190,13 @@ class Machine:
                               message=f"{step.op} at {start:#x}: -ENOMEM (range not fully mapped)")
         chain: list[KernelCall] = []
         spte: list[SpteChange] = []
+        rng: tuple[int, int] | None = None  # the hva range the mmu notifier invalidates
         if step.op == "host_write":
             err = self._host_write(step.hva, step.data, chain, spte)
             if err:
                 return StepRecord(step.op, args, errno_name(err), tuple(chain), message=f"host write at {start:#x}: the VMM would take SIGSEGV")
-            rng = None
         else:
             note = ""
-            rng: tuple[int, int] | None
             if step.op == "mprotect":
                 assert step.prot is not None
                 rng = host.mprotect(start, size, step.prot, kvm.profile.mprotect_try_change_writable)
