@@ -150,3 +150,15 @@ def test_an_emulated_write_sets_the_dirty_bit_of_every_page_it_walks(path):
     host(m, "host_write", RAM_HVA, 1, data=b"\x01")
     r = read(m, 0x0)
     assert r.dirtied == (((0, 0),) if path == "native" else ())  # emulated reads never map or log
+
+
+def test_mprotect_to_the_protection_a_mapping_has_changes_nothing(logged):
+    # mprotect_fixup(): newflags == oldflags returns early: no change_protection(), no mmu notifier, so the
+    # write-protected spte stays and a read is no fault (a zap would refault it writable and log the page).
+    write(logged, 0x2000, 1)
+    assert dirty_log(logged, 0).dirty == (2,)
+    r = host(logged, "mprotect", RAM_HVA, MB, "rw")
+    assert r.outcome == "ok" and not r.spte
+    assert logged.spte_state(2) is SpteState.WP
+    read(logged, 0x2000)
+    assert dirty_log(logged, 0).dirty == ()

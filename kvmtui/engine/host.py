@@ -273,29 +273,33 @@ class HostMemory:
         self.pages[key] = replace(p, data=span, data_at=lo)
 
     # -- the VMM's own changes (each returns the hva range the mmu notifier must invalidate) ----------
-    def mprotect(self, start: int, size: int, prot: Prot, try_change_writable: bool = False) -> tuple[int, int]:
+    def mprotect(self, start: int, size: int, prot: Prot, try_change_writable: bool = False) -> tuple[int, int] | None:
         """change_protection(): without PROT_WRITE the PTEs lose write permission. Back to PROT_WRITE, a PTE
         that may be written without a write fault regains it at once: a dirty page of a shared file mapping
         (every era: dirty_accountable / can_change_pte_writable()) and, with MM_CP_TRY_CHANGE_WRITABLE
-        (v6.0+, `try_change_writable`), an exclusive anonymous page. The rest wait for a write fault."""
+        (v6.0+, `try_change_writable`), an exclusive anonymous page. The rest wait for a write fault.
+        A VMA that already has the protection is left alone (mprotect_fixup(): newflags == oldflags), so
+        nothing is invalidated there. Returns the hva span whose PTEs changed, or None."""
         end = start + _page_up(size)
+        if all(v.prot == prot for v in self.vmas_in(start, end)):
+            return None
         pieces = self._carve(start, end)
+        changed = [piece for piece in pieces if piece.prot != prot]
         for piece in pieces:
             self._insert(replace(piece, prot=prot))
-        backing = {piece.start >> PAGE_SHIFT: piece.mapping.backing for piece in pieces}
-        for key in self._keys_in(start, end):
-            p = self.pages[key]
-            if prot != "rw":
-                if p.writable:
-                    self.pages[key] = replace(p, writable=False)
-                continue
-            if p.writable or p.pfn is None or p.pfn == ZERO_PFN or p.poisoned:
-                continue
-            vma = self.find_vma(key << PAGE_SHIFT)
-            kind = vma.mapping.backing if vma is not None else backing.get(key)
-            if (kind == "anon" and try_change_writable) or (kind == "file" and p.data is not None):
-                self.pages[key] = replace(p, writable=True)
-        return start, end
+        for piece in changed:
+            backing = piece.mapping.backing
+            for key in self._keys_in(piece.start, piece.end):
+                p = self.pages[key]
+                if prot != "rw":
+                    if p.writable:
+                        self.pages[key] = replace(p, writable=False)
+                    continue
+                if p.writable or p.pfn is None or p.pfn == ZERO_PFN or p.poisoned:
+                    continue
+                if (backing == "anon" and try_change_writable) or (backing == "file" and p.data is not None):
+                    self.pages[key] = replace(p, writable=True)
+        return min(p.start for p in changed), max(p.end for p in changed)
 
     def munmap(self, start: int, size: int) -> tuple[int, int]:
         end = start + _page_up(size)

@@ -24,7 +24,7 @@ from ..runner import ScenarioRun, TraceEntry, check_expect, mmio_answer
 from ..scenario.model import Scenario
 from . import kvmapi as k
 from .params import host_settings
-from .vm import HARNESS_GPA, HARNESS_SIZE, HARNESS_SLOT, LiveError, LiveVm
+from .vm import HARNESS_END, HARNESS_GPA, HARNESS_SLOT, LiveError, LiveVm
 
 MAX_FILLED_MAPPING = 256 << 20
 RESERVED_TAIL = 1 << 30  # slots may reach past the last mapping: that must fault there too, not hit other memory
@@ -225,7 +225,7 @@ class LiveRun:
 
     def _access(self, step: Access) -> StepRecord:
         gpa, size = step.gpa, step.size
-        if HARNESS_GPA <= gpa < HARNESS_GPA + HARNESS_SIZE:
+        if gpa < HARNESS_END and gpa + size > HARNESS_GPA:
             return StepRecord(str(step.kind), {"vcpu": step.vcpu, "gpa": gpa, "size": size}, "unsupported", message="the harness owns this gpa")
         cpl = 3 if self.path == "native" else 0
         r = self.vm.access(step.kind.value, gpa, size, step.value or 0, cpl, self.answer)

@@ -20,7 +20,12 @@ PAGE = 4096
 HARNESS_SLOT = 32763
 HARNESS_GPA = 0x3F0000000000  # far above anything a scenario touches (and below the 48-bit limit)
 HARNESS_SIZE = 4 << 20
-PML4_OFF, GDT_OFF, TSS_OFF, CODE_OFF, TABLES_OFF = 0x0000, 0x1000, 0x2000, 0x3000, 0x4000
+PML4_OFF, GDT_OFF, TSS_OFF, CODE_OFF, FETCH_OFF, STACK_OFF, TABLES_OFF = 0x0000, 0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000
+# Linear pages for fetches (see LiveVm._fetch), above the harness slot; gpas from here to HARNESS_END belong to
+# the harness (an identity mapping there would collide with an alias).
+ALIAS_BASE = HARNESS_GPA + (1 << 30)
+ALIAS_SIZE = 1 << 30
+HARNESS_END = ALIAS_BASE + ALIAS_SIZE
 MARKER_PORT = 0x10
 PTE_P, PTE_RW, PTE_US = 1, 2, 4
 SEL_CODE0, SEL_DATA0, SEL_CODE3, SEL_DATA3, SEL_TSS = 0x08, 0x10, 0x1B, 0x23, 0x28
@@ -60,6 +65,8 @@ class LiveVm:
             raise LiveError("the harness memslot was refused")
         self._write(GDT_OFF, struct.pack("<6Q", 0, 0x00209A0000000000, 0x0000920000000000, 0x0020FA0000000000,
                                          0x0000F20000000000, 0) + self._tss_descriptor())
+        self._write(FETCH_OFF + PAGE - 2, b"\xc2\x00")  # ret imm16: its high byte is the fetched one (_fetch)
+        self.next_alias = 0
         for off in range(0, TABLES_OFF + 16 * PAGE, PAGE):
             self.map_page(HARNESS_GPA + off)
 
@@ -94,12 +101,17 @@ class LiveVm:
     def map_page(self, gpa: int) -> None:
         """Identity-map one 4 KiB page, user-accessible, Accessed and Dirty clear (so reads do not log)."""
         page = gpa & ~0xFFF
-        pdpt = self._table(PML4_OFF, (page >> 39) & 511)
-        pd = self._table(pdpt, (page >> 30) & 511)
-        pt = self._table(pd, (page >> 21) & 511)
-        slot = pt + ((page >> 12) & 511) * 8
+        self._map(page, page, PTE_P | PTE_RW | PTE_US)
+
+    def _map(self, linear: int, gpa: int, flags: int) -> None:
+        """Map a linear page to a guest-physical page unless it is mapped already (a PTE is written once: the
+        shadow MMU would not notice a later change made behind the guest's back)."""
+        pdpt = self._table(PML4_OFF, (linear >> 39) & 511)
+        pd = self._table(pdpt, (linear >> 30) & 511)
+        pt = self._table(pd, (linear >> 21) & 511)
+        slot = pt + ((linear >> 12) & 511) * 8
         if not self._read_u64(slot) & PTE_P:
-            self._write(slot, struct.pack("<Q", page | PTE_P | PTE_RW | PTE_US))
+            self._write(slot, struct.pack("<Q", (gpa & ~0xFFF) | flags))
 
     # -- ioctls --------------------------------------------------------------------------------------------
     def set_memory_region(self, slot: int, flags: int, gpa: int, size: int, uaddr: int) -> int:
@@ -140,72 +152,102 @@ class LiveVm:
 
     def access(self, kind: str, gpa: int, size: int, value: int, cpl: int, mmio_answer) -> dict:
         """Run one access; returns outcome, value, exits and the exit reason seen."""
+        if kind == "fetch":
+            return self._fetch(gpa, size, cpl, mmio_answer)
         for off in range(gpa & ~0xFFF, gpa + size, PAGE):
             self.map_page(off)
         self._set_mode(cpl)
-        code_gpa = HARNESS_GPA + CODE_OFF
-        regs = {"rcx": 0, "rip": code_gpa, "rsp": 0, "rflags": 0x2}
-        if kind == "fetch":
-            regs["rip"] = gpa
-            k.ioctl(self.vcpu, k.KVM_SET_GUEST_DEBUG, bytearray(struct.pack("<II", 0x1 | 0x2, 0) + b"\0" * 64))
-        else:
-            code = b"\x48\xb8" + struct.pack("<Q", gpa)  # movabs rax, gpa
-            op = {1: b"\x8a\x08", 2: b"\x66\x8b\x08", 4: b"\x8b\x08", 8: b"\x48\x8b\x08"}[size]  # mov cl/cx/ecx/rcx, [rax]
-            if kind == "write":
-                code += b"\x48\xb9" + struct.pack("<Q", value)  # movabs rcx, value
-                op = {1: b"\x88\x08", 2: b"\x66\x89\x08", 4: b"\x89\x08", 8: b"\x48\x89\x08"}[size]
-            code += op + bytes([0xE6, MARKER_PORT])  # out MARKER_PORT, al
-            self._write(CODE_OFF, code)
-        k.ioctl(self.vcpu, k.KVM_SET_REGS, k.Regs(**regs).pack())
-        exits: list[tuple[int, int, bytes, bool]] = []
-        outcome, reason = "ok", None
-        try:
-            for _ in range(MAX_RUNS):
-                try:
-                    k.ioctl(self.vcpu, k.KVM_RUN, 0)
-                except OSError as e:
-                    if e.errno == errno.EINTR:
-                        continue
-                    if e.errno == errno.EFAULT:
-                        outcome = "efault"
-                        break
-                    raise
-                reason = self.run.exit_reason
-                if kind == "fetch" and reason != k.KVM_EXIT_INTERNAL_ERROR:
-                    # Any exit after the start means the instruction was fetched (and decoded); what it then
-                    # did (a write to MMIO, a triple fault on garbage) is its own business, not the fetch's.
-                    break
-                if reason == k.KVM_EXIT_MMIO:
-                    phys, data, length, is_write = self.run.mmio()
-                    if not is_write:
-                        data = mmio_answer(phys, length)
-                        self.run.set_mmio_data(data)
-                    exits.append((phys, length, data, is_write))
-                    continue
-                if reason == k.KVM_EXIT_IO and self.run.io()[2] == MARKER_PORT:
-                    self._complete_pending_io()
-                    break
-                if reason == k.KVM_EXIT_INTERNAL_ERROR:
-                    outcome = "internal_error"
-                    break
-                outcome = k.EXIT_NAMES.get(reason, str(reason)).lower()
-                break
-            else:
-                outcome = "internal_error"
-        finally:
-            if kind == "fetch":
-                k.ioctl(self.vcpu, k.KVM_SET_GUEST_DEBUG, bytearray(72))
+        code = b"\x48\xb8" + struct.pack("<Q", gpa)  # movabs rax, gpa
+        op = {1: b"\x8a\x08", 2: b"\x66\x8b\x08", 4: b"\x8b\x08", 8: b"\x48\x8b\x08"}[size]  # mov cl/cx/ecx/rcx, [rax]
+        if kind == "write":
+            code += b"\x48\xb9" + struct.pack("<Q", value)  # movabs rcx, value
+            op = {1: b"\x88\x08", 2: b"\x66\x89\x08", 4: b"\x89\x08", 8: b"\x48\x89\x08"}[size]
+        code += op + bytes([0xE6, MARKER_PORT])  # out MARKER_PORT, al
+        self._write(CODE_OFF, code)
+        k.ioctl(self.vcpu, k.KVM_SET_REGS, k.Regs(rcx=0, rip=HARNESS_GPA + CODE_OFF, rsp=0, rflags=0x2).pack())
+        outcome, exits, reason = self._run(mmio_answer)
         got = None
-        if (outcome == "ok" and kind == "read") or (outcome == "ok" and exits and kind == "read"):
-            rcx = k.Regs.unpack(self._get_regs()).v["rcx"]
-            got = rcx & ((1 << (8 * size)) - 1)
         if exits and outcome == "ok":
             outcome = "mmio"
-            if kind == "read":
-                got = k.Regs.unpack(self._get_regs()).v["rcx"] & ((1 << (8 * size)) - 1)
+        if kind == "read" and outcome in ("ok", "mmio"):
+            got = k.Regs.unpack(self._get_regs()).v["rcx"] & ((1 << (8 * size)) - 1)
         if kind == "write" and outcome in ("ok", "mmio"):
             got = value
         return {"outcome": outcome, "value": got, "exits": exits, "exit_reason": k.EXIT_NAMES.get(reason) if reason is not None else None}
+
+    def _fetch(self, gpa: int, size: int, cpl: int, mmio_answer) -> dict:
+        """An instruction fetch of [gpa, gpa+size) that executes nothing found there.
+
+        Each page the range touches, in order, is fetched as the last byte of an instruction of known length
+        whose other bytes are the harness's: `ret imm16` (C2 lo hi) with C2 lo at the end of a harness code
+        page mapped at linear H and hi at linear H+4096, which a fresh alias PTE maps to the target page. The
+        CPU (native) or the emulator (emulated) must fetch that byte through the target gfn's fault path; the
+        instruction then only returns to the harness's OUT marker. So what is at the target is never run, and
+        the bytes fetched are decided by the step, not by the instruction found there.
+
+        Native (CPL3), a 1-byte read of the page through its identity mapping comes first: a fetch fault is
+        a read fault (same hva_to_pfn(), same FNAME(protect_clean_gpte) with the identity PTE's Dirty bit),
+        and it leaves the gfn's identity spte as the fetch would. The alias PTE is read-only, so its own spte
+        never becomes writable and never logs a page. The emulator keeps no sptes, so there the alias alone
+        does it. The first page that does not complete ends the fetch with its outcome."""
+        pages = range(gpa & ~0xFFF, gpa + size, PAGE)
+        exits: list[tuple[int, int, bytes, bool]] = []
+        for page in pages:
+            if cpl == 3:
+                r = self.access("read", max(gpa, page), 1, 0, cpl, mmio_answer)
+                if r["outcome"] not in ("ok", "mmio"):
+                    return {**r, "value": None, "exits": []}
+            self._set_mode(cpl)
+            h = self._alias_pair(page)
+            self._write(STACK_OFF, struct.pack("<Q", HARNESS_GPA + CODE_OFF))  # ret's return address
+            self._write(CODE_OFF, bytes([0xE6, MARKER_PORT]))  # out MARKER_PORT, al
+            k.ioctl(self.vcpu, k.KVM_SET_REGS, k.Regs(rcx=0, rip=h + PAGE - 2, rsp=HARNESS_GPA + STACK_OFF, rflags=0x2).pack())
+            outcome, run_exits, reason = self._run(mmio_answer)
+            exits += run_exits
+            if outcome != "ok" or run_exits:
+                return {"outcome": outcome if not run_exits else "internal_error", "value": None, "exits": [],
+                        "exit_reason": k.EXIT_NAMES.get(reason) if reason is not None else None}
+        return {"outcome": "ok", "value": None, "exits": [], "exit_reason": "KVM_EXIT_IO"}
+
+    def _alias_pair(self, target_page: int) -> int:
+        """Two fresh linear pages: H -> the harness's fetch page (`C2 00` at its end), H+4096 -> target_page,
+        both read-only to the guest. Fresh each time, so no stale translation of an earlier target is used."""
+        h = ALIAS_BASE + self.next_alias * 2 * PAGE
+        if h + 2 * PAGE > ALIAS_BASE + ALIAS_SIZE:
+            raise LiveError("the harness ran out of alias pages for fetches")
+        self.next_alias += 1
+        self._map(h, HARNESS_GPA + FETCH_OFF, PTE_P | PTE_US)
+        self._map(h + PAGE, target_page, PTE_P | PTE_US)
+        return h
+
+    def _run(self, mmio_answer) -> tuple[str, list[tuple[int, int, bytes, bool]], int | None]:
+        """KVM_RUN until the OUT marker (outcome ok), answering MMIO exits; or the first other stop."""
+        exits: list[tuple[int, int, bytes, bool]] = []
+        reason = None
+        for _ in range(MAX_RUNS):
+            try:
+                k.ioctl(self.vcpu, k.KVM_RUN, 0)
+            except OSError as e:
+                if e.errno == errno.EINTR:
+                    continue
+                if e.errno == errno.EFAULT:
+                    return "efault", exits, reason
+                raise
+            reason = self.run.exit_reason
+            if reason == k.KVM_EXIT_MMIO:
+                phys, data, length, is_write = self.run.mmio()
+                if not is_write:
+                    data = mmio_answer(phys, length)
+                    self.run.set_mmio_data(data)
+                exits.append((phys, length, data, is_write))
+                continue
+            if reason == k.KVM_EXIT_IO and self.run.io()[2] == MARKER_PORT:
+                self._complete_pending_io()
+                return "ok", exits, reason
+            if reason == k.KVM_EXIT_INTERNAL_ERROR:
+                return "internal_error", exits, reason
+            return k.EXIT_NAMES.get(reason, str(reason)).lower(), exits, reason
+        return "internal_error", exits, reason
 
     def _get_regs(self) -> bytes:
         buf = bytearray(144)
