@@ -48,7 +48,7 @@ def _access_at(draw, gpa: int, kinds=("read", "read", "write", "write", "fetch")
 @st.composite
 def access(draw, bases=(0x0, 0x1000, 0x10000, 0x20000, 0x30000, 0x3F000, 0x50000, 0x60000, 0x70000)):
     base = draw(st.sampled_from(bases))
-    off = draw(st.sampled_from((0, 0x2000, 0x3000) + PAGE_OFFSETS))
+    off = draw(st.sampled_from((0, 0x2000, 0x3000, *PAGE_OFFSETS)))
     return _access_at(draw, base + off)
 
 
@@ -164,7 +164,7 @@ def edges(draw):
         _step("check_extension", cap=draw(st.sampled_from((15, 30, 36, 59, 143, 81, 10, 9999)))),
     ])))
     for _ in range(draw(st.integers(3, 16))):
-        base = draw(st.sampled_from(EDGE_SLOTS + (0xFFFFF000, 0x1000000000 - 0x1000)))
+        base = draw(st.sampled_from((*EDGE_SLOTS, 0xFFFFF000, 0x1000000000 - 0x1000)))
         steps.append(_access_at(draw, base + draw(st.sampled_from((0, 0x1000, 0x2000, 0x3000))) + draw(st.sampled_from(PAGE_OFFSETS))))
         if draw(st.integers(0, 5)) == 0:
             steps.append(draw(st.one_of(host_op(), slot_op(ids=(0, 1, 2)))))

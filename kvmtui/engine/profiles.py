@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from .capabilities import CAPS_BY_ERA
-from .uapi import KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY
+from .uapi import KVM_CAPS, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +177,7 @@ def with_address_spaces(profile: Profile, n: int) -> Profile:
     if n == profile.address_spaces:
         return profile
     caps = dict(profile.caps)
-    caps[_C["KVM_CAP_MULTI_ADDRESS_SPACE"]] = n if n > 1 else 0
+    caps[KVM_CAPS["KVM_CAP_MULTI_ADDRESS_SPACE"]] = n if n > 1 else 0
     return replace(profile, address_spaces=n, caps=caps, title=f"{profile.title}, {n} address spaces")
 
 
