@@ -13,7 +13,7 @@ from typing import NoReturn
 from . import __version__
 
 EXIT_OK, EXIT_UNMET, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
-COMMANDS = ("trace", "check", "import", "compare", "samples", "map", "diff")
+COMMANDS = ("trace", "check", "import", "compare", "samples", "map", "diff", "serve")
 VALIDATE_IMPORT_STEPS = 5000
 ERAS = ("3.6", "3.7", "modern")
 PATHS = ("native", "emulated")
@@ -215,6 +215,44 @@ def build_samples_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_serve_parser() -> argparse.ArgumentParser:
+    from .serve import DEFAULT_HOST, DEFAULT_PORT
+
+    p = _Parser(prog="kvmtui serve", description="Serve the app to web browsers (textual-serve): each visitor gets their own "
+                "copy of SCENARIO; save, export and screenshot are downloads in the browser. Listens on 127.0.0.1 by default.")
+    p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
+    p.add_argument("scenario", help="a scenario YAML file, an ELF image, a VMM log, or a bundled sample's name")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--lesson", action="store_true", help="open every visitor's app in lesson mode")
+    p.add_argument("--theme", help="a Textual theme name, or high-contrast")
+    p.add_argument("--live", action="store_true", help=argparse.SUPPRESS)
+    _common(p)
+    return p
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if args.live:
+        print("kvmtui serve: --live is refused: every visitor would run guest code on this machine's /dev/kvm", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not 1 <= args.port <= 65535:
+        print(f"kvmtui serve: --port {args.port} is not a TCP port (1-65535)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if _load_or_report(args.scenario) is None:  # bad input is reported here, not in every visitor's browser
+        return EXIT_BAD_INPUT
+    if args.theme:
+        from .tui.theme import theme_names
+
+        if args.theme not in theme_names():
+            print(f"kvmtui serve: unknown theme {args.theme!r} (known: {', '.join(theme_names())})", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    from .serve import app_command, serve
+
+    serve(app_command(args.scenario, args.kernel, args.path, args.theme, args.lesson), args.host, args.port,
+          f"kvmtui · {args.scenario.rsplit('/', 1)[-1]}")
+    return EXIT_OK
+
+
 def _resolve(arg: str) -> str:
     from .bundled import resolve
 
@@ -354,6 +392,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_compare_parser().parse_args(argv[1:])
             args.scenarios = [_resolve(a) for a in args.scenarios]
             return cmd_compare(args)
+        if argv and argv[0] == "serve":
+            args = build_serve_parser().parse_args(argv[1:])
+            args.scenario = _resolve(args.scenario)
+            return cmd_serve(args)
         if argv and argv[0] == "samples":
             return cmd_samples(build_samples_parser().parse_args(argv[1:]))
         if argv and argv[0] == "import":

@@ -7,6 +7,7 @@ action is declared once in BINDINGS: the footer, the help screen and the command
 from __future__ import annotations
 
 import copy
+import io
 import json
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -436,9 +437,21 @@ class KvmApp(App[int]):
         self._rebuild(scenario)
         return None
 
+    @property
+    def in_browser(self) -> bool:
+        """Served by `kvmtui serve`: files go to the visitor's browser, never onto the server's disk."""
+        return self.is_web
+
+    def _deliver(self, text: str, name: str, what: str) -> None:
+        self.deliver_text(io.StringIO(text), save_filename=name, mime_type="text/plain")
+        self.notify(f"Sent {what} to your browser as a download: {name}.", timeout=4, markup=False)
+
     def action_save(self) -> None:
         if self.doc is None:
             self.notify("This scenario has no file behind it to save.", severity="warning", markup=False)
+            return
+        if self.in_browser:
+            self._deliver(dump_yaml(self.doc), Path(self.scenario_path or "scenario.yaml").name, "the scenario")
             return
         self.push_screen(Prompt("Save the scenario as", "a path; the scenario's own file asks before overwriting", self._save_check,
                                 value=self.scenario_path or "", prompt_id="save"), self._save_chosen)
@@ -488,6 +501,11 @@ class KvmApp(App[int]):
 
     def action_export_trace(self) -> None:
         stem = Path(self.scenario.file).stem
+        if self.in_browser:
+            buf = io.StringIO()
+            write_json_lines(self.run_, self.run_.entries(), buf)
+            self._deliver(buf.getvalue(), f"{stem}.{self.run_.kernel}.trace.jsonl", f"the trace ({len(self.run_)} records)")
+            return
         self.push_screen(Prompt("Export the trace (JSON lines) to", "a new file", self._new_file,
                                 value=f"{stem}.{self.run_.kernel}.trace.jsonl", prompt_id="export"), self._export)
 
@@ -500,6 +518,11 @@ class KvmApp(App[int]):
 
     def action_export_svg(self) -> None:
         stem = Path(self.scenario.file).stem
+        if self.in_browser:
+            name = f"{stem}-step{self.index + 1}.svg"
+            self.deliver_screenshot(filename=name)
+            self.notify(f"Sent a screenshot to your browser as a download: {name}.", timeout=4, markup=False)
+            return
         self.push_screen(Prompt("Save a screenshot (SVG) to", "a new file", self._new_file,
                                 value=f"{stem}-step{self.index + 1}.svg", prompt_id="screenshot"), self._svg)
 
