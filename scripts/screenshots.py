@@ -32,6 +32,10 @@ async def main() -> None:
     await shoot("rom-ro-write", KvmApp(rom), (120, 36), ro_write)
     await shoot("rom-ro-write-80x24", KvmApp(rom), (80, 24), ro_write)
     await shoot("rom-page-map", KvmApp(rom), (120, 36), ["end", "2"])
+    lesson = ["n", "1", "n", "n", "1", "n", "1", "n"]  # to the question before the read-only write
+    await shoot("rom-lesson-question-80x24", KvmApp(rom, lesson=True), (80, 24), lesson)
+    await shoot("rom-lesson-reveal-80x24", KvmApp(rom, lesson=True), (80, 24), [*lesson, "2"])
+    await shoot("rom-ro-write-high-contrast-80x24", KvmApp(rom, theme="high-contrast"), (80, 24), ro_write)
     await shoot("before-after-3.6-beside-3.7", KvmApp(str(ROOT / "samples" / "before-after.yaml")), (120, 36), ["v"])
     big = KvmApp(scenario=large_layout(32764, 100_000))
     await shoot("large-layout-32764-slots", big, (120, 36), ["end", "2"])

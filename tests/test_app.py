@@ -12,6 +12,7 @@ from kvmtui.tui.screens.compare import CompareScreen
 from kvmtui.tui.screens.dialogs import Prompt
 from kvmtui.tui.widgets.events import EventLog
 from kvmtui.tui.widgets.memslots import MemslotTable
+from kvmtui.tui.widgets.pagemap import LABEL as LABEL_WIDTH
 from kvmtui.tui.widgets.pagemap import PageMap
 from kvmtui.tui.widgets.resolution import Resolution
 
@@ -412,3 +413,23 @@ async def test_at_80x24_the_ro_write_shows_the_readonly_slot_chain_and_exit_line
         assert res.compact and exit_at < last_call_at
         slots = [str(app.query_one(MemslotTable).render_line(y).text) for y in range(3)]
         assert any("RO" in r for r in slots)
+
+
+@pytest.mark.asyncio
+async def test_page_map_rows_end_before_the_scrollbar_and_the_note_starts_at_its_top():
+    app = KvmApp(ROM)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("end", "2", "plus", "plus")  # zoomed in: more rows than fit
+        await pilot.pause()
+        pm = app.query_one(PageMap)
+        assert pm.max_scroll_y > 0  # the scrollbar shows at this size
+        assert LABEL_WIDTH + pm.cells <= pm.scrollable_content_region.width
+        await pilot.press("home", "1")
+        await pilot.pause()
+        scroll = app.query_one("#narration-scroll")
+        scroll.scroll_end(animate=False)
+        await pilot.pause()
+        assert scroll.scroll_y > 0
+        await pilot.press("n")
+        await pilot.pause()
+        assert scroll.scroll_y == 0

@@ -19,6 +19,13 @@ CASES = {
     "before-after-compare-100x30": (ROOT / "samples" / "before-after.yaml", (100, 30), ["v"]),
     "help-80x24": (ROOT / "samples" / "rom.yaml", (80, 24), ["question_mark"]),
 }
+LESSON_TO_RO_WRITE = ["n", "1", "n", "n", "1", "n", "1", "n"]  # answer "1" to each question before the write's
+KWARGS = {  # cases that open the app with options
+    "rom-lesson-question-80x24": (ROOT / "samples" / "rom.yaml", (80, 24), LESSON_TO_RO_WRITE, {"lesson": True}),
+    "rom-lesson-reveal-80x24": (ROOT / "samples" / "rom.yaml", (80, 24), [*LESSON_TO_RO_WRITE, "2"], {"lesson": True}),
+    "rom-ro-write-high-contrast-80x24": (ROOT / "samples" / "rom.yaml", (80, 24), ["n"] * 5, {"theme": "high-contrast"}),
+}
+CASES.update({name: case[:3] for name, case in KWARGS.items()})
 
 
 def _normalise(svg: str) -> str:
@@ -30,7 +37,7 @@ def _normalise(svg: str) -> str:
 @pytest.mark.parametrize("name", sorted(CASES))
 async def test_snapshot(name):
     scenario, size, keys = CASES[name]
-    app = KvmApp(str(scenario))
+    app = KvmApp(str(scenario), **(KWARGS[name][3] if name in KWARGS else {}))
     async with app.run_test(size=size) as pilot:
         for k in keys:
             await pilot.press(k)

@@ -196,6 +196,7 @@ class KvmApp(App[int]):
         self.query_one(HostMappings).show(view)
         self.query_one(DirtyLog).show(view)
         self.query_one(Narration).show(view)
+        self.query_one("#narration-scroll", VerticalScroll).scroll_home(animate=False)  # each step's note from its top
         self.sub_title = "live /dev/kvm" if self.live else f"kernel {self.run_.kernel}"
 
     def _forget_views(self) -> None:

@@ -70,7 +70,9 @@ class PageMap(ScrollView):
 
     @property
     def cells(self) -> int:
-        return max(self.size.width - LABEL, 8)
+        # The vertical scrollbar is drawn over the last columns when it shows: keep them free always, so a row's
+        # last cells (the reset vector's page) are never hidden under it.
+        return max(self.size.width - LABEL - self.styles.scrollbar_size_vertical, 8)
 
     @property
     def pages_per_cell(self) -> int:

@@ -103,7 +103,8 @@ class Resolution(VerticalScroll):
         rec = entry.record
         head, calls, tail = Text(), Text(), Text()
         if self.reveal is not None and self.reveal[0] == view.index:
-            head.append(self.reveal[2] + "\n", style="bold reverse" if self.reveal[1] else "bold underline")
+            short = self.reveal[2].split(":")[0] + ("" if self.reveal[1] else ": " + self.reveal[2].split("it was ")[-1].split(":")[0])
+            head.append(short.rstrip(".") + " (why: Note tab)\n", style="bold reverse" if self.reveal[1] else "bold underline")
         if rec.key_moment:
             head.append(f" {KEY_GLYPH} READ-ONLY WRITE → KVM_EXIT_MMIO ", style="bold reverse")
             head.append("\n")
