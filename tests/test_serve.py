@@ -6,7 +6,6 @@ Traffic stays on 127.0.0.1; every wait is bounded; the server is stopped by the 
 import asyncio
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -80,7 +79,7 @@ class Browser:
                 raise AssertionError(f"timed out; the screen:\n{self.text()}")
             try:
                 msg = await self.ws.receive(timeout=left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if msg.type.name == "BINARY":
                 self.stream.feed(msg.data)
@@ -99,24 +98,23 @@ async def test_a_websocket_client_steps_to_the_read_only_write_and_downloads_the
     import aiohttp
 
     with server() as port:
-        async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(f"http://127.0.0.1:{port}/ws?width={COLS}&height={ROWS}") as ws:
-                b = Browser(ws, session, port)
-                await b.pump(lambda: "step 1/11" in b.text())
-                assert "RO (step 2)" in b.text() or "READONLY (step 2)" in b.text()  # the ROM slot, before it exists
-                for n in range(2, 7):
-                    await b.press("n")
-                    await b.pump(lambda n=n: f"step {n}/11" in b.text())
-                await b.pump(lambda: "KVM_EXIT_MMIO write phys_addr=0xfffe0000" in b.text())
-                screen = b.text()
-                assert "READ-ONLY WRITE → KVM_EXIT_MMIO" in screen and "READONLY" in screen
-                await b.press("x")  # export: delivered to the browser, not written on the server
-                await b.pump(lambda: any(m[0] == "deliver_file_start" for m in b.messages))
-                key = next(m[1] for m in b.messages if m[0] == "deliver_file_start")
-                async with session.get(f"http://127.0.0.1:{port}/download/{key}") as r:
-                    body = await asyncio.wait_for(r.text(), 60)
-                lines = [json.loads(x) for x in body.splitlines()]
-                assert len(lines) == 11 and lines[5]["outcome"] == "mmio"
+        async with aiohttp.ClientSession() as session, session.ws_connect(f"http://127.0.0.1:{port}/ws?width={COLS}&height={ROWS}") as ws:
+            b = Browser(ws, session, port)
+            await b.pump(lambda: "step 1/11" in b.text())
+            assert "RO (step 2)" in b.text() or "READONLY (step 2)" in b.text()  # the ROM slot, before it exists
+            for n in range(2, 7):
+                await b.press("n")
+                await b.pump(lambda n=n: f"step {n}/11" in b.text())
+            await b.pump(lambda: "KVM_EXIT_MMIO write phys_addr=0xfffe0000" in b.text())
+            screen = b.text()
+            assert "READ-ONLY WRITE → KVM_EXIT_MMIO" in screen and "READONLY" in screen
+            await b.press("x")  # export: delivered to the browser, not written on the server
+            await b.pump(lambda: any(m[0] == "deliver_file_start" for m in b.messages))
+            key = next(m[1] for m in b.messages if m[0] == "deliver_file_start")
+            async with session.get(f"http://127.0.0.1:{port}/download/{key}") as r:
+                body = await asyncio.wait_for(r.text(), 60)
+            lines = [json.loads(x) for x in body.splitlines()]
+            assert len(lines) == 11 and lines[5]["outcome"] == "mmio"
 
 
 def test_serve_refuses_live_and_bad_input(capsys, tmp_path):
