@@ -31,7 +31,8 @@ def help_markdown(bindings: list[Binding], keymap: dict[str, str] | None = None,
 {rows}
 
 Theme: `{theme}` (`--theme NAME` or `theme = "NAME"` in the config file; `high-contrast` for projectors).
-Keys are remapped in the config file (`kvmtui --help` names its path) under `[keymap]`, by id:
+Keys are remapped in the settings file (`--config FILE`, `$KVMTUI_CONFIG`, else `config.toml` in the platform's
+config directory: `~/.config/kvmtui/` on Linux) under `[keymap]`, by id:
 `step = "n,space,j"`.
 
 Every action is also in the command palette (`ctrl+p`). The mouse works too: click a slot, a tab, an
