@@ -104,21 +104,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .live.vm import LiveError
     from .report import print_compare
     from .runner import ScenarioRun
+    from .scenario import ScenarioError
 
+    loaded = [(path, _load_or_report(path)) for path in args.scenarios]  # bad input is exit 2, with or without /dev/kvm
+    status = EXIT_BAD_INPUT if any(sc is None for _, sc in loaded) else EXIT_OK
+    if all(sc is None for _, sc in loaded):
+        return EXIT_BAD_INPUT
     if _live_unavailable():
         return EXIT_UNAVAILABLE
-    status = EXIT_OK
-    for path in args.scenarios:
-        scenario = _load_or_report(path)
+    for path, scenario in loaded:
         if scenario is None:
-            status = EXIT_BAD_INPUT
             continue
         sim = ScenarioRun(scenario, "modern", args.path, host_settings())  # the simulator models this host
         try:
             with LiveRun(scenario, args.path) as live:
                 live_entries = live.entries()
+        except ScenarioError as e:  # what the kernel's types cannot hold, named in the scenario
+            print(f"kvmtui: {e}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
         except (LiveError, OSError) as e:
-            print(f"kvmtui: {path}: live run failed: {e}", file=sys.stderr)
+            print(f"kvmtui: {path}: live run failed: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
             return EXIT_UNAVAILABLE
         sim_entries = sim.entries()
         diffs = compare_records([e.record for e in sim_entries], [e.record for e in live_entries])
@@ -145,11 +151,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .scenario import ScenarioError
     from .scenario.importers import log_to_scenario, read_log, read_maps, scenario_yaml
     from .scenario.loader import parse_scenario
-    from .scenario.yamlsafe import write_atomically
+    from .scenario.outfile import output_problem, write_output
 
     out = Path(args.output)
-    if out.exists() and not args.force:
-        print(f"kvmtui: {out}: exists (use --force to overwrite it)", file=sys.stderr)
+    problem = output_problem(out, overwrite=args.force)  # before reading the log: nothing is done for nothing
+    if problem:
+        print(f"kvmtui: {out}: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         log = read_log(args.log)
@@ -167,7 +174,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"kvmtui: {e.filename}: {e.strerror}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    write_atomically(out, text)
+    try:
+        write_output(out, text, overwrite=args.force)
+    except ScenarioError as e:
+        print(f"kvmtui: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     print(f"wrote {out}: {len(scenario.steps)} steps from {len(log.memslot_events)} memslot updates "
           f"({log.skipped} other lines skipped)")
     return EXIT_OK
@@ -289,13 +300,17 @@ def cmd_trace(args: argparse.Namespace) -> int:
             return EXIT_UNAVAILABLE
         from .live.backend import LiveRun
         from .live.vm import LiveError
+        from .scenario import ScenarioError
 
         try:
             with LiveRun(scenario, args.path) as run:
                 entries = run.entries()
                 _print_trace(run, entries, args.json)
+        except ScenarioError as e:  # what the kernel's types cannot hold, named in the scenario
+            print(f"kvmtui: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         except (LiveError, OSError) as e:
-            print(f"kvmtui: {args.scenario}: live run failed: {e}", file=sys.stderr)
+            print(f"kvmtui: {args.scenario}: live run failed: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
             return EXIT_UNAVAILABLE
         return EXIT_OK
     sim = ScenarioRun(scenario, args.kernel, args.path)

@@ -30,7 +30,7 @@ def test_save_refuses_to_overwrite_unless_asked(tmp_path):
     before = target.read_text()
     doc = load_document(target)
     doc["title"] = "changed"
-    with pytest.raises(ScenarioError, match="file exists"):
+    with pytest.raises(ScenarioError, match="exists"):
         save_document(doc, target)
     assert target.read_text() == before
     save_document(doc, target, overwrite=True)

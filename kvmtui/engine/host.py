@@ -4,6 +4,12 @@ Mappings (what the VMM mmapped, by name) are split into VMAs by mprotect/munmap.
 that was never touched is not stored at all, and its content is the mapping's initial image, so a 1 TiB
 mapping costs nothing until it is used. Host pfns are handed out in order on first touch, so every run of
 the same steps gives the same pfns.
+
+Memory is held as ranges, not pages: a page the guest or the VMM touched has an entry of its own
+(`pages`), and what a bulk operation (madvise, evict, poison, mprotect, munmap) did to pages nobody had
+touched is one PageRun per range (`runs`), whatever its size: poisoning or evicting 1 TiB is one interval
+and costs O(VMAs + runs + touched pages in the range), never O(pages). A page's own entry wins over a
+run that covers it. The per-access path pays one dict lookup and, only where runs exist, one bisect.
 """
 
 from __future__ import annotations
@@ -84,6 +90,31 @@ class HostPage:
     needs_io: bool = False  # content is in the page cache or swap, not in memory
 
 
+@dataclass(frozen=True, slots=True)
+class PageRun:
+    """Pages [lo, hi) (page numbers) that one bulk operation left in one state. Page k has the template's
+    flags and, where the template has a pfn, pfn + (k - lo): pfns handed out to a range are consecutive,
+    in page order, exactly as one-by-one allocation would give them. Templates never hold data."""
+
+    lo: int
+    hi: int
+    page: HostPage
+
+    def at(self, key: int) -> HostPage:
+        p = self.page
+        return p if p.pfn is None or key == self.lo else replace(p, pfn=p.pfn + key - self.lo)
+
+    def cut(self, lo: int, hi: int) -> PageRun:
+        return PageRun(lo, hi, self.at(lo))
+
+    def joins(self, nxt: PageRun) -> bool:
+        """Whether nxt continues this run: adjacent, same flags, pfns (if any) still consecutive."""
+        a, b = self.page, nxt.page
+        if self.hi != nxt.lo or replace(a, pfn=None) != replace(b, pfn=None):
+            return False
+        return (a.pfn is None) == (b.pfn is None) and (a.pfn is None or b.pfn == a.pfn + self.hi - self.lo)
+
+
 class PfnError(StrEnum):
     FAULT = "pfn_fault"
     HWPOISON = "pfn_hwpoison"
@@ -109,13 +140,15 @@ def vma_is_valid(vma: Vma, write_fault: bool) -> bool:
 class HostMemory:
     """The VMM process's memory: VMAs over named mappings, and the pages touched so far."""
 
-    __slots__ = ("_starts", "_vmas", "mappings", "next_pfn", "pages")
+    __slots__ = ("_run_starts", "_starts", "_vmas", "mappings", "next_pfn", "pages", "runs")
 
     def __init__(self) -> None:
         self.mappings: dict[str, Mapping] = {}
         self._vmas: list[Vma] = []
         self._starts: list[int] = []
-        self.pages: dict[int, HostPage] = {}  # keyed by hva >> PAGE_SHIFT
+        self.pages: dict[int, HostPage] = {}  # keyed by hva >> PAGE_SHIFT: pages touched one by one
+        self.runs: list[PageRun] = []  # sorted, disjoint: what bulk operations did to untouched pages
+        self._run_starts: list[int] = []
         self.next_pfn = FIRST_PFN
 
     # -- setup --------------------------------------------------------------------------------------
@@ -166,6 +199,8 @@ class HostMemory:
     def _carve(self, start: int, end: int) -> list[Vma]:
         """Split VMAs at start and end, remove the part inside, and return the removed pieces."""
         removed: list[Vma] = []
+        if start >= end:  # a zero-length request changes nothing (it used to leave an empty VMA behind)
+            return removed
         for v in self.vmas_in(start, end):
             i = self._vmas.index(v)
             del self._vmas[i]
@@ -179,7 +214,16 @@ class HostMemory:
 
     # -- pages --------------------------------------------------------------------------------------
     def page(self, hva: int) -> HostPage | None:
-        return self.pages.get(hva >> PAGE_SHIFT)
+        return self._state(hva >> PAGE_SHIFT)
+
+    def _state(self, key: int) -> HostPage | None:
+        """The page's own entry, else what a run says, else None (never touched)."""
+        p = self.pages.get(key)
+        if p is None and self.runs:
+            i = bisect_right(self._run_starts, key) - 1
+            if i >= 0 and key < self.runs[i].hi:
+                return self.runs[i].at(key)
+        return p
 
     def _alloc_pfn(self) -> int:
         pfn = self.next_pfn
@@ -194,6 +238,8 @@ class HostMemory:
 
     def page_bytes(self, page_hva: int) -> bytes:
         p = self.pages.get(page_hva >> PAGE_SHIFT)
+        if p is None and self.runs:  # only where a bulk operation left runs
+            p = self._state(page_hva >> PAGE_SHIFT)
         base = self._base_page(page_hva, p)
         if p is None or p.data is None:
             return base
@@ -203,16 +249,22 @@ class HostMemory:
         """Bytes at [hva, hva+n) within one page (the caller splits at page boundaries)."""
         off = hva & PAGE_MASK
         p = self.pages.get(hva >> PAGE_SHIFT)
+        if p is None and self.runs:  # only where a bulk operation left runs
+            p = self._state(hva >> PAGE_SHIFT)
         if p is not None and p.data is not None and p.data_at <= off and off + n <= p.data_at + len(p.data):
             return p.data[off - p.data_at : off - p.data_at + n]  # the common case: reading back what was written
         return self.page_bytes(hva - off)[off : off + n]
 
     def resident(self, hva: int) -> bool:
         p = self.pages.get(hva >> PAGE_SHIFT)
+        if p is None and self.runs:  # only where a bulk operation left runs
+            p = self._state(hva >> PAGE_SHIFT)
         return p is not None and p.pfn is not None
 
     def needs_io(self, hva: int, vma: Vma) -> bool:
         p = self.pages.get(hva >> PAGE_SHIFT)
+        if p is None and self.runs:  # only where a bulk operation left runs
+            p = self._state(hva >> PAGE_SHIFT)
         if p is not None:
             return p.pfn is None and p.needs_io
         return vma.mapping.backing == "file"
@@ -220,6 +272,8 @@ class HostMemory:
     def get_user_pages_fast_only(self, hva: int) -> GupResult:
         """__get_user_pages_fast(addr, 1, write=1): only a present, host-writable page succeeds."""
         p = self.pages.get(hva >> PAGE_SHIFT)
+        if p is None and self.runs:  # only where a bulk operation left runs
+            p = self._state(hva >> PAGE_SHIFT)
         if p is None or p.pfn is None or not p.writable or p.poisoned:
             return GupResult(None, False, "not present and writable")
         vma = self.find_vma(hva)
@@ -236,6 +290,8 @@ class HostMemory:
             return GupResult(None, False, "EFAULT")
         key = hva >> PAGE_SHIFT
         p = self.pages.get(key)
+        if p is None and self.runs:  # only where a bulk operation left runs
+            p = self._state(key)
         if p is not None and p.poisoned:
             return GupResult(None, False, "EHWPOISON")
         if nowait and self.needs_io(hva, vma):
@@ -262,7 +318,7 @@ class HostMemory:
         off = hva & PAGE_MASK
         page_hva = hva - off
         key = page_hva >> PAGE_SHIFT
-        p = self.pages.get(key) or HostPage()
+        p = self._state(key) or HostPage()
         if p.data is None:
             lo, hi = off, off + len(data)
         else:
@@ -273,6 +329,7 @@ class HostMemory:
         self.pages[key] = replace(p, data=span, data_at=lo)
 
     # -- the VMM's own changes (each returns the hva range the mmu notifier must invalidate) ----------
+    # Each walks the VMAs, runs and touched pages of the range, never its pages: see the module docstring.
     def mprotect(self, start: int, size: int, prot: Prot, try_change_writable: bool = False) -> tuple[int, int] | None:
         """change_protection(): without PROT_WRITE the PTEs lose write permission. Back to PROT_WRITE, a PTE
         that may be written without a write fault regains it at once: a dirty page of a shared file mapping
@@ -285,6 +342,8 @@ class HostMemory:
             return None
         pieces = self._carve(start, end)
         changed = [piece for piece in pieces if piece.prot != prot]
+        if not changed:  # a zero-length request
+            return None
         for piece in pieces:
             self._insert(replace(piece, prot=prot))
         for piece in changed:
@@ -306,57 +365,182 @@ class HostMemory:
         self._carve(start, end)
         for key in self._keys_in(start, end):
             del self.pages[key]
+        self._set_runs(start >> PAGE_SHIFT, end >> PAGE_SHIFT, [])
         return start, end
 
     def madvise_dontneed(self, start: int, size: int) -> tuple[int, int]:
-        end = start + _page_up(size)
-        for key in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT):
-            vma = self.find_vma(key << PAGE_SHIFT)
-            if vma is None:
-                continue
-            p = self.pages.get(key)
+        def dontneed(p: HostPage | None, vma: Vma, a: int, b: int) -> HostPage | None:
             if vma.mapping.backing == "anon":
-                self.pages[key] = HostPage(dropped=True, poisoned=p.poisoned if p else False)
-            elif p is not None and p.pfn is not None:
+                return HostPage(dropped=True, poisoned=p.poisoned if p else False)
+            if p is not None and p.pfn is not None:
                 # Shared file mapping: the PTE goes, the page cache keeps the page and its bytes.
-                self.pages[key] = replace(p, writable=False)
+                return replace(p, writable=False)
+            return p
+
+        end = start + _page_up(size)
+        self._bulk(start, end, dontneed)
         return start, end
 
     def evict(self, start: int, size: int, swap: bool = True) -> tuple[int, int] | None:
         """Reclaim: file pages are written back and dropped from the page cache; anonymous pages go to swap,
         and only if the host has swap (shrink_folio_list(): without it add_to_swap() fails and the page stays
         mapped, so no mmu notifier runs). Returns the hva span that was unmapped, or None."""
-        end = start + _page_up(size)
-        lo = hi = None
-        for key in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT):
-            page_hva = key << PAGE_SHIFT
-            vma = self.find_vma(page_hva)
-            if vma is None or (vma.mapping.backing == "anon" and not swap):
-                continue
-            p = self.pages.get(key)
+        span: list[int] = []
+
+        def evict(p: HostPage | None, vma: Vma, a: int, b: int) -> HostPage | None:
+            if vma.mapping.backing == "anon" and not swap:
+                return p
             if p is None:
-                if vma.mapping.backing == "file" or not vma.mapping.prefilled(page_hva):
-                    continue  # nothing resident to evict
+                if vma.mapping.backing == "file" or not vma.mapping.prefilled(a << PAGE_SHIFT):
+                    return None  # nothing resident to evict
                 p = HostPage()
-            self.pages[key] = replace(p, pfn=None, writable=False, needs_io=True)
-            lo = page_hva if lo is None else lo
-            hi = page_hva + PAGE_SIZE
-        return None if lo is None or hi is None else (lo, hi)
+            span[:] = [span[0] if span else a, b]
+            return replace(p, pfn=None, writable=False, needs_io=True)
+
+        end = start + _page_up(size)
+        self._bulk(start, end, evict, split_prefill=True)
+        return (span[0] << PAGE_SHIFT, span[1] << PAGE_SHIFT) if span else None
 
     def poison(self, start: int, size: int) -> tuple[int, int]:
+        def poison(p: HostPage | None, vma: Vma, a: int, b: int) -> HostPage | None:
+            p = p or HostPage()
+            pfn = p.pfn
+            if not pfn:  # a block of consecutive pfns for the range, in page order
+                pfn = self.next_pfn
+                self.next_pfn += b - a
+            return replace(p, poisoned=True, pfn=pfn, writable=False)
+
         end = start + _page_up(size)
-        for key in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT):
-            if self.find_vma(key << PAGE_SHIFT) is None:
-                continue
-            p = self.pages.get(key) or HostPage()
-            self.pages[key] = replace(p, poisoned=True, pfn=p.pfn or self._alloc_pfn(), writable=False)
+        self._bulk(start, end, poison)
         return start, end
+
+    def _bulk(self, start: int, end: int, fn, need_vma: bool = True, split_prefill: bool = False) -> None:
+        """Apply fn(state, vma, lo, hi) to every page of [start, end), in page order: once per touched page
+        and once per stretch of untouched or run pages (whose result becomes one run). fn sees a run's
+        state at its first page; pfns it hands out are for all hi - lo pages. Holes between VMAs are
+        skipped when need_vma (nothing is there to act on)."""
+        pieces: list[tuple[int, int, Vma | None]]
+        if need_vma:
+            pieces = [(max(start, v.start), min(end, v.end), v) for v in self.vmas_in(start, end)]
+        else:
+            pieces = [(start, end, None)]
+        for lo_hva, hi_hva, vma in pieces:
+            lo, hi = lo_hva >> PAGE_SHIFT, hi_hva >> PAGE_SHIFT
+            cuts = set()
+            if split_prefill and vma is not None:
+                m = vma.mapping
+                cuts.add((m.hva + _page_up(len(m.image))) >> PAGE_SHIFT if not m.fill else hi)
+            new_runs: list[PageRun] = []
+            for a, b, run in self._segments(lo, hi, cuts):
+                if run == "page":
+                    out = fn(self.pages[a], vma, a, b)
+                    if out is None:
+                        del self.pages[a]
+                    else:
+                        self.pages[a] = out
+                    continue
+                before = run.at(a) if run is not None else None
+                out = fn(before, vma, a, b)
+                if out is not None:
+                    new_runs.append(PageRun(a, b, out))
+            self._set_runs(lo, hi, new_runs)
+
+    def _segments(self, lo: int, hi: int, cuts: set[int] = frozenset()):  # type: ignore[assignment]
+        """(a, b, what) over [lo, hi) in page order: what is "page" for a touched page (b = a + 1), the
+        PageRun covering [a, b), or None for pages never touched. Also split at `cuts`."""
+        keys = sorted(self._keys_in(lo << PAGE_SHIFT, hi << PAGE_SHIFT))
+        stops = sorted(c for c in cuts if lo < c < hi)
+        ki = 0
+        for a, b, run in self._run_pieces(lo, hi, stops):
+            while a < b:
+                if ki < len(keys) and keys[ki] < b:
+                    k = keys[ki]
+                    ki += 1
+                    if a < k:
+                        yield a, k, run
+                    yield k, k + 1, "page"
+                    a = k + 1
+                else:
+                    yield a, b, run
+                    a = b
+
+    def _run_pieces(self, lo: int, hi: int, stops: list[int]):
+        runs = self.runs
+        pos = lo
+        i = max(bisect_right(self._run_starts, lo) - 1, 0)
+        bounds: list[tuple[int, int, PageRun | None]] = []
+        while i < len(runs) and runs[i].lo < hi:
+            run = runs[i]
+            if run.hi > pos:
+                if run.lo > pos:
+                    bounds.append((pos, run.lo, None))
+                bounds.append((max(run.lo, pos), min(run.hi, hi), run))
+                pos = min(run.hi, hi)
+            i += 1
+        if pos < hi:
+            bounds.append((pos, hi, None))
+        for a, b, r in bounds:
+            for c in stops:
+                if a < c < b:
+                    yield a, c, r
+                    a = c
+            yield a, b, r
+
+    def _set_runs(self, lo: int, hi: int, new: list[PageRun]) -> None:
+        """Make the runs over [lo, hi) exactly `new` (sorted, inside [lo, hi)); runs outside stay, cut at
+        lo and hi; neighbours that continue each other are merged, so repeated operations stay one run."""
+        runs = self.runs
+        i = bisect_right(self._run_starts, lo) - 1
+        if i < 0 or runs[i].hi <= lo:
+            i += 1
+        j = i
+        while j < len(runs) and runs[j].lo < hi:
+            j += 1
+        if i == j and not new:
+            return
+        middle: list[PageRun] = []
+        if i < j and runs[i].lo < lo:
+            middle.append(runs[i].cut(runs[i].lo, lo))
+        middle.extend(new)
+        if i < j and runs[j - 1].hi > hi:
+            middle.append(runs[j - 1].cut(hi, runs[j - 1].hi))
+        if i > 0:
+            i -= 1
+            middle.insert(0, runs[i])
+        if j < len(runs):
+            middle.append(runs[j])
+            j += 1
+        merged: list[PageRun] = []
+        for r in middle:
+            if merged and merged[-1].joins(r):
+                merged[-1] = PageRun(merged[-1].lo, r.hi, merged[-1].page)
+            else:
+                merged.append(r)
+        runs[i:j] = merged
+        self._run_starts[i:j] = [r.lo for r in merged]
 
     def _keys_in(self, start: int, end: int) -> list[int]:
         lo, hi = start >> PAGE_SHIFT, end >> PAGE_SHIFT
         if hi - lo <= len(self.pages):
             return [k for k in range(lo, hi) if k in self.pages]
         return [k for k in self.pages if lo <= k < hi]
+
+    def count_pages(self, start: int, end: int) -> tuple[int, int, int]:
+        """(resident, not resident, poisoned) among the pages of [start, end) that were ever touched or
+        acted on: O(runs + touched pages), for views."""
+        res = out = psn = 0
+        for a, b, run in self._segments(start >> PAGE_SHIFT, (end + PAGE_MASK) >> PAGE_SHIFT):
+            p = self.pages[a] if run == "page" else (run.page if run is not None else None)
+            if p is None:
+                continue
+            n = b - a
+            if p.poisoned:
+                psn += n
+            elif p.pfn is None:
+                out += n
+            else:
+                res += n
+        return res, out, psn
 
     # -- snapshots ----------------------------------------------------------------------------------
     def copy(self) -> HostMemory:
@@ -365,6 +549,8 @@ class HostMemory:
         other._vmas = self._vmas.copy()
         other._starts = self._starts.copy()
         other.pages = self.pages.copy()
+        other.runs = self.runs.copy()
+        other._run_starts = self._run_starts.copy()
         other.next_pfn = self.next_pfn
         return other
 

@@ -185,6 +185,10 @@ class Machine:
         if start & PAGE_MASK and step.op != "host_write":
             return StepRecord(step.op, args, "EINVAL", (KernelCall(step.op, f"addr={start:#x}", "-EINVAL", bad=True, note="address not page aligned"),),
                               message=f"{step.op} at {start:#x}: -EINVAL (not page aligned)")
+        if step.op != "host_write" and start + ((size + PAGE_MASK) & ~PAGE_MASK) > 1 << 64:
+            # mprotect/madvise/munmap: `end < start` after PAGE_ALIGN(len) is -EINVAL; nothing is changed
+            return StepRecord(step.op, args, "EINVAL", (KernelCall(step.op, f"addr={start:#x}, len={size:#x}", "-EINVAL", bad=True, note="the range wraps past the end of the address space"),),
+                              message=f"{step.op} at {start:#x}: -EINVAL (range wraps past 2^64)")
         if step.op in ("mprotect", "madvise_dontneed") and _has_hole(host, start, start + size):
             return StepRecord(step.op, args, "ENOMEM", (KernelCall(step.op, f"addr={start:#x}, len={size:#x}", "-ENOMEM", bad=True, note="part of the range is not mapped"),),
                               message=f"{step.op} at {start:#x}: -ENOMEM (range not fully mapped)")

@@ -21,12 +21,15 @@ from ..engine.memslots import MemSlot
 from ..engine.records import MmioExit
 from ..engine.uapi import errno_name
 from ..runner import ScenarioRun, TraceEntry, check_expect, mmio_answer
+from ..scenario.errors import ScenarioError
 from ..scenario.model import Scenario
 from . import kvmapi as k
 from .params import host_settings
 from .vm import HARNESS_END, HARNESS_GPA, HARNESS_SLOT, LiveError, LiveVm
 
 MAX_FILLED_MAPPING = 256 << 20
+FILL_CHUNK = 1 << 20
+USER_SPACE = 1 << 47  # x86-64 with 4-level paging: TASK_SIZE_MAX is just under this
 RESERVED_TAIL = 1 << 30  # slots may reach past the last mapping: that must fault there too, not hit other memory
 POSIX_FADV_DONTNEED = 4
 
@@ -96,41 +99,71 @@ class LiveRun:
     def _mmap_all(self) -> None:
         # The simulator lays mappings out one unmapped guard page apart; live, the same layout sits inside
         # one PROT_NONE reservation, so what lies between and beyond the mappings faults in both.
+        for h in self.scenario.host:
+            self._check_fits(h)
         laid_out = [self.sim.mappings[h.name] for h in self.scenario.host if h.hva is None]
         self.layout_base = self.layout_lo = 0
         if laid_out:
             self.layout_lo = min(m.hva for m in laid_out)
             span = _page_up(max(m.end for m in laid_out)) + RESERVED_TAIL - self.layout_lo
-            self.layout_base = k.host_mmap(span, "none")
+            try:
+                self.layout_base = k.host_mmap(span, "none")
+            except OSError as e:
+                raise ScenarioError(self.scenario.file, None, None, f"the host mappings ({span:#x} bytes with guard pages) cannot be "
+                                    f"reserved live: -{errno_name(e.errno or errno.ENOMEM)} ({e.strerror})") from None
             self.vm.maps.append((self.layout_base, span))
         for h in self.scenario.host:
-            sim = self.sim.mappings[h.name]
-            size = _page_up(h.size)
-            fd = None
-            if h.backing == "file":
-                fd, path = tempfile.mkstemp(prefix="kvmtui-live-")
-                os.unlink(path)
-                image = h.image + bytes([h.fill]) * max(0, size - len(h.image)) if h.fill else h.image
-                os.ftruncate(fd, size)
-                os.pwrite(fd, image, 0)
-                os.fsync(fd)
-                os.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)  # cold: the first touch needs I/O, as the scenario says
-                live = self._map(size, h.prot, fd, h.hva, sim.hva)
-            else:
-                live = self._map(size, "rw", -1, h.hva, sim.hva)
-                if h.fill:
-                    if size > MAX_FILLED_MAPPING:
-                        raise LiveError(f"mapping {h.name!r}: a fill byte over {size} bytes is more than live mode writes")
-                    ctypes.memset(live, h.fill, size)
-                if h.image:
-                    ctypes.memmove(live, h.image, len(h.image))
-                if h.prot != "rw":
-                    k.host_mprotect(live, size, h.prot)
+            try:
+                self._mmap_one(h)
+            except OSError as e:  # the kernel refused: name the mapping in the scenario, not just the errno
+                raise self._scenario_error(h, f"mmap/ftruncate refused live: -{errno_name(e.errno or errno.EINVAL)} ({e.strerror})") from None
+
+    def _scenario_error(self, h, message: str) -> ScenarioError:
+        pos = h.pos if h.pos is not None and h.pos.line else None
+        return ScenarioError(self.scenario.file, pos.line if pos else None, pos.col if pos else None,
+                             f"host mapping {h.name!r}: {message}")
+
+    def _check_fits(self, h) -> None:
+        size = _page_up(h.size)
+        # Checked before any syscall: what the kernel's types or this process cannot hold is a scenario
+        # error naming the mapping (mmap answers ENOMEM past the user address space; a fill is written
+        # byte by byte, so it is capped like anonymous memory's).
+        if size > USER_SPACE:
+            raise self._scenario_error(h, f"{size:#x} bytes do not fit in the user address space (mmap would answer ENOMEM)")
+        if h.fill and size > MAX_FILLED_MAPPING:
+            raise self._scenario_error(h, f"a fill byte over {size:#x} bytes is more than live mode writes (at most {MAX_FILLED_MAPPING:#x})")
+
+    def _mmap_one(self, h) -> None:
+        sim = self.sim.mappings[h.name]
+        size = _page_up(h.size)
+        fd = None
+        if h.backing == "file":
+            fd, path = tempfile.mkstemp(prefix="kvmtui-live-")
+            self.vm.fds.append(fd)  # owned from now on: closed on every error path
+            os.unlink(path)
+            os.ftruncate(fd, size)  # sparse: only the image and the fill are written
+            if h.fill:
+                chunk = bytes([h.fill]) * min(size, FILL_CHUNK)
+                for off in range(0, size, FILL_CHUNK):
+                    _pwrite_all(fd, chunk[: size - off], off)
+            if h.image:
+                _pwrite_all(fd, h.image, 0)
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)  # cold: the first touch needs I/O, as the scenario says
+            live = self._map(size, h.prot, fd, h.hva, sim.hva)
             if h.hva is not None:
                 self.vm.maps.append((live, size))
-            self.maps[h.name] = _LiveMapping(h.name, sim.hva, live, size, fd)
-            if fd is not None:
-                self.vm.fds.append(fd)
+        else:
+            live = self._map(size, "rw", -1, h.hva, sim.hva)
+            if h.hva is not None:
+                self.vm.maps.append((live, size))  # owned before anything else can fail
+            if h.fill:
+                ctypes.memset(live, h.fill, size)
+            if h.image:
+                ctypes.memmove(live, h.image, len(h.image))
+            if h.prot != "rw":
+                k.host_mprotect(live, size, h.prot)
+        self.maps[h.name] = _LiveMapping(h.name, sim.hva, live, size, fd)
 
     def _map(self, size: int, prot: str, fd: int, hint: int | None, sim_hva: int) -> int:
         if hint is None:  # inside the reservation, where the simulator put it
@@ -296,6 +329,13 @@ class LiveRun:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
 
 
 def _writable(addr: int, n: int) -> bool:

@@ -9,7 +9,8 @@ from ruamel.yaml.scalarint import HexInt
 
 from .errors import ScenarioError
 from .loader import parse_scenario
-from .yamlsafe import dump_yaml, load_yaml, read_text, write_atomically
+from .outfile import output_problem, write_output
+from .yamlsafe import dump_yaml, load_yaml, read_text
 
 
 def load_document(path: str | Path) -> Any:
@@ -19,14 +20,16 @@ def load_document(path: str | Path) -> Any:
 
 
 def save_document(doc: Any, path: str | Path, *, overwrite: bool = False) -> None:
-    """Write doc to path. The text is validated as a scenario first, so nothing invalid is ever saved,
-    and an existing file is replaced only when asked (and then atomically)."""
+    """Write doc to path through the one writer (outfile.py: through symlinks, links and mode kept,
+    never over a non-regular file). The text is validated as a scenario first, so nothing invalid is
+    ever saved, and an existing path is written only when asked."""
     p = Path(path)
-    if p.exists() and not overwrite:
-        raise ScenarioError(str(path), None, None, "file exists (save to a new path, or confirm overwriting it)")
+    problem = output_problem(p, overwrite=overwrite)  # before the work: refusals come first
+    if problem:
+        raise ScenarioError(str(path), None, None, problem)
     text = dump_yaml(doc)
     parse_scenario(text, str(path), p.parent)
-    write_atomically(p, text)
+    write_output(p, text, overwrite=overwrite)
 
 
 def hex_value(value: int) -> HexInt:

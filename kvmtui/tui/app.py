@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 from collections import OrderedDict
 from collections.abc import Iterable
 from functools import partial
@@ -34,6 +35,7 @@ from ..scenario.elf import is_elf
 from ..scenario.firmware import scenario_from_elf
 from ..scenario.importers import looks_like_log, scenario_from_log
 from ..scenario.loader import FLAG_ALIASES
+from ..scenario.outfile import output_problem, write_output
 from ..scenario.save import hex_value, load_document, save_document
 from ..scenario.yamlsafe import dump_yaml
 from .commands import PROBE_HELP, CommandError, parse_edit, parse_probe
@@ -56,17 +58,13 @@ TABS = ("tab-notes", "tab-pages", "tab-events", "tab-host", "tab-dirty")
 
 
 def _path_problem(text: str, may_exist: bool) -> str | None:
-    """What is wrong with a path typed to write to, or None."""
+    """What is wrong with a path typed to write to, or None: the writer's own checks (outfile.py)."""
     if not text:
         return "give a path"
-    p = Path(text)
-    if p.is_dir():
-        return f"{text} is a directory"
-    if p.exists() and not may_exist:
+    problem = output_problem(text, overwrite=may_exist)
+    if problem and not may_exist and os.path.lexists(text):
         return f"{text} exists; choose another name (nothing is overwritten)"
-    if not p.parent.exists():
-        return f"folder {p.parent} does not exist"
-    return None
+    return f"{text}: {problem}" if problem else None
 
 
 def _parse_number(text: str) -> int:
@@ -463,7 +461,7 @@ class KvmApp(App[int]):
     def _save_chosen(self, text: str | None) -> None:
         if not text:
             return
-        if Path(text).exists():
+        if os.path.lexists(text):  # a dangling link too: writing it creates its target
             self.push_screen(Confirm(f"Overwrite {text}? (comments are kept)"), partial(self._save_to, text))
         else:
             self._save_to(text, True)
@@ -513,8 +511,13 @@ class KvmApp(App[int]):
     def _export(self, text: str | None) -> None:
         if not text:
             return
-        with open(text, "x", encoding="utf-8") as f:
-            write_json_lines(self.run_, self.run_.entries(), f)
+        buf = io.StringIO()
+        write_json_lines(self.run_, self.run_.entries(), buf)
+        try:
+            write_output(text, buf.getvalue(), overwrite=False)
+        except ScenarioError as e:
+            self.notify(f"Not written: {e}", severity="error", markup=False)
+            return
         self.notify(f"Wrote {len(self.run_)} records to {text}.", timeout=3, markup=False)
 
     def action_export_svg(self) -> None:
@@ -530,8 +533,11 @@ class KvmApp(App[int]):
     def _svg(self, text: str | None) -> None:
         if not text:
             return
-        p = Path(text)
-        self.save_screenshot(filename=p.name, path=str(p.parent))
+        try:
+            write_output(text, self.export_screenshot(), overwrite=False)
+        except ScenarioError as e:
+            self.notify(f"Not written: {e}", severity="error", markup=False)
+            return
         self.notify(f"Saved {text}.", timeout=3, markup=False)
 
     # -- view controls --------------------------------------------------------------------------------------------

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
-
 from rich.markdown import Markdown as RichMarkdown
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ...engine.addresses import PAGE_SHIFT, format_size
+from ...engine.addresses import format_size
 from ..view import StepView
 
 DIRTY_CELLS = 512
@@ -45,18 +43,7 @@ class HostMappings(Static):
             return
         host = view.kvm.host
         vmas = host.vmas
-        starts = [v.start for v in vmas]
-        counts = [[0, 0, 0] for _ in vmas]  # resident, not resident, poisoned
-        for key, page in host.pages.items():
-            i = bisect_right(starts, key << PAGE_SHIFT) - 1
-            if i < 0 or (key << PAGE_SHIFT) >= vmas[i].end:
-                continue
-            if page.poisoned:
-                counts[i][2] += 1
-            elif page.pfn is None:
-                counts[i][1] += 1
-            else:
-                counts[i][0] += 1
+        counts = [host.count_pages(v.start, v.end) for v in vmas]  # resident, not resident, poisoned: O(ranges)
         self._rows = list(zip(vmas, counts, strict=True))
         self.update(self._render_rows())
 
