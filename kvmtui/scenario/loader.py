@@ -633,6 +633,12 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario(text, str(path), p.parent)
 
 
+def parse_value(value: Any, what: str, *, sizes: bool = True, limit: int = U64_MAX, source: str = "prompt") -> int:
+    """One number as a scenario file writes it (4096, 0x1000, 1_000, and with sizes 4K, 2M, 1G, 1T),
+    with the loader's own checks and messages (digits bounded, never negative, at most `limit`)."""
+    return _Loader(source, Path(".")).number(value, Pos(0, 0), what, sizes=sizes, limit=limit)
+
+
 def parse_step(mapping: dict[str, Any], host_names: tuple[str, ...], source: str = "probe") -> StepSpec:
     """Validate one step given as plain data (the app's probe and editor build these)."""
     loader = _Loader(source, Path("."))

@@ -38,7 +38,18 @@ from ..scenario.loader import FLAG_ALIASES
 from ..scenario.outfile import output_problem, write_output
 from ..scenario.save import hex_value, load_document, save_document
 from ..scenario.yamlsafe import dump_yaml
-from .commands import PROBE_HELP, CommandError, parse_edit, parse_probe
+from .commands import (
+    BREAKPOINT_HELP,
+    GOTO_HELP,
+    PROBE_HELP,
+    Breakpoint,
+    CommandError,
+    GotoStep,
+    parse_breakpoint,
+    parse_edit,
+    parse_goto,
+    parse_probe,
+)
 from .screens.compare import CompareScreen
 from .screens.dialogs import Confirm, Prompt
 from .screens.edit import EditSlotsScreen
@@ -65,12 +76,6 @@ def _path_problem(text: str, may_exist: bool) -> str | None:
     if problem and not may_exist and os.path.lexists(text):
         return f"{text} exists; choose another name (nothing is overwritten)"
     return f"{text}: {problem}" if problem else None
-
-
-def _parse_number(text: str) -> int:
-    from ..engine.addresses import parse_size
-
-    return parse_size(text)
 
 
 class KvmApp(App[int]):
@@ -145,7 +150,7 @@ class KvmApp(App[int]):
         self._views: OrderedDict[int, StepView] = OrderedDict()
         self.index = 0
         self.view: StepView | None = None
-        self.breakpoints: list[tuple[str, Any]] = []
+        self.breakpoints: list[Breakpoint] = []
         self.modified = False
 
     # -- layout ------------------------------------------------------------------------------------------
@@ -272,8 +277,9 @@ class KvmApp(App[int]):
     def breakpoint_hit(self, entry: TraceEntry) -> str | None:
         rec = entry.record
         a = rec.args
-        for kind, value in self.breakpoints:
-            if kind == "outcome" and rec.outcome == value:
+        for bp in self.breakpoints:
+            kind, value = bp.kind, bp.value
+            if kind == "outcome" and str(rec.outcome).lower() == str(value).lower():
                 return f"outcome {value}"
             if kind == "slot" and (rec.slot == value or (not rec.is_access and a.get("slot") == value)):
                 return f"slot {value}"
@@ -303,26 +309,17 @@ class KvmApp(App[int]):
 
     # -- goto, breakpoints, probe -------------------------------------------------------------------------------
     def action_goto(self) -> None:
-        self.push_screen(Prompt("Go to", "a guest address (0xfffe0000, 1G), an ELF symbol, or step N", self._goto, prompt_id="goto"))
+        self.push_screen(Prompt("Go to", GOTO_HELP, self._goto, prompt_id="goto"))
 
     def _goto(self, text: str) -> str | None:
-        words = text.split()
-        if len(words) == 2 and words[0] == "step":
-            try:
-                n = int(words[1], 0)
-            except ValueError:
-                return f"{words[1]!r} is not a step number"
-            if not 1 <= n <= len(self.run_):
-                return f"step {n} is out of range (1 to {len(self.run_)})"
-            self.goto_step(n - 1)
-            return None
         try:
-            gpa = _parse_number(text)
-        except ValueError:
-            found = self.run_.symbol_address(text)
-            if found is None:
-                return f"{text!r} is not an address (write 0x1000, 4096 or 4K), a symbol, or 'step N'"
-            gpa = found
+            where = parse_goto(text, len(self.run_), self.run_.symbol_address)
+        except CommandError as e:
+            return str(e)
+        if isinstance(where, GotoStep):
+            self.goto_step(where.index)
+            return None
+        gpa = where.gpa
         assert self.view is not None
         slot = self.view.kvm.memslots.search_memslots(gpa >> PAGE_SHIFT)
         self.query_one(MemslotTable).select(slot.id if slot else None)
@@ -335,22 +332,17 @@ class KvmApp(App[int]):
         return None
 
     def action_breakpoint(self) -> None:
-        self.push_screen(Prompt("Breakpoints", "gpa ADDR · gfn N · slot N · outcome NAME · clear", self._breakpoint, prompt_id="breakpoint"))
+        self.push_screen(Prompt("Breakpoints", BREAKPOINT_HELP, self._breakpoint, prompt_id="breakpoint"))
 
     def _breakpoint(self, text: str) -> str | None:
-        words = text.split()
-        if words == ["clear"]:
+        try:
+            bp = parse_breakpoint(text, self.run_.symbol_address)
+        except CommandError as e:
+            return str(e)
+        if bp is None:
             self.breakpoints.clear()
-        elif len(words) == 2 and words[0] in ("gpa", "gfn", "slot"):
-            try:
-                value = _parse_number(words[1])
-            except ValueError:
-                return f"{words[1]!r} is not a number"
-            self.breakpoints.append((words[0], value))
-        elif len(words) == 2 and words[0] == "outcome":
-            self.breakpoints.append(("outcome", words[1]))
         else:
-            return "write gpa ADDR, gfn N, slot N, outcome NAME or clear"
+            self.breakpoints.append(bp)
         if self.view:
             self._show_status()
         return None
@@ -361,7 +353,7 @@ class KvmApp(App[int]):
 
     def _probe(self, text: str) -> str | None:
         try:
-            spec = parse_probe(text, tuple(self.run_.mappings))
+            spec = parse_probe(text, tuple(self.run_.mappings), self.run_.symbol_address)
             self.run_.insert_step(self.index + 1, spec)
         except (CommandError, LiveError) as e:
             return str(e)

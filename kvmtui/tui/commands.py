@@ -1,16 +1,26 @@
-"""The probe's and the slot editor's little command language, turned into scenario steps.
+"""Every prompt of the app, parsed here and nowhere else: the probe's and the slot editor's little command
+language (turned into scenario steps), goto and breakpoints.
 
-Syntax only: every value is then checked by the scenario loader, so the probe and a scenario file accept
-and refuse exactly the same things, with the same messages.
+Pure functions of the text typed (plus the scenario's names and symbols): no Textual, unit-tested.
+Syntax only: every value is then checked by the scenario loader's own parsers, so a prompt and a scenario
+file accept and refuse exactly the same things (units like 1M, host names, symbols), with the same
+messages; nothing typed raises anything but CommandError.
 """
 
 from __future__ import annotations
 
+import errno
 import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from ..engine.addresses import PAGE_SHIFT, U64_MAX
 from ..scenario import ScenarioError, StepSpec
-from ..scenario.loader import parse_slot_entry, parse_step
+from ..scenario.loader import ACCESS_OUTCOMES, parse_slot_entry, parse_step, parse_value
+from ..scenario.yamlsafe import short
+
+SymbolLookup = Callable[[str], "int | None"]
 
 PROBE_HELP = (
     "r ADDR [SIZE] · w ADDR [SIZE] VALUE · f ADDR [SIZE] · slot N gpa=.. host=.. [size=..] [flags=readonly,log_dirty_pages] · "
@@ -24,10 +34,22 @@ class CommandError(ValueError):
 
 
 def _num(token: str) -> int | str:
+    if len(token) > 40:
+        return token  # the loader refuses it by its length, before int() spends time on its digits
     try:
         return int(token.replace("_", ""), 0)
     except ValueError:
         return token  # sizes like 4K, or junk: the loader says which
+
+
+def _addr(token: str, symbols: SymbolLookup | None) -> int | str:
+    """An address: a number or size, or a symbol of the scenario's ELF images (as goto takes them)."""
+    value = _num(token)
+    if isinstance(value, str) and symbols is not None:
+        found = symbols(token)
+        if found is not None:
+            return found
+    return value
 
 
 def _keyvals(tokens: list[str], allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -35,7 +57,7 @@ def _keyvals(tokens: list[str], allowed: tuple[str, ...]) -> dict[str, Any]:
     for t in tokens:
         key, eq, value = t.partition("=")
         if not eq or key not in allowed:
-            raise CommandError(f"expected key=value with key one of {', '.join(allowed)}, got {t!r}")
+            raise CommandError(f"expected key=value with key one of {', '.join(allowed)}, got {short(t)}")
         if key == "flags":
             out[key] = [] if value in ("", "-", "none") else value.split(",")
         elif key == "host":
@@ -52,7 +74,7 @@ def _split(text: str) -> list[str]:
         raise CommandError(str(e)) from None
 
 
-def parse_probe(text: str, host_names: tuple[str, ...]) -> StepSpec:
+def parse_probe(text: str, host_names: tuple[str, ...], symbols: SymbolLookup | None = None) -> StepSpec:
     words = _split(text)
     if not words:
         raise CommandError("type a command: " + PROBE_HELP)
@@ -62,14 +84,14 @@ def parse_probe(text: str, host_names: tuple[str, ...]) -> StepSpec:
         op = "read" if cmd in ("r", "read") else "fetch"
         if len(args) not in (1, 2):
             raise CommandError(f"usage: {cmd} ADDR [SIZE]")
-        m = {op: _num(args[0])}
+        m = {op: _addr(args[0], symbols)}
         if len(args) == 2:
             m["size"] = _num(args[1])
     elif cmd in ("w", "write"):
         if len(args) == 2:
-            m = {"write": _num(args[0]), "value": _num(args[1])}
+            m = {"write": _addr(args[0], symbols), "value": _num(args[1])}
         elif len(args) == 3:
-            m = {"write": _num(args[0]), "size": _num(args[1]), "value": _num(args[2])}
+            m = {"write": _addr(args[0], symbols), "size": _num(args[1]), "value": _num(args[2])}
         else:
             raise CommandError("usage: w ADDR [SIZE] VALUE")
     elif cmd == "slot":
@@ -102,7 +124,7 @@ def parse_probe(text: str, host_names: tuple[str, ...]) -> StepSpec:
             hm["size"] = _num(rest[0])
         m = {op: hm}
     else:
-        raise CommandError(f"unknown command {cmd!r}: " + PROBE_HELP)
+        raise CommandError(f"unknown command {short(cmd)}: " + PROBE_HELP)
     try:
         return parse_step(m, host_names)
     except ScenarioError as e:
@@ -110,20 +132,23 @@ def parse_probe(text: str, host_names: tuple[str, ...]) -> StepSpec:
 
 
 def parse_edit(text: str, host_names: tuple[str, ...]) -> tuple[str, int, dict[str, Any]]:
-    """An editor command: (verb, slot id, the fields it sets). Checked as a `slots:` entry would be."""
+    """An editor command: (verb, slot id, the fields it sets). Checked as a `slots:` entry would be; gpa
+    comes back as a number (whatever unit was typed), size as typed (4K stays 4K in the file)."""
     words = _split(text)
     if len(words) < 2:
         raise CommandError("usage: " + EDIT_HELP)
     verb, slot_word, rest = words[0].lower(), words[1], words[2:]
-    slot = _num(slot_word)
-    if not isinstance(slot, int):
-        raise CommandError(f"slot id {slot_word!r} is not a number")
+    try:
+        slot = parse_value(_num(slot_word), "slot id", sizes=False, limit=0xFFFFFFFF)
+    except ScenarioError as e:
+        raise CommandError(e.message) from None
     if verb == "add":
         fields = _keyvals(rest, ("gpa", "host", "size", "flags"))
         try:
-            parse_slot_entry({"slot": slot, **fields}, host_names)
+            spec = parse_slot_entry({"slot": slot, **fields}, host_names)
         except ScenarioError as e:
             raise CommandError(e.message) from None
+        fields["gpa"] = spec.params["gpa"]
     elif verb == "move":
         fields = _keyvals(rest, ("gpa",))
         if "gpa" not in fields:
@@ -137,12 +162,99 @@ def parse_edit(text: str, host_names: tuple[str, ...]) -> tuple[str, int, dict[s
             raise CommandError("usage: delete N")
         fields = {}
     else:
-        raise CommandError(f"unknown edit {verb!r}: " + EDIT_HELP)
+        raise CommandError(f"unknown edit {short(verb)}: " + EDIT_HELP)
     if verb in ("move", "flags"):
+        if not host_names:
+            raise CommandError("the scenario has no host mappings")
         try:  # check the values the way a slots: entry would be checked
-            parse_slot_entry({"slot": slot, "gpa": fields.get("gpa", 0), "host": host_names[0] if host_names else "?", **fields}, host_names)
+            spec = parse_slot_entry({"slot": slot, "gpa": fields.get("gpa", 0), "host": host_names[0], **fields}, host_names)
         except ScenarioError as e:
             raise CommandError(e.message) from None
-        except IndexError:
-            raise CommandError("the scenario has no host mappings") from None
+        if "gpa" in fields:
+            fields["gpa"] = spec.params["gpa"]
     return verb, slot, fields
+
+
+# -- goto -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class GotoStep:
+    index: int  # 0-based
+
+
+@dataclass(frozen=True, slots=True)
+class GotoAddress:
+    gpa: int
+
+
+GOTO_HELP = "a guest address (0xfffe0000, 1G), an ELF symbol, or step N"
+
+
+def parse_goto(text: str, steps: int, symbols: SymbolLookup | None = None) -> GotoStep | GotoAddress:
+    """`step N` (1-based, within the run) or an address below 2^64 (number, size or symbol)."""
+    words = text.split()
+    if not words:
+        raise CommandError("type " + GOTO_HELP)
+    if words[0].lower() == "step":
+        if len(words) != 2:
+            raise CommandError("usage: step N")
+        try:
+            n = parse_value(_num(words[1]), "step number", sizes=False)
+        except ScenarioError as e:
+            raise CommandError(e.message) from None
+        if not 1 <= n <= steps:
+            raise CommandError(f"step {n} is out of range (1 to {steps})")
+        return GotoStep(n - 1)
+    if len(words) != 1:
+        raise CommandError(f"{short(text)}: write {GOTO_HELP}")
+    value = _addr(words[0], symbols)
+    if isinstance(value, str) and not any(c.isdigit() for c in value[:1]):
+        raise CommandError(f"{short(value)} is not an address (write 0x1000, 4096 or 4K), a symbol, or 'step N'")
+    try:
+        return GotoAddress(parse_value(value, "address", limit=U64_MAX))
+    except ScenarioError as e:
+        raise CommandError(e.message) from None
+
+
+# -- breakpoints ------------------------------------------------------------------------------------------
+OUTCOME_NAMES = (*ACCESS_OUTCOMES, "unsupported")
+BREAKPOINT_HELP = "gpa ADDR · gfn N · slot N · outcome NAME · clear"
+
+
+@dataclass(frozen=True, slots=True)
+class Breakpoint:
+    kind: str  # gpa, gfn, slot, outcome
+    value: int | str  # outcome names are kept as the records spell them (lower case, errnos upper case)
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.value:#x}" if isinstance(self.value, int) and self.kind in ("gpa", "gfn") else f"{self.kind} {self.value}"
+
+
+def outcome_name(text: str) -> str:
+    """A record outcome typed in any case: an access outcome (efault, mmio...) or an errno name (EINVAL)."""
+    low = text.lower()
+    if low in OUTCOME_NAMES:
+        return low
+    up = text.upper()
+    if up in errno.errorcode.values():
+        return up
+    raise CommandError(f"outcome {short(text)} is not known (one of {', '.join(OUTCOME_NAMES)}, or an errno name like EINVAL)")
+
+
+def parse_breakpoint(text: str, symbols: SymbolLookup | None = None) -> Breakpoint | None:
+    """A breakpoint, or None for `clear`."""
+    words = text.split()
+    if [w.lower() for w in words] == ["clear"]:
+        return None
+    if len(words) != 2:
+        raise CommandError("write " + BREAKPOINT_HELP)
+    kind = words[0].lower()
+    if kind == "outcome":
+        return Breakpoint("outcome", outcome_name(words[1]))
+    limits = {"gpa": U64_MAX, "gfn": U64_MAX >> PAGE_SHIFT, "slot": 0xFFFFFFFF}
+    if kind not in limits:
+        raise CommandError(f"unknown breakpoint {short(words[0])}: write " + BREAKPOINT_HELP)
+    value = _addr(words[1], symbols) if kind == "gpa" else _num(words[1])
+    try:
+        return Breakpoint(kind, parse_value(value, kind, sizes=kind == "gpa", limit=limits[kind]))
+    except ScenarioError as e:
+        raise CommandError(e.message) from None
