@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .scenario.errors import ScenarioError
+from .scenario.inputfile import read_bytes
 
 KEYS = ("theme", "plain_words", "keymap")
 
@@ -49,9 +50,7 @@ def load_config(explicit: str | None = None) -> Config:
             raise ScenarioError(str(path), None, None, "config file not found")
         return Config()
     try:
-        raw = path.read_bytes()
-        if len(raw) > 1 << 20:
-            raise ScenarioError(str(path), None, None, "config file larger than 1 MiB")
+        raw = read_bytes(path, what="a config file", limit=1 << 20)  # bounded, regular files only, never blocks
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ScenarioError(str(path), None, None, "config file is not UTF-8 text") from None

@@ -199,3 +199,14 @@ def test_a_log_of_only_failure_lines_is_a_log(tmp_path, capsys):
     assert main(["trace", str(log)]) in (0, 1)
     out, err = capsys.readouterr()
     assert "slot 3" in out and "YAML" not in err
+
+
+def test_mtree_and_config_files_go_through_the_bounded_reader(fifo, capsys):
+    from kvmtui.config import load_config
+    from kvmtui.scenario.mtree import read_mtree
+
+    for read in (read_mtree, load_config):
+        with pytest.raises(ScenarioError, match="is a FIFO"):
+            read(str(fifo))
+        with pytest.raises(ScenarioError, match="character device"):
+            read("/dev/zero")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ScenarioError
+from .inputfile import MAX_MAPS_BYTES, read_text
 
 _RANGE = re.compile(r"^\s+(?P<lo>[0-9a-f]{16})-(?P<hi>[0-9a-f]{16}) \(prio (?P<prio>-?\d+), (?P<type>[a-z/-]+)\): (?P<rest>.*?)\s*$")
 _AS = re.compile(r'^ AS "(?P<name>[^"]*)", root: ')
@@ -107,10 +108,7 @@ def view_of(views: list[FlatView], as_id: int) -> FlatView | None:
 
 
 def read_mtree(path: str | Path) -> list[FlatView]:
-    try:
-        text = Path(path).read_bytes().decode("utf-8", errors="replace")
-    except OSError as e:
-        raise ScenarioError(str(path), None, None, f"cannot read: {e.strerror or e}") from None
+    text = read_text(path, what="QEMU `info mtree -f` output", limit=MAX_MAPS_BYTES, strict=False)  # bounded, regular files only
     views = parse_mtree(text, str(path))
     if view_of(views, 0) is None:
         raise ScenarioError(str(path), None, None, 'no flat view of address space "memory": not the output of QEMU\'s `info mtree -f`')
