@@ -121,6 +121,7 @@ async def test_editor_moves_a_slot_and_refuses_unknown_ones(tmp_path):
     app = KvmApp(str(target))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("e")
+        await pilot.pause()  # the editor mounts and focuses its input before typing (flaky under load otherwise)
         await type_text(pilot, "move 9 gpa=0x0")
         await pilot.press("enter")
         assert "no slots: entry for slot 9" in str(app.screen.query_one("#edit-error").render())
@@ -148,6 +149,7 @@ async def test_saving_over_the_file_can_be_declined(tmp_path):
     app = KvmApp(str(target))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("e")
+        await pilot.pause()  # the editor mounts and focuses its input before typing (flaky under load otherwise)
         await type_text(pilot, "delete 1")
         await pilot.press("enter", "escape", "ctrl+s", "enter", "n")
         await pilot.pause()
@@ -311,6 +313,7 @@ async def test_an_elf_opens_with_its_layout_and_the_probe_ready():
         await pilot.press("enter")
         assert app.query_one(MemslotTable).selected == 2
         await pilot.press("e")
+        await pilot.pause()  # the editor mounts and focuses its input before typing (flaky under load otherwise)
         assert any("no file to edit" in n.message for n in app._notifications)
 
 

@@ -133,6 +133,7 @@ async def test_the_app_answers_inline_and_never_crashes(tmp_path):
     app = KvmApp(str(target))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("e")
+        await pilot.pause()
         app.screen.query_one("#edit-input").value = "add 7 gpa=1M host=ram"
         await pilot.press("enter")
         await pilot.pause()
