@@ -109,7 +109,7 @@ def dirty_cycles(draw):
         _step("set_memory_region", slot=0, gpa=0x40000),
         _step("set_memory_region", slot=0, gpa=0),
     ]
-    for _ in range(draw(st.integers(1, 4))):
+    for _ in range(draw(st.integers(1, 3))):
         for _ in range(draw(st.integers(1, 4))):
             steps.append(_access_at(draw, draw(pages) + draw(st.sampled_from((0, 0x10, 0xFFC))), ("write", "write", "read", "fetch")))
         steps.append(_step("get_dirty_log", slot=draw(st.sampled_from((0, 0, 1)))))
@@ -136,7 +136,7 @@ def many_slots(draw):
         steps.append(_step("set_memory_region", slot=i, gpa=gpa, host=host, size=npages << 12, flags=draw(st.sampled_from((0, 0, 1, 2)))))
         edges += [gpa, gpa + (npages << 12) - 1]
         gpa += npages << 12
-    for _ in range(draw(st.integers(4, 24))):
+    for _ in range(draw(st.integers(4, 16))):
         if draw(st.integers(0, 9)) == 0:
             steps.append(draw(st.sampled_from([_step("delete_slot", slot=draw(st.integers(0, n - 1))),
                                                _step("get_dirty_log", slot=draw(st.integers(0, n - 1))), draw(host_op())])))

@@ -478,3 +478,96 @@ def test_the_modern_check_extension_table_is_the_kernels():
         live = {name: vm.check_extension(num) for name, num in KVM_CAPS.items()}
     live["KVM_CAP_NR_VCPUS"] = modern.check_extension(KVM_CAPS["KVM_CAP_NR_VCPUS"])  # the host's online CPUs
     assert {n: v for n, v in live.items() if v != modern.check_extension(KVM_CAPS[n])} == {}
+
+
+ISSUE13 = "host:\n  ram: {size: 64K}\n  other: {size: 4K}\n  disk: {size: 64K, backing: file, fill: 0x11}\n"
+
+
+def test_issue13_fetch_through_a_writable_slot_over_prot_read_host_memory():
+    for path in ("native", "emulated"):
+        live_expectations_hold("""host: {bios: {size: 16K, prot: r, fill: 0xeb}}
+slots: [{slot: 7, gpa: 0x0, host: bios}]
+steps:
+  - {fetch: 0x1000, expect: ok}
+  - {read: 0x2000, size: 4, expect: {value: 0xebebebeb}}
+  - {fetch: 0x2000, expect: ok}
+""", path)
+
+
+@pytest.mark.parametrize("zap", ["delete_slot: 1", "mprotect: {host: ram, prot: r}\n  - mprotect: {host: ram, prot: rw}"])
+def test_issue13_a_read_after_a_zap_logs_a_page_whose_guest_pte_is_dirty(zap):
+    live_expectations_hold(ISSUE13 + f"""slots:
+  - {{slot: 0, gpa: 0, host: ram, flags: [log_dirty_pages]}}
+  - {{slot: 1, gpa: 0x100000, host: other}}
+steps:
+  - write: 0x0
+    value: 1
+  - get_dirty_log: 0
+    expect: {{dirty: [0]}}
+  - {zap}
+  - read: 0x0
+  - get_dirty_log: 0
+    expect: {{dirty: [0]}}
+  - read: 0x3000
+  - get_dirty_log: 0
+    expect: {{dirty: []}}
+""")
+
+
+@pytest.mark.parametrize("path", ["native", "emulated"])
+def test_a_live_fetch_runs_nothing_that_is_at_the_target(path):
+    # hlt, int3, ud2, out, a store through rax, cli: fetched, never run; the steps after see an intact VM
+    poison = "f4 cc 0f 0b e6 10 48 89 00 fa"
+    live_expectations_hold(f"""host:
+  ram: {{size: 64K, data: "{poison}"}}
+  rom: {{size: 8K, prot: r, data: "{poison}"}}
+slots:
+  - {{slot: 0, gpa: 0, host: ram}}
+  - {{slot: 1, gpa: 0x100000, host: rom, flags: [readonly]}}
+steps:
+  - {{fetch: 0x0, size: 15, expect: ok}}
+  - {{fetch: 0x100000, size: 10, expect: ok}}
+  - {{fetch: 0xff8, size: 15, expect: ok}}
+  - {{fetch: 0x101ffa, size: 8, expect: internal_error}}
+  - {{fetch: 0xfffc, size: 8, expect: internal_error}}
+  - {{read: 0x0, size: 8, expect: {{value: 0x8948_10e6_0b0f_ccf4}}}}
+  - {{write: 0x8, size: 2, value: 0x1234, expect: ok}}
+  - {{read: 0x100000, size: 2, expect: {{value: 0xccf4}}}}
+""", path)
+
+
+def test_a_live_evict_drops_file_pages_and_the_guest_reads_them_back():
+    from kvmtui.live.kvmapi import host_resident
+    from kvmtui.scenario.loader import parse_scenario as parse
+
+    sc = parse(ISSUE13 + """slots:
+  - {slot: 0, gpa: 0, host: disk, flags: [log_dirty_pages]}
+steps:
+  - write: 0x1000
+    value: 0x22
+  - get_dirty_log: 0
+    expect: {dirty: [1]}
+  - evict: {host: disk, size: 8K}
+    expect: ok
+  - read: 0x1000
+    expect: {value: 0x22}
+  - read: 0x0
+    expect: {value: 0x11111111}
+  - get_dirty_log: 0
+    expect: {dirty: []}
+""", "<evict>")
+    with LiveRun(sc) as live:
+        live.entry(3)
+        disk = live.maps["disk"]
+        assert host_resident(disk.live_hva, 2) == [False, False]  # reclaimed, both the written and the read page
+        assert all(not e.unmet for e in live.entries())
+    live_expectations_hold(ISSUE13 + """slots:
+  - {slot: 0, gpa: 0, host: disk}
+  - {slot: 1, gpa: 0x100000, host: ram, flags: [log_dirty_pages]}
+steps:
+  - {write: 0x100000, value: 5}
+  - {get_dirty_log: 1, expect: {dirty: [0]}}
+  - {evict: {host: ram}, expect: ok}
+  - {read: 0x100000, expect: {value: 5}}
+  - {get_dirty_log: 1, expect: {dirty: []}}
+""")
