@@ -146,13 +146,14 @@ def many_slots(draw):
     return steps
 
 
-EDGE_SLOTS = (0xFFFFE000, 0x100000000, 0xFFFFFF000, 0x1000000000, 0x7FFFFFFF0000, 0x7FFFFFFFB000)
+EDGE_SLOTS = (0xFFFFE000, 0x100000000, 0xFFFFFF000, 0x1000000000, 0x7FFFFFFF0000, 0x7FFFFFFFC000, 0x800000000000,
+              0xFFFFFFFFC000, 0x1000000000000, 0xFFFFFFFFF8000)
 
 
 @st.composite
 def edges(draw):
-    """Slots around 4 GiB, 64 GiB and the top of a 47-bit linear space; ioctls that the kernel refuses at 2^52
-    and on a wrap past 2^64 (guest accesses stay below 2^47: the harness identity-maps what it touches)."""
+    """Slots around 4 GiB, 64 GiB, 2^47, 2^48 and just under 2^52, accesses across their ends; ioctls that the
+    kernel refuses at 2^52 and on a wrap past 2^64."""
     steps = []
     for i, gpa in enumerate(draw(st.lists(st.sampled_from(EDGE_SLOTS), min_size=2, max_size=5, unique=True))):
         steps.append(_step("set_memory_region", slot=i, gpa=gpa, host=draw(st.sampled_from(PLACES)), size=draw(st.sampled_from((0x1000, 0x2000, 0x4000))),

@@ -204,3 +204,15 @@ def supported_cpuid(kvm_fd: int, max_entries: int = 256) -> bytearray:
     ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, buf)
     nent = struct.unpack_from("<I", buf, 0)[0]
     return buf[: 8 + 40 * nent]
+
+
+def with_maxphyaddr(cpuid: bytearray, bits: int) -> bytearray:
+    """The same CPUID with MAXPHYADDR (leaf 0x80000008, EAX[7:0]) set to `bits`: with shadow paging a guest's
+    physical addresses are only gfns, so the guest may address more than the host's."""
+    out = bytearray(cpuid)
+    for i in range(struct.unpack_from("<I", out, 0)[0]):
+        off = 8 + 40 * i
+        if struct.unpack_from("<I", out, off)[0] == 0x80000008:  # struct kvm_cpuid_entry2: function, index, flags, eax..
+            eax = struct.unpack_from("<I", out, off + 12)[0]
+            struct.pack_into("<I", out, off + 12, (eax & ~0xFF) | bits)
+    return out

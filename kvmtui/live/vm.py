@@ -25,7 +25,11 @@ PML4_OFF, GDT_OFF, TSS_OFF, CODE_OFF, FETCH_OFF, STACK_OFF, TABLES_OFF = 0x0000,
 # the harness (an identity mapping there would collide with an alias).
 ALIAS_BASE = HARNESS_GPA + (1 << 30)
 ALIAS_SIZE = 1 << 30
-HARNESS_END = ALIAS_BASE + ALIAS_SIZE
+# gpas at and above LOW_LIMIT do not fit the 47-bit linear space identity-mapped (4-level paging): each GiB of
+# them gets a fixed window of linear addresses from HIGH_BASE on, so a gfn always has the same guest PTE.
+LOW_LIMIT = (1 << 47) - (1 << 30)
+HIGH_BASE = ALIAS_BASE + ALIAS_SIZE
+HARNESS_END = HARNESS_GPA + (1 << 40)
 MARKER_PORT = 0x10
 PTE_P, PTE_RW, PTE_US = 1, 2, 4
 SEL_CODE0, SEL_DATA0, SEL_CODE3, SEL_DATA3, SEL_TSS = 0x08, 0x10, 0x1B, 0x23, 0x28
@@ -55,7 +59,8 @@ class LiveVm:
         self.fds.append(self.vcpu)
         # Without a CPUID the guest's MAXPHYADDR is 36 bits: give it the host's (48 here), so page tables and
         # accesses anywhere in the scenario's address space are legal.
-        k.ioctl(self.vcpu, k.KVM_SET_CPUID2, k.supported_cpuid(self.kvm))
+        # MAXPHYADDR 52 (shadow paging allows it whatever the host's): every gpa a memslot can hold is addressable.
+        k.ioctl(self.vcpu, k.KVM_SET_CPUID2, k.with_maxphyaddr(k.supported_cpuid(self.kvm), 52))
         self.run = k.VcpuRun(self.vcpu, k.ioctl(self.kvm, k.KVM_GET_VCPU_MMAP_SIZE, 0))
         self.harness = k.host_mmap(HARNESS_SIZE, "rw")
         self.maps.append((self.harness, HARNESS_SIZE))
@@ -67,6 +72,7 @@ class LiveVm:
                                          0x0000F20000000000, 0) + self._tss_descriptor())
         self._write(FETCH_OFF + PAGE - 2, b"\xc2\x00")  # ret imm16: its high byte is the fetched one (_fetch)
         self.next_alias = 0
+        self.windows: dict[int, int] = {}  # GiB of a high gpa -> linear base (see linear())
         for off in range(0, TABLES_OFF + 16 * PAGE, PAGE):
             self.map_page(HARNESS_GPA + off)
 
@@ -99,9 +105,31 @@ class LiveVm:
         return off
 
     def map_page(self, gpa: int) -> None:
-        """Identity-map one 4 KiB page, user-accessible, Accessed and Dirty clear (so reads do not log)."""
+        """Map one 4 KiB page at its linear address, user-accessible, Accessed and Dirty clear (so reads do
+        not log)."""
         page = gpa & ~0xFFF
-        self._map(page, page, PTE_P | PTE_RW | PTE_US)
+        self._map(self.linear(page), page, PTE_P | PTE_RW | PTE_US)
+
+    def linear(self, gpa: int) -> int:
+        """The linear address the harness uses for a gpa: itself below LOW_LIMIT, else in its GiB's window."""
+        if gpa < LOW_LIMIT:
+            return gpa
+        r = gpa >> 30
+        w = self.windows.get(r)
+        if w is None:
+            used = set(self.windows.values())
+            # beside a neighbouring GiB's window if that place is free, so an access across the two is contiguous
+            near = [self.windows[r - 1] + (1 << 30)] if r - 1 in self.windows else []
+            near += [self.windows[r + 1] - (1 << 30)] if r + 1 in self.windows else []
+            w = next((c for c in near if c >= HIGH_BASE and c not in used), None)
+            if w is None:
+                w = HIGH_BASE + (2 * len(self.windows) << 30)  # every other window: room for a neighbour
+                while w in used:
+                    w += 1 << 30
+            if w + (1 << 30) > HARNESS_END:
+                raise LiveError("the harness ran out of linear windows for high gpas")
+            self.windows[r] = w
+        return w + (gpa & ((1 << 30) - 1))
 
     def _map(self, linear: int, gpa: int, flags: int) -> None:
         """Map a linear page to a guest-physical page unless it is mapped already (a PTE is written once: the
@@ -156,8 +184,10 @@ class LiveVm:
             return self._fetch(gpa, size, cpl, mmio_answer)
         for off in range(gpa & ~0xFFF, gpa + size, PAGE):
             self.map_page(off)
+        if self.linear(gpa + size - 1) - self.linear(gpa) != size - 1:
+            return {"outcome": "unsupported", "value": None, "exits": [], "exit_reason": None}  # two GiB windows apart
         self._set_mode(cpl)
-        code = b"\x48\xb8" + struct.pack("<Q", gpa)  # movabs rax, gpa
+        code = b"\x48\xb8" + struct.pack("<Q", self.linear(gpa))  # movabs rax, the gpa's linear address
         op = {1: b"\x8a\x08", 2: b"\x66\x8b\x08", 4: b"\x8b\x08", 8: b"\x48\x8b\x08"}[size]  # mov cl/cx/ecx/rcx, [rax]
         if kind == "write":
             code += b"\x48\xb9" + struct.pack("<Q", value)  # movabs rcx, value
