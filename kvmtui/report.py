@@ -35,11 +35,24 @@ def entry_json(run: Run, e: TraceEntry) -> dict[str, Any]:
         if r.dirtied:
             out["dirtied"] = [{"slot": s, "page": p} for s, p in r.dirtied]
     elif r.op == "set_memory_region":
-        out.update(slot=a["slot"], gpa=a["gpa"], size=a["size"], hva=a["hva"], flags=flag_names(a["flags"]), kind=r.kind)
+        out.update(slot=a["slot"], gpa=a["gpa"], size=a["size"], hva=a["hva"], flags=flag_names(a["flags"]), kind=r.kind,
+                   ioctl=a.get("ioctl", 1), guest_memfd=a.get("guest_memfd"))
     elif r.op == "get_dirty_log":
         out.update(slot=a["slot"], dirty=list(r.dirty) if r.dirty is not None else None)
     elif r.op == "check_extension":
         out.update(cap=a["cap"], value=r.cap_value)
+    elif r.op == "create_vm":
+        out.update(vm_type=a["vm_type"])
+    elif r.op == "create_guest_memfd":
+        out.update(name=a["name"], size=a["size"], flags=list(a["flags"]))
+    elif r.op == "enable_cap":
+        out.update(cap=a["cap"], args=list(a["args"]), value=r.value)
+    elif r.op == "clear_dirty_log":
+        out.update(slot=a["slot"], first_page=a["first_page"], num_pages=a["num_pages"])
+    elif r.op == "harvest_dirty_ring":
+        out.update(vcpu=a["vcpu"], ring=[list(x) for x in r.ring] if r.ring is not None else None)
+    elif r.op == "reset_dirty_rings":
+        out.update(value=r.value)
     else:
         out.update(host=run.host_label(a["hva"]), size=a["size"])
         if "prot" in a:
@@ -73,6 +86,18 @@ def _what(run: Run, e: TraceEntry) -> str:
         return f"get_dirty_log slot {a['slot']}"
     if r.op == "check_extension":
         return f"check_extension {a['cap']}"
+    if r.op == "create_vm":
+        return f"create_vm {a['vm_type']}"
+    if r.op == "create_guest_memfd":
+        return f"create_guest_memfd {a['name']} {a['size']:#x}" + (f" {'|'.join(a['flags'])}" if a["flags"] else "")
+    if r.op == "enable_cap":
+        return f"enable_cap {a['cap'].removeprefix('KVM_CAP_')} {', '.join(hex(x) for x in a['args'])}"
+    if r.op == "clear_dirty_log":
+        return f"clear_dirty_log slot {a['slot']} pages {a['first_page']}+{a['num_pages']}"
+    if r.op == "harvest_dirty_ring":
+        return f"harvest_dirty_ring vcpu {a['vcpu']}"
+    if r.op == "reset_dirty_rings":
+        return "reset_dirty_rings"
     return f"{r.op} {a['hva']:#x}"
 
 
@@ -89,8 +114,12 @@ def _result(e: TraceEntry) -> str:
         return f"dirty {list(r.dirty)}"
     if r.op == "check_extension":
         return str(r.cap_value)
+    if r.op == "harvest_dirty_ring" and r.ring is not None:
+        return f"ring {[list(x) for x in r.ring[:8]]}" + ("…" if len(r.ring) > 8 else "")
+    if r.op == "reset_dirty_rings" and r.value is not None:
+        return f"{r.value} reset"
     if r.op == "set_memory_region" and r.kind:
-        return r.kind
+        return r.kind + (" (REGION2)" if r.args.get("ioctl") == 2 else "")
     if r.is_access and r.value is not None and r.op != "write":
         return f"value {r.value:#x}"
     return ""
@@ -137,6 +166,8 @@ def _cell(r) -> str:
     parts += [f"{'W' if x.is_write else 'R'}{x.phys_addr:#x}/{x.len}:{x.data.hex()}" for x in r.exits]
     if r.dirty is not None:
         parts.append(f"dirty {list(r.dirty)}")
+    if r.ring is not None:
+        parts.append(f"ring {[list(x) for x in r.ring]}")
     return " ".join(parts)
 
 

@@ -28,7 +28,16 @@ from .engine import (
 from .engine.addresses import split_slot
 from .engine.host import HostMemory
 from .engine.profiles import with_address_spaces
-from .engine.steps import HostOp
+from .engine.steps import (
+    ClearDirtyLog,
+    CreateGuestMemfd,
+    CreateVm,
+    EnableCap,
+    HarvestDirtyRing,
+    HostOp,
+    ResetDirtyRings,
+)
+from .engine.uapi import GUEST_MEMFD_FLAG_MMAP, KVM_MEM_GUEST_MEMFD
 from .scenario.elf import symbol_name
 from .scenario.model import Expect, HostRef, Scenario, StepSpec
 
@@ -52,6 +61,12 @@ class TraceEntry:
 
 
 def build_mappings(scenario: Scenario) -> list[Mapping]:
+    return build_layout(scenario)[0]
+
+
+def build_layout(scenario: Scenario) -> tuple[list[Mapping], dict[str, Mapping]]:
+    """The VMM's mappings made at start, and where it will mmap each guest_memfd made with the mmap flag
+    (laid out after them, in the order the scenario makes them; mapped only when the creation succeeds)."""
     layout = HostMemory()
     out = []
     for h in scenario.host:
@@ -59,7 +74,14 @@ def build_mappings(scenario: Scenario) -> list[Mapping]:
         m = Mapping(h.name, hva, h.size, h.prot, h.backing, h.fill, h.image)  # type: ignore[arg-type]
         layout.mmap(m)
         out.append(m)
-    return out
+    gmem: dict[str, Mapping] = {}
+    for spec in scenario.all_steps:
+        p = spec.params
+        if spec.op == "create_guest_memfd" and p["flags"] & GUEST_MEMFD_FLAG_MMAP and p["name"] not in gmem and 0 < p["size"] < 1 << 47:
+            m = Mapping(p["name"], layout.next_free_hva(), p["size"], "rw", "anon")
+            layout.mmap(m)
+            gmem[p["name"]] = m
+    return out, gmem
 
 
 def mmio_answer(scenario: Scenario):
@@ -89,7 +111,8 @@ class ScenarioRun:
         self.kernel = kernel or scenario.kernel
         self.path = path or scenario.path
         self.settings = settings  # the host's (module parameters, swap): a live host's, or the kernel defaults
-        self.mappings = {m.name: m for m in build_mappings(scenario)}
+        mappings, self.gmem_mappings = build_layout(scenario)
+        self.mappings = {m.name: m for m in mappings}
         self.specs: list[StepSpec] = list(scenario.all_steps)
         profile = get_profile(self.kernel)
         if scenario.address_spaces and profile.name == "modern":  # 3.x kernels had one address space
@@ -112,7 +135,7 @@ class ScenarioRun:
             host: HostRef | None = p.get("host")
             if host is not None:
                 uaddr = self.hva(host)
-                size = p.get("size", max(self.mappings[host.name].size - host.offset, 0))
+                size = p.get("size", max(self.mapping(host.name).size - host.offset, 0))
             elif "uaddr" in p:  # a raw userspace address (imported logs, userspace_addr:)
                 uaddr = p["uaddr"]
                 size = p.get("size", cur.npages << 12 if cur else 0)
@@ -121,18 +144,36 @@ class ScenarioRun:
                 size = p.get("size", cur.npages << 12 if cur else 0)
             gpa = p.get("gpa", cur.base_gfn << 12 if cur else 0)
             flags = p.get("flags", cur.flags if cur else 0)
-            return SetMemoryRegion(UserMemoryRegion(p["slot"], flags, gpa, size, uaddr))
+            ref: HostRef | None = p.get("guest_memfd")
+            gmem, gmem_off = (ref.name, ref.offset) if ref is not None else ((cur.gmem, cur.gmem_offset) if cur and cur.gmem else (None, 0))
+            ioctl = p.get("ioctl", 2 if flags & KVM_MEM_GUEST_MEMFD or gmem else 1)
+            return SetMemoryRegion(UserMemoryRegion(p["slot"], flags, gpa, size, uaddr, gmem, gmem_off, ioctl))
         if op == "delete_slot":
             cur = _current_slot(machine, p["slot"])
             gpa, uaddr = (cur.base_gfn << 12, cur.userspace_addr) if cur else (0, 0)
+            if cur is not None and cur.gmem:  # through REGION2 with its fd and offset (scenario-format.md)
+                return SetMemoryRegion(UserMemoryRegion(p["slot"], cur.flags, gpa, 0, uaddr, cur.gmem, cur.gmem_offset, 2))
             return SetMemoryRegion(UserMemoryRegion(p["slot"], 0, gpa, 0, uaddr))
         if op == "get_dirty_log":
             return GetDirtyLog(p["slot"])
         if op == "check_extension":
             return CheckExtension(p["cap"])
+        if op == "create_vm":
+            return CreateVm(p["vm_type"], p["type"])
+        if op == "create_guest_memfd":
+            m = self.gmem_mappings.get(p["name"])
+            return CreateGuestMemfd(p["name"], p["size"], p["flags"], m.hva if m else None)
+        if op == "enable_cap":
+            return EnableCap(p["cap"], tuple(p["args"]))
+        if op == "clear_dirty_log":
+            return ClearDirtyLog(p["slot"], p["first_page"], p["num_pages"])
+        if op == "harvest_dirty_ring":
+            return HarvestDirtyRing(p.get("vcpu", 0))
+        if op == "reset_dirty_rings":
+            return ResetDirtyRings()
         host = p["host"]
         hva = self.hva(host)
-        size = p.get("size", max(self.mappings[host.name].size - host.offset, 0))
+        size = p.get("size", max(self.mapping(host.name).size - host.offset, 0))
         if op == "host_write":
             size = len(p["data"])
         return HostOp(op, hva, size, p.get("prot"), p.get("data", b""))  # type: ignore[arg-type]
@@ -149,8 +190,13 @@ class ScenarioRun:
     def close(self) -> None:
         """Nothing to release: the simulated VM is plain Python values."""
 
+    def mapping(self, name: str) -> Mapping:
+        """A host mapping by name: one the VMM made at start, or the mmap of a guest_memfd."""
+        m = self.mappings.get(name)
+        return m if m is not None else self.gmem_mappings[name]
+
     def hva(self, ref: HostRef) -> int:
-        return self.mappings[ref.name].hva + ref.offset
+        return self.mapping(ref.name).hva + ref.offset
 
     def __len__(self) -> int:
         return len(self.specs)
@@ -186,7 +232,7 @@ class ScenarioRun:
         return list(self._entries)
 
     def host_label(self, hva: int) -> str:
-        for m in self.mappings.values():
+        for m in (*self.mappings.values(), *self.gmem_mappings.values()):
             if m.hva <= hva < m.end:
                 return m.name if hva == m.hva else f"{m.name}+{hva - m.hva:#x}"
         return f"{hva:#x}"
@@ -228,6 +274,9 @@ def check_expect(e: Expect, r: StepRecord, live: bool = False) -> list[str]:
         got_spte = str(r.spte[0].after) if r.spte else "none"
         if got_spte != e.spte:
             out.append(f"spte: expected {e.spte}, got {got_spte}")
+    if e.ring is not None and r.ring != e.ring:
+        got_ring = [list(x) for x in r.ring] if r.ring is not None else f"an error ({r.outcome})"
+        out.append(f"ring: expected {[list(x) for x in e.ring]}, got {got_ring}")
     if e.dirty is not None and r.dirty != e.dirty:
         out.append(f"dirty: expected {list(e.dirty)}, got {list(r.dirty) if r.dirty is not None else 'an error (' + r.outcome + ')'}")
     if e.exits is not None:

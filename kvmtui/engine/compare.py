@@ -10,7 +10,7 @@ from .records import StepRecord
 from .steps import Step
 
 # What `kvmtui compare` holds two records to (trace-format.md).
-COMPARED_FIELDS: tuple[str, ...] = ("op", "outcome", "value", "exits", "dirty")
+COMPARED_FIELDS: tuple[str, ...] = ("op", "outcome", "value", "exits", "dirty", "ring")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,8 @@ class StepDiff:
 
 def _view(r: StepRecord, name: str) -> object:
     if name == "value":
-        return r.value if r.op == "read" else None
+        # reads, and the counts today's memory API returns (reset_dirty_rings, enable_cap)
+        return r.value if r.op in ("read", "reset_dirty_rings", "enable_cap") else None
     return getattr(r, name)
 
 

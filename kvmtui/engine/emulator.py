@@ -75,14 +75,17 @@ def emulate_access(
                     if write:
                         kvm.host.write(hva, chunk)
                         note = ""
-                        d = kvm.mark_page_dirty(slot, gfn)
+                        d = kvm.mark_page_dirty(slot, gfn, vcpu.id)
+                        if slot.gmem_hva is not None:
+                            note = "through userspace_addr, not the guest_memfd (kvm-semantics §i F4)"
+                        chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0", note=note))
                         if d is not None:
                             dirtied.append(d)
-                            note = f"mark_page_dirty: dirty bit {d[1]} of slot {slot.id}"
-                        chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0", note=note))
+                            chain.append(kvm.dirty_call(vcpu.id, d))
                     else:
                         out += kvm.host.read(hva, flen)
-                        chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0"))
+                        chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0",
+                                                note="through userspace_addr, not the guest_memfd (kvm-semantics §i F4)" if slot.gmem_hva is not None else ""))
                     done = True
         if done:
             continue

@@ -13,8 +13,9 @@ from .host import HostMemory
 from .memslots import MemSlot, Memslots
 from .mmu_state import Sptes
 from .profiles import Profile
-from .records import SpteChange, SpteState
+from .records import KernelCall, SpteChange, SpteState
 from .settings import DEFAULT_SETTINGS, HostSettings
+from .vmstate import VmState
 
 
 @dataclass(slots=True)
@@ -27,7 +28,7 @@ class Vcpu:
 
 
 class Kvm:
-    __slots__ = ("gpte_dirty", "host", "memslots", "memslots_by_as", "profile", "settings", "sptes", "vcpus")
+    __slots__ = ("gpte_dirty", "host", "memslots", "memslots_by_as", "profile", "settings", "sptes", "vcpus", "vm")
 
     def __init__(self, profile: Profile, host: HostMemory | None = None, settings: HostSettings = DEFAULT_SETTINGS) -> None:
         self.profile = profile
@@ -44,6 +45,7 @@ class Kvm:
         # write (FNAME(update_accessed_dirty_bits) in FNAME(walk_addr_generic)), and so does the emulator's
         # walk for the pages it writes. The bit is never cleared again. These gfns have it set.
         self.gpte_dirty: set[int] = set()
+        self.vm = VmState()
 
     def memslots_of(self, as_id: int) -> Memslots:
         """__kvm_memslots(kvm, as_id); an out-of-range as_id gets address space 0 (the ioctl refuses it first)."""
@@ -55,13 +57,27 @@ class Kvm:
             v = self.vcpus[vcpu_id] = Vcpu(vcpu_id)
         return v
 
-    def mark_page_dirty(self, slot: MemSlot, gfn: int) -> tuple[int, int] | None:
-        """mark_page_dirty_in_slot(): set the slot's dirty bit for gfn, if the slot logs."""
+    def mark_page_dirty(self, slot: MemSlot, gfn: int, vcpu_id: int | None = None) -> tuple[int, int] | None:
+        """mark_page_dirty_in_slot(): push [slot, offset] to the writing vCPU's dirty ring when the ring is on,
+        else set the slot's dirty bit for gfn, if the slot logs."""
+        if self.vm.dirty_ring_size and vcpu_id is not None:
+            if not slot.log_dirty:
+                return None
+            self.vm.ring(vcpu_id).push(slot.id, gfn - slot.base_gfn)
+            return slot.id, gfn - slot.base_gfn
         bitmap = self.memslots.dirty_bitmaps.get(slot.id)
         if bitmap is None:
             return None
         bitmap.add(gfn - slot.base_gfn)
         return slot.id, gfn - slot.base_gfn
+
+    def dirty_call(self, vcpu_id: int, d: tuple[int, int]) -> KernelCall:
+        """The chain entry for a page marked dirty: a ring push or a bitmap bit."""
+        if self.vm.dirty_ring_size:
+            ring = self.vm.ring(vcpu_id)
+            return KernelCall("kvm_dirty_ring_push", f"vcpu={vcpu_id}, slot={d[0]}, offset={d[1]:#x}",
+                              f"{len(ring.entries)}/{ring.size} entries", note="soft limit reached: KVM_EXIT_DIRTY_RING_FULL" if ring.soft_full else "")
+        return KernelCall(self.profile.name_of("mark_dirty"), f"slot={d[0]}, page={d[1]}", "", note=f"dirty bit {d[1]} set")
 
     def vcpu_mmio_info_valid(self, vcpu: Vcpu, gfn: int) -> bool:
         """vcpu_match_mmio_gpa(): modern kernels also check the memslot generation."""
@@ -92,4 +108,5 @@ class Kvm:
         other.sptes = self.sptes.copy()
         other.vcpus = {k: Vcpu(v.id, v.mmio_gfn, v.mmio_gen) for k, v in self.vcpus.items()}
         other.gpte_dirty = self.gpte_dirty.copy()
+        other.vm = self.vm.copy()
         return other

@@ -4,16 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from . import memapi
 from .addresses import PAGE_MASK, PAGE_SHIFT, split_slot
 from .emulator import MmioRead
+from .guest_memfd import commit_binding, make_binder
 from .host import Mapping
 from .kvm import Kvm
 from .memslots import MemSlot, MemslotUpdate, kvm_set_memory_region
 from .profiles import Profile
 from .records import KernelCall, SlotChange, SpteChange, SpteState, StepRecord
 from .settings import DEFAULT_SETTINGS, HostSettings
-from .steps import Access, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, Step
-from .uapi import EFAULT, KVM_CAP_NAMES, errno_name, flag_names
+from .steps import (
+    Access,
+    CheckExtension,
+    ClearDirtyLog,
+    CreateGuestMemfd,
+    CreateVm,
+    EnableCap,
+    GetDirtyLog,
+    HarvestDirtyRing,
+    HostOp,
+    ResetDirtyRings,
+    SetMemoryRegion,
+    Step,
+)
+from .uapi import EFAULT, ENXIO, KVM_CAP_NAMES, KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, errno_name, flag_names
 from .vcpu import AccessPath, kvm_access
 
 
@@ -51,8 +66,16 @@ class Machine:
 
     # -- dispatch -------------------------------------------------------------------------------------
     def apply(self, step: Step) -> StepRecord:
+        kvm = self.kvm
+        if kvm.vm.vm_type_refused is not None:
+            return memapi.unsupported(kvm, step)
         if isinstance(step, Access):
-            return kvm_access(self.kvm, step.vcpu, step.kind, step.gpa, step.size, step.value, self.path, self.mmio_read)
+            if kvm.vm.dirty_ring_size:
+                full = memapi.ring_full(kvm, step)
+                if full is not None:
+                    return full
+            kvm.vm.created_vcpus.add(step.vcpu)
+            return kvm_access(kvm, step.vcpu, step.kind, step.gpa, step.size, step.value, self.path, self.mmio_read)
         if isinstance(step, SetMemoryRegion):
             return self.set_user_memory_region(step)
         if isinstance(step, GetDirtyLog):
@@ -61,20 +84,34 @@ class Machine:
             return self.check_extension(step.cap)
         if isinstance(step, HostOp):
             return self.host_op(step)
+        if isinstance(step, CreateVm):
+            return memapi.create_vm(kvm, step)
+        if isinstance(step, CreateGuestMemfd):
+            return memapi.create_guest_memfd(kvm, step)
+        if isinstance(step, EnableCap):
+            return memapi.enable_cap(kvm, step)
+        if isinstance(step, ClearDirtyLog):
+            return memapi.clear_dirty_log(kvm, step)
+        if isinstance(step, HarvestDirtyRing):
+            return memapi.harvest_dirty_ring(kvm, step)
+        if isinstance(step, ResetDirtyRings):
+            return memapi.reset_dirty_rings(kvm, step)
         raise TypeError(f"not a step: {step!r}")
 
     # -- KVM_SET_USER_MEMORY_REGION ----------------------------------------------------------------------
     def set_user_memory_region(self, step: SetMemoryRegion) -> StepRecord:
         kvm = self.kvm
         mem = step.region
+        if mem.ioctl == 2 and not kvm.profile.guest_memfd:
+            return memapi.no_such_ioctl(kvm, step, "KVM_SET_USER_MEMORY_REGION2")
         as_id = split_slot(mem.slot)[0] if kvm.profile.mmio_spte_generation else 0
-        u = kvm_set_memory_region(kvm.profile, kvm.memslots_of(as_id), mem)
-        args = {"slot": mem.slot, "gpa": mem.guest_phys_addr, "size": mem.memory_size,
-                "hva": mem.userspace_addr, "flags": mem.flags}
+        u = kvm_set_memory_region(kvm.profile, kvm.memslots_of(as_id), mem, make_binder(kvm) if kvm.profile.guest_memfd else None)
+        args = memapi.region_args(step)
         if u.errno:
+            ioctl = "KVM_SET_USER_MEMORY_REGION2" if mem.ioctl == 2 else "KVM_SET_USER_MEMORY_REGION"
             return StepRecord(
                 op="set_memory_region", args=args, outcome=errno_name(u.errno), chain=u.chain, kind=None,
-                message=f"KVM_SET_USER_MEMORY_REGION slot {mem.slot}: -{errno_name(u.errno)} ({u.chain[-1].note})",
+                message=f"{ioctl} slot {mem.slot}: -{errno_name(u.errno)} ({u.chain[-1].note})",
             )
         chain = list(u.chain)
         spte: list[SpteChange] = []
@@ -128,8 +165,13 @@ class Machine:
         if u.kind == "noop":
             return
         table.commit(u)
+        commit_binding(kvm, u.old, u.new)
         if u.new is not None and u.new.log_dirty and (u.old is None or not u.old.log_dirty):
-            write_protect(u.new, "dirty logging enabled")
+            if memapi.initially_set(kvm, table.dirty_bitmaps, u.new.id, u.new.npages):
+                chain.append(KernelCall("kvm_alloc_dirty_bitmap", f"slot={u.new.id}", "",
+                                        note="KVM_DIRTY_LOG_INITIALLY_SET: every bit set, nothing write-protected (§i F18)"))
+            else:
+                write_protect(u.new, "dirty logging enabled")
         chain.append(KernelCall("kvm_swap_active_memslots", "", f"generation {table.generation}",
                                 note="mmio sptes of older generations are now stale"))
 
@@ -139,6 +181,9 @@ class Machine:
         p = kvm.profile
         args = {"slot": slot_id}
         chain = [KernelCall("kvm_vm_ioctl_get_dirty_log", f"slot={slot_id}", "")]
+        if kvm.vm.dirty_ring_size:
+            chain.append(KernelCall("kvm_get_dirty_log_protect", "", "-ENXIO", bad=True, note="the dirty ring is on: no bitmaps (§i F13)"))
+            return StepRecord("get_dirty_log", args, errno_name(ENXIO), tuple(chain), message=f"KVM_GET_DIRTY_LOG slot {slot_id}: -ENXIO (the dirty ring is on)")
         modern = p.mmio_spte_generation
         as_id, sid = split_slot(slot_id) if modern else (0, slot_id)
         if as_id >= p.address_spaces or sid >= p.user_mem_slots:
@@ -152,6 +197,11 @@ class Machine:
             chain.append(KernelCall("kvm_get_dirty_log", "", "-ENOENT", bad=True, note=why))
             return StepRecord("get_dirty_log", args, "ENOENT", tuple(chain), message=f"KVM_GET_DIRTY_LOG slot {slot_id}: -ENOENT ({why})")
         dirty = tuple(sorted(bitmap))
+        if kvm.vm.manual_protect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE:
+            chain.append(KernelCall("kvm_get_dirty_log_protect", f"slot={sid}", f"{len(dirty)} dirty pages",
+                                    note="manual protect: bits copied, nothing cleared or write-protected (KVM_CLEAR_DIRTY_LOG does that)"))
+            return StepRecord("get_dirty_log", args, "ok", tuple(chain), dirty=dirty,
+                              message=f"KVM_GET_DIRTY_LOG slot {slot_id}: {len(dirty)} dirty (manual protect: still set)" + (f" {list(dirty[:8])}" if dirty else ""))
         bitmap.clear()
         gfns = [slot.base_gfn + i for i in dirty]
         rw = [g for g in gfns if kvm.sptes.state(g) is SpteState.RW]

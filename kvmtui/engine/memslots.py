@@ -8,6 +8,7 @@ write-protection) belong to the caller (machine.py), as kvm_arch_commit_memory_r
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -17,6 +18,7 @@ from .records import KernelCall
 from .uapi import (
     EEXIST,
     EINVAL,
+    KVM_MEM_GUEST_MEMFD,
     KVM_MEM_LOG_DIRTY_PAGES,
     KVM_MEM_READONLY,
     errno_name,
@@ -45,6 +47,13 @@ class MemSlot:
     def number(self) -> int:
         """The slot as userspace names it: as_id in the high 16 bits, as in the ioctl and QEMU's traces."""
         return join_slot(self.as_id, self.id)
+    # KVM_MEM_GUEST_MEMFD slots (REGION2): the guest_memfd file bound and the offset into it
+    gmem: str | None = None
+    gmem_offset: int = 0
+    # KVM_MEMSLOT_GMEM_ONLY (the file was made with GUEST_MEMFD_FLAG_MMAP): the native path reads and writes
+    # the file, whose bytes this model keeps at the VMM's mmap of it, from this hva on (kvm-semantics §i F2)
+    gmem_hva: int | None = None
+    ioctl: int = 1  # which ioctl made the slot: 1 = KVM_SET_USER_MEMORY_REGION, 2 = ..._REGION2
 
     @property
     def end_gfn(self) -> int:
@@ -61,6 +70,12 @@ class MemSlot:
     def hva_of(self, gfn: int) -> int:
         """__gfn_to_hva_memslot()."""
         return self.userspace_addr + ((gfn - self.base_gfn) << PAGE_SHIFT)
+
+    def native_hva(self, gfn: int) -> int:
+        """Where the bytes behind gfn are for the MMU: the guest_memfd page of a gmem-only slot (kvm_gmem_get_pfn),
+        else userspace_addr (the emulator always goes through userspace_addr: §i F4)."""
+        base = self.userspace_addr if self.gmem_hva is None else self.gmem_hva
+        return base + ((gfn - self.base_gfn) << PAGE_SHIFT)
 
     def describe(self) -> str:
         flags = "|".join(short_flag_names(self.flags)) or "-"
@@ -79,6 +94,14 @@ class UserMemoryRegion:
     guest_phys_addr: int
     memory_size: int
     userspace_addr: int
+    # struct kvm_userspace_memory_region2 (ioctl 2): guest_memfd (by name here) and guest_memfd_offset
+    guest_memfd: str | None = None
+    guest_memfd_offset: int = 0
+    ioctl: int = 1
+
+
+# kvm_gmem_bind(): (errno, the calls it made, gmem_hva of a gmem-only slot or None)
+GmemBind = Callable[[MemSlot, str | None, int], tuple[int, tuple[KernelCall, ...], int | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,14 +230,16 @@ def _fail(chain: list[KernelCall], err: int, why: str) -> MemslotUpdate:
     return MemslotUpdate(err, None, None, None, tuple(chain))
 
 
-def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegion) -> MemslotUpdate:
-    """Validate one KVM_SET_USER_MEMORY_REGION and say what it changes, in the era's order of checks."""
+def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegion, gmem_bind: GmemBind | None = None) -> MemslotUpdate:
+    """Validate one KVM_SET_USER_MEMORY_REGION(2) and say what it changes, in the era's order of checks."""
     modern = not profile.overlap_check_every_request
     args = (
         f"slot={mem.slot:#x}, flags={mem.flags:#x}, guest_phys_addr={mem.guest_phys_addr:#x}, "
         f"memory_size={mem.memory_size:#x}, userspace_addr={mem.userspace_addr:#x}"
     )
-    chain: list[KernelCall] = [KernelCall("kvm_vm_ioctl_set_memory_region", args, "")]
+    if mem.ioctl == 2:
+        args += f", guest_memfd={mem.guest_memfd or '-1'}, guest_memfd_offset={mem.guest_memfd_offset:#x}"
+    chain: list[KernelCall] = [KernelCall("kvm_vm_ioctl_set_memory_region", args, "", note="KVM_SET_USER_MEMORY_REGION2" if mem.ioctl == 2 else "")]
 
     # 1. the ioctl's pre-check on the slot id
     slot_for_check = split_slot(mem.slot)[1] if modern else mem.slot
@@ -222,10 +247,20 @@ def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegi
         limit = "KVM_USER_MEM_SLOTS" if modern else "KVM_MEMORY_SLOTS"
         return _fail(chain, EINVAL, f"slot {slot_for_check} >= {limit} ({profile.user_mem_slots})")
     # 2. flag bits
-    bad = mem.flags & ~profile.valid_flags
+    valid = profile.valid_flags
+    gmem = bool(mem.flags & KVM_MEM_GUEST_MEMFD)
+    if mem.ioctl == 2 and profile.guest_memfd:
+        # check_memory_region_flags(): GUEST_MEMFD only through REGION2, never with LOG_DIRTY or READONLY
+        valid = (valid | KVM_MEM_GUEST_MEMFD) & ~(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY) if gmem else valid
+    bad = mem.flags & ~valid
     chain.append(KernelCall("check_memory_region_flags", f"flags={mem.flags:#x}", "-EINVAL" if bad else "0"))
     if bad:
-        return _fail(chain, EINVAL, f"flag bits {bad:#x} not valid in this kernel")
+        why = f"flag bits {bad:#x} not valid in this kernel"
+        if gmem and mem.ioctl == 1 and profile.guest_memfd:
+            why = "KVM_MEM_GUEST_MEMFD needs KVM_SET_USER_MEMORY_REGION2"
+        elif gmem and bad & (KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY):
+            why = "LOG_DIRTY_PAGES and READONLY are not allowed with KVM_MEM_GUEST_MEMFD"
+        return _fail(chain, EINVAL, why)
     # 4-6. alignment and the userspace range
     if mem.memory_size & PAGE_MASK:
         return _fail(chain, EINVAL, "memory_size is not page aligned")
@@ -235,6 +270,8 @@ def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegi
         return _fail(chain, EINVAL, "userspace_addr is not page aligned")
     if mem.userspace_addr + mem.memory_size > TASK_SIZE_MAX:
         return _fail(chain, EINVAL, f"access_ok() fails: userspace range ends above {TASK_SIZE_MAX:#x}")
+    if gmem and (mem.guest_memfd_offset & PAGE_MASK or mem.guest_memfd_offset + mem.memory_size > U64_MAX):
+        return _fail(chain, EINVAL, "guest_memfd_offset is not page aligned, or offset + size wraps")
     # 7. address space and id
     as_id, slot_id = split_slot(mem.slot) if modern else (0, mem.slot)
     if as_id >= profile.address_spaces or slot_id >= profile.mem_slots_num:
@@ -251,7 +288,7 @@ def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegi
 
     old = slots.id_to_memslot(slot_id)
     if modern:
-        return _classify_modern(profile, slots, mem, slot_id, base_gfn, npages, old, chain, as_id)
+        return _classify_modern(profile, slots, mem, slot_id, base_gfn, npages, old, chain, as_id, gmem_bind)
     return _classify_3x(profile, slots, mem, slot_id, base_gfn, npages, old, chain)
 
 
@@ -265,22 +302,29 @@ def _classify_modern(
     old: MemSlot | None,
     chain: list[KernelCall],
     as_id: int = 0,
+    gmem_bind: GmemBind | None = None,
 ) -> MemslotUpdate:
     if npages == 0:
         if old is None:
             return _fail(chain, EINVAL, f"delete of slot {slot_id}, which does not exist")
-        chain.append(KernelCall("kvm_set_memslot", "change=KVM_MR_DELETE", "0"))
+        chain.append(KernelCall("kvm_set_memslot", "change=KVM_MR_DELETE", "0",
+                                note=f"kvm_gmem_unbind(): {old.gmem}+{old.gmem_offset:#x} is free again" if old.gmem else ""))
         return MemslotUpdate(0, "delete", old, None, tuple(chain))
-    new = MemSlot(slot_id, base_gfn, npages, mem.userspace_addr, mem.flags, as_id)
+    new = MemSlot(slot_id, base_gfn, npages, mem.userspace_addr, mem.flags, as_id, ioctl=mem.ioctl)
     if old is None:
         kind: ChangeKind = "create"
     else:
+        if mem.flags & KVM_MEM_GUEST_MEMFD:
+            return _fail(chain, EINVAL, "guest_memfd slots are immutable: they can only be deleted")
+        if (mem.flags ^ old.flags) & KVM_MEM_GUEST_MEMFD:
+            return _fail(chain, EINVAL, "KVM_MEM_GUEST_MEMFD cannot be dropped from an existing slot")
         if mem.userspace_addr != old.userspace_addr:
             return _fail(chain, EINVAL, "userspace_addr of an existing slot cannot change")
         if npages != old.npages:
             return _fail(chain, EINVAL, f"existing slot cannot be resized ({old.npages} -> {npages} pages)")
         if (mem.flags ^ old.flags) & KVM_MEM_READONLY:
             return _fail(chain, EINVAL, "KVM_MEM_READONLY cannot be toggled on an existing slot")
+        new = replace(new, ioctl=old.ioctl)
         if base_gfn != old.base_gfn:
             kind = "move"
         elif mem.flags != old.flags:
@@ -292,6 +336,14 @@ def _classify_modern(
         other = slots.overlapping(base_gfn, npages, slot_id)
         if other is not None:
             return _fail(chain, EEXIST, f"gfn range overlaps slot {other.id}")
+        if mem.flags & KVM_MEM_GUEST_MEMFD:
+            if gmem_bind is None:
+                return _fail(chain, EINVAL, "no guest_memfd support here")
+            err, calls, gmem_hva = gmem_bind(new, mem.guest_memfd, mem.guest_memfd_offset)
+            chain.extend(calls)
+            if err:
+                return MemslotUpdate(err, None, None, None, tuple(chain))
+            new = replace(new, gmem=mem.guest_memfd, gmem_offset=mem.guest_memfd_offset, gmem_hva=gmem_hva)
         if profile.max_gfn is not None and base_gfn + npages - 1 > profile.max_gfn:
             chain.append(
                 KernelCall(

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from .guest_memfd import gmem_fault
 from .host import ZERO_PFN, PfnError, hva_to_pfn
 from .kvm import Kvm, Vcpu
 from .mmu_state import Spte
@@ -77,6 +78,8 @@ def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool) -> Faul
     chain.append(KernelCall(n("gfn_to_memslot"), f"gfn={gfn:#x}", f"slot {slot.id}" if slot else "NULL"))
     if slot is None:
         return _noslot_fault(kvm, vcpu, gfn, chain)
+    if slot.gmem_hva is not None:
+        return gmem_fault(kvm, slot, gfn, write, chain)
 
     if slot.readonly and write:
         # The seed: the read-only decision is taken from the slot flag alone, before any host lookup.
@@ -135,10 +138,10 @@ def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool) -> Faul
     )
     dirtied: tuple[tuple[int, int], ...] = ()
     if writable:
-        d = kvm.mark_page_dirty(slot, gfn)
+        d = kvm.mark_page_dirty(slot, gfn, vcpu.id)
         if d is not None:
             dirtied = (d,)
-            chain.append(KernelCall(n("mark_dirty"), f"slot={slot.id}, gfn={gfn:#x}", "", note=f"dirty bit {d[1]} set"))
+            chain.append(kvm.dirty_call(vcpu.id, d))
     return Fault(PfResult.FIXED, tuple(chain), dirtied)
 
 

@@ -42,6 +42,9 @@ class Profile:
     # kernel has 1 (KVM_CAP_MULTI_ADDRESS_SPACE = 0 and as_id 1 is EINVAL, measured live); a log from a
     # kernel that accepted as_id 1 is read with 2 (see with_address_spaces).
     address_spaces: int = 1
+    # today's memory API (kvm-semantics.md §i): KVM_SET_USER_MEMORY_REGION2, guest_memfd, manual protect, the
+    # dirty ring. The 3.x eras had none of it (the loader refuses the keys there).
+    guest_memfd: bool = False
 
     def name_of(self, role: str) -> str:
         return self.names.get(role, role)
@@ -166,6 +169,7 @@ PROFILES: dict[str, Profile] = {
             "hva_bad": "KVM_HVA_ERR_BAD",
             "hva_ro_bad": "KVM_HVA_ERR_RO_BAD",
         },
+        guest_memfd=True,
     ),
 }
 

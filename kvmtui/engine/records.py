@@ -90,6 +90,8 @@ class StepRecord:
     dirty: tuple[int, ...] | None = None
     # check_extension
     cap_value: int | None = None
+    # harvest_dirty_ring: the [slot, offset] entries collected, in ring order (None on error)
+    ring: tuple[tuple[int, int], ...] | None = None
     message: str = ""  # one line in words, for people (accesses build theirs on demand: the hot path)
 
     @property
@@ -108,6 +110,10 @@ class StepRecord:
             return f"{what}: KVM_RUN returned -EFAULT (the VMM sees a crashed vCPU)"
         if o == "hwpoison":
             return f"{what}: SIGBUS (hardware-poisoned host page)"
+        if o == "dirty_ring_full":
+            return f"{what}: KVM_EXIT_DIRTY_RING_FULL (the vCPU waits for harvest + KVM_RESET_DIRTY_RINGS)"
+        if o == "unsupported":
+            return f"{what}: not run (unsupported)"
         return f"{what}: KVM_EXIT_INTERNAL_ERROR (emulation failure)"
 
     @property

@@ -46,4 +46,46 @@ class HostOp:
     data: bytes = b""  # host_write
 
 
-Step = Access | SetMemoryRegion | GetDirtyLog | CheckExtension | HostOp
+@dataclass(frozen=True, slots=True)
+class CreateVm:
+    """KVM_CREATE_VM with a type other than the default (the default VM is made before any step)."""
+
+    vm_type: str  # default | sw_protected | sev | sev_es | snp | tdx, or a number as text
+    type_value: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreateGuestMemfd:
+    name: str
+    size: int
+    flags: int
+    hva: int | None = None  # where the VMM mmaps it when GUEST_MEMFD_FLAG_MMAP is set (a driver's layout choice)
+
+
+@dataclass(frozen=True, slots=True)
+class EnableCap:
+    """VM-level KVM_ENABLE_CAP."""
+
+    cap: int
+    args: tuple[int, ...] = (0,)
+
+
+@dataclass(frozen=True, slots=True)
+class ClearDirtyLog:
+    slot: int
+    first_page: int
+    num_pages: int
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestDirtyRing:
+    vcpu: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ResetDirtyRings:
+    pass
+
+
+MemApiStep = CreateVm | CreateGuestMemfd | EnableCap | ClearDirtyLog | HarvestDirtyRing | ResetDirtyRings
+Step = Access | SetMemoryRegion | GetDirtyLog | CheckExtension | HostOp | MemApiStep

@@ -300,6 +300,7 @@ KVM_CAP_NAMES: dict[int, str] = {v: k for k, v in KVM_CAPS.items()}
 KVM_EXIT_UNKNOWN = "KVM_EXIT_UNKNOWN"
 KVM_EXIT_MMIO = "KVM_EXIT_MMIO"
 KVM_EXIT_INTERNAL_ERROR = "KVM_EXIT_INTERNAL_ERROR"
+KVM_EXIT_DIRTY_RING_FULL = "KVM_EXIT_DIRTY_RING_FULL"
 KVM_INTERNAL_ERROR_EMULATION = 1
 
 
@@ -313,6 +314,34 @@ EEXIST = _errno.EEXIST
 ENOENT = _errno.ENOENT
 ENOMEM = _errno.ENOMEM
 EFAULT = _errno.EFAULT
+EBADF = _errno.EBADF
+ENXIO = _errno.ENXIO
+E2BIG = _errno.E2BIG
+
+# KVM_CREATE_VM types (x86): only the default one exists on this machine's kernel (kvm-semantics.md §i F19).
+VM_TYPES: dict[str, int] = {"default": 0, "sw_protected": 1, "sev": 2, "sev_es": 3, "snp": 4, "tdx": 5}
+VM_TYPE_NAMES: dict[int, str] = {v: k for k, v in VM_TYPES.items()}
+
+# struct kvm_create_guest_memfd.flags
+GUEST_MEMFD_FLAG_MMAP = 1 << 0
+GUEST_MEMFD_FLAG_INIT_SHARED = 1 << 1
+GMEM_FLAG_NAMES: dict[int, str] = {GUEST_MEMFD_FLAG_MMAP: "GUEST_MEMFD_FLAG_MMAP", GUEST_MEMFD_FLAG_INIT_SHARED: "GUEST_MEMFD_FLAG_INIT_SHARED"}
+GMEM_FLAG_ALIASES: dict[str, int] = {"mmap": GUEST_MEMFD_FLAG_MMAP, "init_shared": GUEST_MEMFD_FLAG_INIT_SHARED,
+                                     **{name: bit for bit, name in GMEM_FLAG_NAMES.items()}}
+
+# KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 arguments
+KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE = 1 << 0
+KVM_DIRTY_LOG_INITIALLY_SET = 1 << 1
+KVM_DIRTY_LOG_PAGE_OFFSET = 64  # pages into the vCPU fd where the dirty ring is mmapped
+
+
+def gmem_flag_names(flags: int) -> list[str]:
+    """Kernel names of guest_memfd flags; unknown bits as hex."""
+    names = [name for bit, name in GMEM_FLAG_NAMES.items() if flags & bit]
+    rest = flags & ~sum(GMEM_FLAG_NAMES)
+    if rest:
+        names.append(f"{rest:#x}")
+    return names
 
 
 class Outcome(StrEnum):
@@ -323,6 +352,7 @@ class Outcome(StrEnum):
     EFAULT = "efault"
     HWPOISON = "hwpoison"
     INTERNAL_ERROR = "internal_error"
+    DIRTY_RING_FULL = "dirty_ring_full"  # KVM_EXIT_DIRTY_RING_FULL: the vCPU stops until harvest + reset
 
 
 class AccessKind(StrEnum):

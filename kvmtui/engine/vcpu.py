@@ -16,7 +16,7 @@ from .emulator import MmioRead, emulate_access
 from .kvm import Kvm
 from .mmu import PfResult, page_fault, spte_permits
 from .records import KernelCall, MmioExit, SpteChange, StepRecord
-from .uapi import KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO, AccessKind, Outcome
+from .uapi import KVM_EXIT_DIRTY_RING_FULL, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO, AccessKind, Outcome
 
 AccessPath = Literal["native", "emulated"]
 _WRITE, _FETCH = AccessKind.WRITE, AccessKind.FETCH
@@ -43,7 +43,7 @@ def kvm_access(
         if spte_permits(spte, write):
             slot = kvm.memslots.search_memslots(gfn)
             assert slot is not None, "an spte that permits access always belongs to a slot"
-            hva = slot.hva_of(gfn) + (gpa & PAGE_MASK)
+            hva = slot.native_hva(gfn) + (gpa & PAGE_MASK)
             if write:
                 kvm.host.write(hva, value.to_bytes(size, "little"))  # type: ignore[union-attr]
                 got = value
@@ -85,6 +85,11 @@ def kvm_access(
             chain.extend(f.chain)
             dirtied.extend(f.dirtied)
             if f.result is PfResult.FIXED:
+                if f.dirtied and kvm.vm.dirty_ring_size and kvm.vm.ring(vcpu_id).soft_full:
+                    # kvm_dirty_ring_check_request() on the way back in: the vCPU stops before the instruction
+                    # is retried, so the write does not land (kvm-semantics §i F11)
+                    outcome = Outcome.DIRTY_RING_FULL
+                    break
                 continue
             if f.result is PfResult.EMULATE:
                 emulate_why = f"page fault at {fgpa:#x} asked for emulation"
@@ -107,6 +112,9 @@ def kvm_access(
         chain.extend(em.chain)
         dirtied.extend(em.dirtied)
         outcome, exits, result = em.outcome, em.exits, em.data
+    if outcome is Outcome.OK and dirtied and kvm.vm.dirty_ring_size and kvm.vm.ring(vcpu_id).soft_full:
+        # the emulated write landed (and pushed); the next guest entry exits instead (F11)
+        outcome = Outcome.DIRTY_RING_FULL
 
     gfn0 = gpa >> PAGE_SHIFT
     slot = kvm.memslots.search_memslots(gfn0)
@@ -115,7 +123,8 @@ def kvm_access(
         got = value if write else int.from_bytes(result, "little")
     else:
         got = None
-    exit_reason = {Outcome.MMIO: KVM_EXIT_MMIO, Outcome.INTERNAL_ERROR: KVM_EXIT_INTERNAL_ERROR}.get(outcome)
+    exit_reason = {Outcome.MMIO: KVM_EXIT_MMIO, Outcome.INTERNAL_ERROR: KVM_EXIT_INTERNAL_ERROR,
+                   Outcome.DIRTY_RING_FULL: KVM_EXIT_DIRTY_RING_FULL}.get(outcome)
     return StepRecord(
         op=str(kind),
         args={"vcpu": vcpu_id, "gpa": gpa, "size": size, **({"value": value} if write else {})},
@@ -127,7 +136,7 @@ def kvm_access(
         dirtied=tuple(dict.fromkeys(dirtied)),
         value=got,
         slot=slot.id if slot else None,
-        hva=slot.hva_of(gfn0) + (gpa & PAGE_MASK) if slot else None,
+        hva=(slot.native_hva(gfn0) if path == "native" else slot.hva_of(gfn0)) + (gpa & PAGE_MASK) if slot else None,
         pfn=spte0.pfn if spte0 is not None else None,
     )
 
@@ -142,7 +151,7 @@ def _through_sptes(kvm: Kvm, frags: list[tuple[int, int]], write: bool, data: by
         gfn = fgpa >> PAGE_SHIFT
         slot = search(gfn)
         assert slot is not None, "an spte that permits access always belongs to a slot"
-        hva = slot.hva_of(gfn) + (fgpa & PAGE_MASK)
+        hva = slot.native_hva(gfn) + (fgpa & PAGE_MASK)
         if write:
             host.write(hva, data[pos : pos + flen])
         else:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..engine.addresses import PAGE_MASK, U64_MAX, format_size, split_slot
-from ..engine.uapi import FLAG_ALIASES, KVM_CAPS
+from ..engine.uapi import FLAG_ALIASES, KVM_CAPS, KVM_MEM_GUEST_MEMFD
 from .errors import ScenarioError
 from .inputfile import MAX_LOG_BYTES, MAX_MAPS_BYTES, read_head, read_text
 from .model import Expect, HostRef, HostSpec, Pos, Scenario, StepSpec
@@ -38,6 +38,11 @@ QEMU_TRACE_ANY = re.compile(_PREFIX + r"[a-z0-9_]+ ")
 STRACE_PREFIX = r"^(?:\[pid\s+(?P<pid>\d+)\]\s+|(?P<pid2>\d+)\s+)?(?:(?P<ts>\d{1,2}:\d{2}:\d{2}(?:\.\d+)?|\d+\.\d+)\s+)?"
 STRACE_SET = re.compile(STRACE_PREFIX + r"ioctl\(\d+, (?P<ioctl>KVM_SET_USER_MEMORY_REGION2?), \{(?P<body>[^}]*)\}\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z0-9]+))?")
 STRACE_CAP = re.compile(STRACE_PREFIX + r"ioctl\(\d+, KVM_CHECK_EXTENSION, (?P<cap>KVM_CAP_[A-Z0-9_]+|\d+)\)\s+=\s+(?P<ret>-?\d+)")
+# Today's memory API (strace decodes some of these structures; an undecoded pointer is read as "unknown")
+STRACE_GMEM = re.compile(STRACE_PREFIX + r"ioctl\(\d+, KVM_CREATE_GUEST_MEMFD, (?:\{(?P<body>[^}]*)\}|\S+?)\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z0-9]+))?")
+STRACE_ENABLE_CAP = re.compile(STRACE_PREFIX + r"ioctl\(\d+, KVM_ENABLE_CAP, (?:\{(?P<body>.*)\}|\S+?)\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z0-9]+))?")
+STRACE_CLEAR = re.compile(STRACE_PREFIX + r"ioctl\(\d+, KVM_CLEAR_DIRTY_LOG, (?:\{(?P<body>[^}]*)\}|\S+?)\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z0-9]+))?")
+STRACE_RESET = re.compile(STRACE_PREFIX + r"ioctl\(\d+, KVM_RESET_DIRTY_RINGS(?:, [^)]*)?\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z0-9]+))?")
 STRACE_RUN = re.compile(STRACE_PREFIX + r"ioctl\(\d+, KVM_RUN, [^)]*\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z]+))?(?:.*\((?P<exit>KVM_EXIT_[A-Z_0-9]+)\))?")
 MAPS_LINE = re.compile(r"^(?P<lo>[0-9a-f]+)-(?P<hi>[0-9a-f]+)\s+(?P<perms>[rwxps-]{4})\s+\S+\s+\S+\s+\d+\s*(?P<path>.*)$")
 
@@ -54,6 +59,9 @@ class MemEvent:
     uaddr: int
     ret: str  # "ok" or an errno name
     text: str
+    ioctl: int = 1  # 1 = KVM_SET_USER_MEMORY_REGION, 2 = KVM_SET_USER_MEMORY_REGION2
+    gmem_fd: int = -1  # REGION2's guest_memfd and guest_memfd_offset
+    gmem_offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +72,22 @@ class CapEvent:
     value: int
 
 
+@dataclass(frozen=True, slots=True)
+class ApiEvent:
+    """One ioctl of today's memory API: KVM_CREATE_GUEST_MEMFD, KVM_ENABLE_CAP, KVM_CLEAR_DIRTY_LOG, KVM_RESET_DIRTY_RINGS."""
+
+    line: int
+    op: str  # create_guest_memfd | enable_cap | clear_dirty_log | reset_dirty_rings
+    params: dict
+    ret: str  # "ok" or an errno name
+    value: int | None  # what the ioctl returned when it succeeded (the new fd, the count reset)
+    text: str
+
+
 @dataclass
 class ImportedLog:
     format: LogFormat
-    events: list[MemEvent | CapEvent] = field(default_factory=list)
+    events: list[MemEvent | CapEvent | ApiEvent] = field(default_factory=list)
     skipped: int = 0  # lines that are neither a memslot update nor a capability check
     exits: dict[str, int] = field(default_factory=dict)  # KVM_RUN exit reasons, counted
     notes: list[str] = field(default_factory=list)
@@ -138,11 +158,11 @@ def parse_qemu_trace(text: str, source: str = "<log>") -> ImportedLog:
             num = _Num(source, n, m)
             as_id = num("as", "AddrSpace", 0xFFFF, default="0") if "as" in m.groupdict() else 0
             slot = num("slot", "slot", 0xFFFF) | (as_id << 16)
-            if m.groupdict().get("gmemfd") not in (None, "-1", "0") and "guest_memfd" not in " ".join(log.notes):
-                log.notes.append("guest_memfd slots are modelled as ordinary memory")
             ret = bounded_int(m["ret"], "ret", source, n, m.start("ret") + 1, 0x7FFFFFFF, signed=True)
+            new_form = m.groupdict().get("gmemfd") is not None
+            gfd = bounded_int(m["gmemfd"], "guest_memfd", source, n, m.start("gmemfd") + 1, 0x7FFFFFFF, signed=True) if new_form else -1
             last = MemEvent(n, slot, num("flags", "flags", 0xFFFFFFFF), num("gpa", "gpa"), num("size", "size"), num("ua", "ua"),
-                            _errname(ret), line.strip())
+                            _errname(ret), line.strip(), 2 if new_form else 1, gfd, num("gmemoff", "guest_memfd_offset") if new_form else 0)
             log.events.append(last)
             continue
         f = QEMU_FAIL.search(line)
@@ -163,6 +183,47 @@ def parse_qemu_trace(text: str, source: str = "<log>") -> ImportedLog:
         if line.strip():
             log.skipped += 1
     return log
+
+
+def _strace_api(n: int, line: str) -> ApiEvent | str | None:
+    """An ApiEvent, a reason the line could not be read (str), or None when it is not one of these ioctls."""
+    for rx, op in ((STRACE_GMEM, "create_guest_memfd"), (STRACE_ENABLE_CAP, "enable_cap"), (STRACE_CLEAR, "clear_dirty_log"),
+                   (STRACE_RESET, "reset_dirty_rings")):
+        m = rx.match(line)
+        if not m:
+            continue
+        ret = int(m["ret"])
+        status = "ok" if ret >= 0 else (m["err"] or "EINVAL")
+        value = ret if ret >= 0 else None
+        body = m.groupdict().get("body")
+        if op == "reset_dirty_rings":
+            return ApiEvent(n, op, {}, status, value, line.strip())
+        if body is None:
+            return f"{op.upper()} with an undecoded argument: skipped"
+        try:
+            f = _strace_fields(body)
+            if op == "create_guest_memfd":
+                params = {"name": f"gmem{value}" if value is not None else f"gmem_l{n}", "size": int(f["size"], 0),
+                          "flags": _gmem_flags(f.get("flags", "0"))}
+            elif op == "enable_cap":
+                cap = f["cap"]
+                args = [int(a, 0) for a in re.findall(r"0x[0-9a-fA-F]+|\d+", body.split("args=", 1)[1])][:4] if "args=" in body else [0]
+                params = {"cap": KVM_CAPS[cap] if cap in KVM_CAPS else int(cap, 0), "args": tuple(args) or (0,)}
+            else:
+                params = {"slot": int(f["slot"], 0), "first_page": int(f["first_page"], 0), "num_pages": int(f["num_pages"], 0)}
+        except (KeyError, ValueError, IndexError):
+            return f"{op.upper()} not read: `{line.strip()[:80]}`"
+        return ApiEvent(n, op, params, status, value, line.strip())
+    return None
+
+
+def _gmem_flags(text: str) -> int:
+    bits = 0
+    for name in re.split(r"[|\s]+", text.strip()):
+        if not name or name == "0":
+            continue
+        bits |= {"GUEST_MEMFD_FLAG_MMAP": 1, "GUEST_MEMFD_FLAG_INIT_SHARED": 2}.get(name) or int(name, 0)
+    return bits
 
 
 def _strace_fields(body: str) -> dict[str, str]:
@@ -197,10 +258,11 @@ def parse_strace(text: str, source: str = "<log>") -> ImportedLog:
                 num = {key: bounded_int(f[key], key, source, n, col, 0xFFFFFFFF if key == "slot" else U64_MAX)
                        for key in ("slot", "guest_phys_addr", "memory_size", "userspace_addr")}
                 ret = "ok" if bounded_int(m["ret"], "ret", source, n, m.start("ret") + 1, 0x7FFFFFFF, signed=True) >= 0 else (m["err"] or "EINVAL")
+                v2 = m["ioctl"].endswith("2")
+                gfd = bounded_int(f.get("guest_memfd", "-1"), "guest_memfd", source, n, col, 0x7FFFFFFF, signed=True) if v2 else -1
+                goff = bounded_int(f.get("guest_memfd_offset", "0"), "guest_memfd_offset", source, n, col) if v2 else 0
                 log.events.append(MemEvent(n, num["slot"], _strace_flags(f.get("flags", "0")), num["guest_phys_addr"],
-                                           num["memory_size"], num["userspace_addr"], ret, line.strip()))
-                if m["ioctl"].endswith("2") and f.get("guest_memfd", "0") not in ("0", "-1"):
-                    log.notes.append(f"line {n}: a guest_memfd slot is modelled as ordinary memory")
+                                           num["memory_size"], num["userspace_addr"], ret, line.strip(), 2 if v2 else 1, gfd, goff))
             except (KeyError, ValueError):
                 log.skipped += 1
             except ScenarioError as e:
@@ -215,6 +277,14 @@ def parse_strace(text: str, source: str = "<log>") -> ImportedLog:
                 log.events.append(CapEvent(n, KVM_CAPS[name], name, bounded_int(c["ret"], "ret", source, n, c.start("ret") + 1, 0x7FFFFFFF, signed=True)))
             else:
                 log.skipped += 1
+            continue
+        api = _strace_api(n, line)
+        if api is not None:
+            if isinstance(api, ApiEvent):
+                log.events.append(api)
+            else:
+                log.skipped += 1
+                log.notes.append(f"line {n}: {api}")
             continue
         r = STRACE_RUN.match(line)
         if r:
@@ -330,12 +400,22 @@ def log_to_scenario(log: ImportedLog, source: str, maps_text: str | None = None)
     regions = _regions(events, maps)
     host = tuple(HostSpec(name, hi - lo, prot, backing, 0, b"", lo, Pos(0, 0)) for lo, hi, name, prot, backing in regions)
     steps: list[StepSpec] = []
+    made = {e.params["name"] for e in log.events if isinstance(e, ApiEvent) and e.op == "create_guest_memfd"}
+    setup = _implied_gmem(events, made)
     for e in log.events:
+        if isinstance(e, ApiEvent):
+            expect = Expect(outcome=e.ret, value=e.value if e.op == "reset_dirty_rings" else None, pos=Pos(e.line, 1))
+            steps.append(StepSpec(e.op, dict(e.params), f"{Path(source).name}:{e.line}: `{e.text}`", expect, Pos(e.line, 1)))
+            continue
         if isinstance(e, CapEvent):
             steps.append(StepSpec("check_extension", {"cap": e.cap}, f"{Path(source).name}:{e.line}: {e.name} = {e.value}",
                                   Expect(value=e.value, pos=Pos(e.line, 1)), Pos(e.line, 1)))
             continue
         params: dict = {"slot": e.slot, "gpa": e.gpa, "size": e.size, "flags": e.flags}
+        if e.ioctl == 2 and e.flags & KVM_MEM_GUEST_MEMFD:
+            params["guest_memfd"] = HostRef(f"gmem{e.gmem_fd}", e.gmem_offset) if e.gmem_fd >= 0 else HostRef("gmem_none", 0)
+        if e.ioctl != (2 if "guest_memfd" in params or e.flags & KVM_MEM_GUEST_MEMFD else 1):
+            params["ioctl"] = e.ioctl
         region = next(((lo, name) for lo, hi, name, _, _ in regions if lo <= e.uaddr < hi or (e.size == 0 and lo <= e.uaddr <= hi)), None)
         if region is not None:
             params["host"] = HostRef(region[1], e.uaddr - region[0])
@@ -360,8 +440,23 @@ def log_to_scenario(log: ImportedLog, source: str, maps_text: str | None = None)
     if log.exits:
         summary.append("KVM_RUN exits seen: " + ", ".join(f"{k} ×{v}" for k, v in sorted(log.exits.items(), key=lambda kv: -kv[1])))
     notes = tuple(log.notes)
+    if setup:
+        summary.append("guest_memfd files the log uses but does not create (QEMU's trace does not show KVM_CREATE_GUEST_MEMFD) "
+                       "are made at setup, as large as the slots need, without flags: " + ", ".join(f"`{s.params['name']}`" for s in setup))
     return Scenario(source, f"{Path(source).name} ({log.format})", "\n\n".join(summary), "modern", "native", 0xFF,
-                    host, (), (), tuple(steps), 1, (), notes, spaces[0] if spaces else None)
+                    host, (), tuple(setup), tuple(steps), 1, (), notes, spaces[0] if spaces else None)
+
+
+def _implied_gmem(events: list[MemEvent], made: set[str]) -> list[StepSpec]:
+    """guest_memfd files the slots name but the log never shows being made."""
+    need: dict[str, int] = {}
+    for e in events:
+        if e.ioctl == 2 and e.flags & KVM_MEM_GUEST_MEMFD and e.gmem_fd >= 0:
+            name = f"gmem{e.gmem_fd}"
+            if name not in made:
+                need[name] = max(need.get(name, 0), e.gmem_offset + e.size)
+    return [StepSpec("create_guest_memfd", {"name": n, "size": max((size + 4095) & ~4095, 4096), "flags": 0}, None, None, Pos(0, 0), phase="setup")
+            for n, size in need.items()]
 
 
 def scenario_yaml(scenario: Scenario) -> str:
@@ -376,6 +471,11 @@ def scenario_yaml(scenario: Scenario) -> str:
     out = ["kvmtui: 1", f"title: {q(scenario.title)}", "description: |"]
     out += [f"  {line}" if line else "" for line in scenario.description.splitlines()]
     out.append(f"kernel: {scenario.kernel}")
+    gmem = [s for s in scenario.setup if s.op == "create_guest_memfd"]
+    if gmem:
+        out.append("guest_memfd:")
+        for s in gmem:
+            out.append(f"  {q(s.params['name'])}: {{size: {s.params['size']:#x}, flags: {s.params['flags']:#x}}}")
     if scenario.host:
         out.append("host:")
         for h in scenario.host:
@@ -385,16 +485,33 @@ def scenario_yaml(scenario: Scenario) -> str:
         p = spec.params
         if spec.op == "check_extension":
             out.append(f"  - check_extension: {KVM_CAP_NAMES.get(p['cap'], p['cap'])}")
+        elif spec.op == "create_guest_memfd":
+            out.append(f"  - create_guest_memfd: {{name: {q(p['name'])}, size: {p['size']:#x}, flags: {p['flags']:#x}}}")
+        elif spec.op == "enable_cap":
+            out.append(f"  - enable_cap: {{cap: {KVM_CAP_NAMES.get(p['cap'], p['cap'])}, args: [{', '.join(hex(a) for a in p['args'])}]}}")
+        elif spec.op == "clear_dirty_log":
+            out.append(f"  - clear_dirty_log: {{slot: {p['slot']}, first_page: {p['first_page']}, num_pages: {p['num_pages']}}}")
+        elif spec.op == "reset_dirty_rings":
+            out.append("  - reset_dirty_rings: {}")
         else:
             place = f"host: {q(str(p['host']))}" if "host" in p else f"userspace_addr: {p['uaddr']:#x}"
             names = flag_names(p["flags"])
             flags = "[" + ", ".join(names) + "]" if all(n.startswith("KVM_MEM_") for n in names) else f"{p['flags']:#x}"
-            out.append(f"  - set_memory_region: {{slot: {p['slot']}, gpa: {p['gpa']:#x}, {place}, size: {p['size']:#x}, flags: {flags}}}")
+            extra = ""
+            if "guest_memfd" in p:
+                extra += f", guest_memfd: {q(str(p['guest_memfd']))}"
+            default_ioctl = 2 if p["flags"] & 4 or "guest_memfd" in p else 1
+            if p.get("ioctl", default_ioctl) != default_ioctl:
+                extra += f", ioctl: {p['ioctl']}"
+            out.append(f"  - set_memory_region: {{slot: {p['slot']}, gpa: {p['gpa']:#x}, {place}, size: {p['size']:#x}, flags: {flags}{extra}}}")
         if spec.note:
             out.append(f"    note: {q(spec.note)}")
         e = spec.expect
         if e is not None:
-            out.append(f"    expect: {e.outcome}" if e.outcome is not None else f"    expect: {{value: {e.value}}}")
+            if e.outcome is not None and e.value is not None:
+                out.append(f"    expect: {{outcome: {e.outcome}, value: {e.value}}}")
+            else:
+                out.append(f"    expect: {e.outcome}" if e.outcome is not None else f"    expect: {{value: {e.value}}}")
     return "\n".join(out) + "\n"
 
 

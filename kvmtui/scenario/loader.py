@@ -13,7 +13,7 @@ from typing import Any
 
 from ..engine.addresses import PAGE_MASK, U64_MAX, parse_size
 from ..engine.host import HostMemory, Mapping
-from ..engine.uapi import FLAG_ALIASES, KVM_CAPS
+from ..engine.uapi import FLAG_ALIASES, GMEM_FLAG_ALIASES, KVM_CAPS, VM_TYPES
 from .elf import read_elf
 from .errors import ScenarioError
 from .inputfile import MAX_ELF_BYTES as MAX_IMAGE_BYTES
@@ -26,26 +26,36 @@ KERNELS = ("3.6", "3.7", "modern")
 PATHS = ("native", "emulated")
 PROTS = ("rw", "r", "none")
 BACKINGS = ("anon", "file")
-TOP_KEYS = ("kvmtui", "title", "description", "kernel", "path", "mmio_fill", "host", "slots", "elf", "mmio", "steps")
+TOP_KEYS = ("kvmtui", "title", "description", "kernel", "path", "mmio_fill", "vm_type", "guest_memfd", "host", "slots", "elf", "mmio", "steps")
 ELF_KEYS = ("file", "readonly", "slot")
 ELF_READONLY = ("auto", "always", "never")
 HOST_KEYS = ("size", "prot", "backing", "fill", "data", "file", "hva")
-SLOT_KEYS = ("slot", "gpa", "host", "userspace_addr", "size", "flags")
+SLOT_KEYS = ("slot", "gpa", "host", "userspace_addr", "size", "flags", "guest_memfd", "ioctl")
+GMEM_KEYS = ("size", "flags")
+OTHER_VM = "other_vm"  # a guest_memfd of another VM (scenario-format.md, today's memory API)
 MMIO_KEYS = ("name", "gpa", "size", "read")
 COMMON_STEP_KEYS = ("note", "expect", "question")
 QUESTION_KEYS = ("ask", "choices", "why")
 ACCESS_OPS = ("read", "write", "fetch")
 HOST_OPS = ("mprotect", "munmap", "madvise_dontneed", "evict", "poison", "host_write")
-STEP_OPS = (*ACCESS_OPS, "set_memory_region", "delete_slot", "get_dirty_log", "check_extension", *HOST_OPS)
+MEMAPI_OPS = ("create_guest_memfd", "enable_cap", "clear_dirty_log", "harvest_dirty_ring", "reset_dirty_rings")
+STEP_OPS = (*ACCESS_OPS, "set_memory_region", "delete_slot", "get_dirty_log", "check_extension", *HOST_OPS, *MEMAPI_OPS)
 STEP_EXTRA: dict[str, tuple[str, ...]] = {"read": ("size", "vcpu"), "write": ("size", "value", "vcpu"), "fetch": ("size", "vcpu")}
+MEMAPI_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # (allowed, required)
+    "create_guest_memfd": (("name", "size", "flags"), ("name", "size")),
+    "enable_cap": (("cap", "args"), ("cap",)),
+    "clear_dirty_log": (("slot", "first_page", "num_pages"), ("slot", "first_page", "num_pages")),
+    "harvest_dirty_ring": (("vcpu",), ()),
+    "reset_dirty_rings": ((), ()),
+}
 HOST_OP_KEYS: dict[str, tuple[str, ...]] = {
     "mprotect": ("host", "size", "prot"),
     "host_write": ("host", "data"),
     **dict.fromkeys(("munmap", "madvise_dontneed", "evict", "poison"), ("host", "size")),
 }
-EXPECT_KEYS = ("outcome", "value", "exits", "dirty", "slot", "spte")
+EXPECT_KEYS = ("outcome", "value", "exits", "dirty", "slot", "spte", "ring")
 EXIT_KEYS = ("phys_addr", "len", "data", "is_write")
-ACCESS_OUTCOMES = ("ok", "mmio", "efault", "hwpoison", "internal_error")
+ACCESS_OUTCOMES = ("ok", "mmio", "efault", "hwpoison", "internal_error", "dirty_ring_full", "unsupported")
 SPTE_STATES = ("none", "ro", "rw", "wp", "mmio")
 ERRNO_NAMES = frozenset(errno.errorcode.values())
 MAX_VCPU = 1023
@@ -56,6 +66,15 @@ class _Loader:
     def __init__(self, file: str, base_dir: Path) -> None:
         self.file = file
         self.base_dir = base_dir
+        self.kernel = "modern"
+        self.gmem_names: set[str] | None = None  # every guest_memfd name the scenario makes (None: any, for probes)
+        self.gmem_mmap: set[str] = set()  # those made with the mmap flag: host mappings too
+        self.taken_names: set[str] = set()  # host mappings and guest_memfd files made so far (one namespace)
+
+    def modern_only(self, pos: Pos | None, what: str) -> None:
+        """Today's memory API did not exist in the 3.x eras: refuse the keys there (check_extension answers 0)."""
+        if self.kernel != "modern":
+            raise self.error(pos, f"{what} is today's memory API (KVM_SET_USER_MEMORY_REGION2 era): not in kernel {self.kernel} (use `kernel: modern`)")
 
     # -- positions and errors ------------------------------------------------------------------------
     def error(self, pos: Pos | None, message: str) -> ScenarioError:
@@ -180,14 +199,19 @@ class _Loader:
             if isinstance(raw, float):  # `kernel: 3.7` reads as a float in YAML
                 raw = f"{raw:g}"
             kernel = self.choice(raw, self.val_pos(top, "kernel"), "kernel era", KERNELS)
+        self.kernel = kernel
         path = self.choice(top["path"], self.val_pos(top, "path"), "path", PATHS) if "path" in top else "native"
         mmio_fill = self.number(top["mmio_fill"], self.val_pos(top, "mmio_fill"), "mmio_fill", sizes=False, limit=0xFF) if "mmio_fill" in top else 0xFF
         host = self.host_section(top)
-        setup = tuple(self.slot_entries(top, tuple(h.name for h in host)))
+        api_setup = tuple(self.vm_type_entry(top)) + tuple(self.gmem_section(top, {h.name for h in host}))
+        self.taken_names |= {h.name for h in host}
+        self.prescan_gmem_steps(top, {h.name for h in host})
+        gmem_hosts = tuple(sorted(self.gmem_mmap))
+        setup = tuple(self.slot_entries(top, tuple(h.name for h in host) + gmem_hosts))
         elf_host, elf_setup, symbols, notes = self.elf_section(top, host, setup)
-        host, setup = host + elf_host, setup + elf_setup
+        host, setup = host + elf_host, api_setup + setup + elf_setup
         check_host_layout(host, self.file)
-        names = tuple(h.name for h in host)
+        names = tuple(h.name for h in host) + gmem_hosts
         mmio = tuple(self.mmio_section(top))
         steps = tuple(self.step_entries(top, names))
         if not setup and not steps:
@@ -200,7 +224,7 @@ class _Loader:
             return (), (), (), ()
         seq = self.sequence(top["elf"], self.val_pos(top, "elf"), "elf:")
         taken_names = {h.name for h in host}
-        next_slot = max((s.params["slot"] for s in setup), default=-1) + 1
+        next_slot = max((s.params["slot"] for s in setup if "slot" in s.params), default=-1) + 1
         out_host: list[HostSpec] = []
         out_setup: list[StepSpec] = []
         symbols: list = []
@@ -354,7 +378,115 @@ class _Loader:
             params["size"] = self.number(m["size"], self.val_pos(m, "size"), "size")
         if "flags" in m:
             params["flags"] = self.flags(m["flags"], self.val_pos(m, "flags"))
+        if "guest_memfd" in m:
+            self.modern_only(self.key_pos(m, "guest_memfd"), "`guest_memfd:`")
+            params["guest_memfd"] = self.gmem_ref(m["guest_memfd"], self.val_pos(m, "guest_memfd"))
+        if "ioctl" in m:
+            self.modern_only(self.key_pos(m, "ioctl"), "`ioctl:`")
+            params["ioctl"] = int(self.choice(m["ioctl"], self.val_pos(m, "ioctl"), "ioctl (1 = KVM_SET_USER_MEMORY_REGION, 2 = ..._REGION2)", ("1", "2")))
         return params
+
+    # -- today's memory API -------------------------------------------------------------------------------
+    def vm_type_entry(self, top: dict):
+        if "vm_type" not in top:
+            return
+        pos = self.val_pos(top, "vm_type")
+        self.modern_only(self.key_pos(top, "vm_type"), "`vm_type:`")
+        raw = top["vm_type"]
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            value = self.number(raw, pos, "vm_type", sizes=False, limit=0xFFFFFFFF)
+            name = next((k for k, v in VM_TYPES.items() if v == value), str(value))
+        else:
+            name = self.choice(raw, pos, "vm_type", tuple(VM_TYPES))
+            value = VM_TYPES[name]
+        if value:
+            yield StepSpec("create_vm", {"vm_type": name, "type": value}, None, None, pos, phase="setup")
+
+    def gmem_name(self, value: Any, pos: Pos, taken: set[str]) -> str:
+        if not isinstance(value, str) or not value or "+" in value or value == OTHER_VM:
+            raise self.error(pos, f"guest_memfd name {value!r} must be a plain name (no '+', not {OTHER_VM!r})")
+        if value in taken:
+            raise self.error(pos, f"the name {value!r} is taken (host mappings and guest_memfd files share names)")
+        return str(value)
+
+    def gmem_flags(self, value: Any, pos: Pos) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return self.number(value, pos, "guest_memfd flags", sizes=False)
+        if isinstance(value, str):
+            value = [value]
+        items = self.sequence(value, pos, "guest_memfd flags")
+        bits = 0
+        for i, item in enumerate(items):
+            ipos = self.item_pos(items, i)
+            if isinstance(item, int) and not isinstance(item, bool):
+                bits |= self.number(item, ipos, "guest_memfd flag", sizes=False)
+                continue
+            key = str(item)
+            if key not in GMEM_FLAG_ALIASES:
+                raise self.error(ipos, f"unknown guest_memfd flag {key!r} (known: mmap, init_shared, or a number like 0x4)")
+            bits |= GMEM_FLAG_ALIASES[key]
+        return bits
+
+    def gmem_params(self, m: dict, name: str) -> dict[str, Any]:
+        size = self.number(self.required(m, "size", f"guest_memfd {name!r}"), self.val_pos(m, "size"), "size")
+        flags = self.gmem_flags(m["flags"], self.val_pos(m, "flags")) if "flags" in m else 0
+        return {"name": name, "size": size, "flags": flags}
+
+    def gmem_section(self, top: dict, host_names: set[str]):
+        if top.get("guest_memfd") is None:
+            return
+        self.modern_only(self.key_pos(top, "guest_memfd"), "`guest_memfd:`")
+        section = self.mapping(top["guest_memfd"], self.val_pos(top, "guest_memfd"), "guest_memfd:")
+        self.taken_names |= host_names
+        for name, spec in section.items():
+            kpos = self.key_pos(section, name)
+            name = self.gmem_name(name, kpos, self.taken_names)
+            self.taken_names.add(name)
+            spec = self.mapping(spec, self.val_pos(section, name), f"guest_memfd {name!r}")
+            self.known_keys(spec, GMEM_KEYS, f"guest_memfd {name!r}")
+            params = self.gmem_params(spec, name)
+            self._note_gmem(params)
+            yield StepSpec("create_guest_memfd", params, None, None, kpos, phase="setup")
+
+    def _note_gmem(self, params: dict[str, Any]) -> None:
+        if self.gmem_names is None:
+            self.gmem_names = set()
+        self.gmem_names.add(params["name"])
+        if params["flags"] & GMEM_FLAG_ALIASES["mmap"]:
+            self.gmem_mmap.add(params["name"])
+
+    def prescan_gmem_steps(self, top: dict, host_names: set[str]) -> None:
+        """Names made by create_guest_memfd steps may be used by slots and steps before or after them."""
+        if self.gmem_names is None:
+            self.gmem_names = set()
+        steps = top.get("steps")
+        if not isinstance(steps, list):
+            return
+        for entry in steps:
+            body = entry.get("create_guest_memfd") if isinstance(entry, dict) else None
+            if isinstance(body, dict) and isinstance(body.get("name"), str):
+                self.gmem_names.add(body["name"])
+                flags = body.get("flags")
+                try:
+                    if flags is not None and self.gmem_flags(flags, Pos(1, 1)) & GMEM_FLAG_ALIASES["mmap"] and body["name"] not in host_names:
+                        self.gmem_mmap.add(body["name"])
+                except Exception:  # the step itself reports its bad flags, with its position
+                    pass
+
+    def gmem_ref(self, value: Any, pos: Pos) -> HostRef:
+        text = self.text(value, pos, "guest_memfd")
+        name, _, off = text.partition("+")
+        name = name.strip()
+        if name != OTHER_VM and self.gmem_names is not None and name not in self.gmem_names:
+            known = ", ".join(sorted(self.gmem_names)) or "none: add a `guest_memfd:` section"
+            raise self.error(pos, f"unknown guest_memfd {name!r} (known: {known}, or {OTHER_VM})")
+        offset = 0
+        if off.strip():
+            try:
+                offset = parse_size(off)
+            except ValueError:
+                raise self.error(pos, f"guest_memfd {text!r}: offset {off.strip()!r} is not a number or size") from None
+        return HostRef(name, offset)
 
     def slot_entries(self, top: dict, names: tuple[str, ...]):
         if top.get("slots") is None:
@@ -481,6 +613,9 @@ class _Loader:
             params["slot"] = self.number(value, vpos, "slot", sizes=False, limit=0xFFFFFFFF)
         elif op == "check_extension":
             params["cap"] = self.capability(value, vpos)
+        elif op in MEMAPI_OPS:
+            self.modern_only(self.key_pos(m, op), f"`{op}:`")
+            params = self.memapi_params(op, value, vpos)
         else:
             hm = self.mapping(value, vpos, op)
             self.known_keys(hm, HOST_OP_KEYS[op], op)
@@ -494,6 +629,38 @@ class _Loader:
                 if not params["data"]:
                     raise self.error(self.val_pos(hm, "data"), "host_write needs at least one byte of data")
         return StepSpec(op, params, self.note(m), self.expect(m, op), pos, note_variants=self.note_variants(m), question=self.question(m, op))
+
+    def memapi_params(self, op: str, value: Any, pos: Pos) -> dict[str, Any]:
+        allowed, required = MEMAPI_KEYS[op]
+        if value is None and not required:
+            return {"vcpu": 0} if op == "harvest_dirty_ring" else {}
+        m = self.mapping(value, pos, op)
+        self.known_keys(m, allowed, op)
+        for key in required:
+            self.required(m, key, op)
+        if op == "create_guest_memfd":
+            name = self.gmem_name(m["name"], self.val_pos(m, "name"), self.taken_names)
+            self.taken_names.add(name)
+            params = self.gmem_params(m, name)
+            if self.gmem_names is not None and name not in self.gmem_names:
+                self._note_gmem(params)
+            return params
+        if op == "enable_cap":
+            cap = self.capability(m["cap"], self.val_pos(m, "cap"))
+            raw = m.get("args", 0)
+            apos = self.val_pos(m, "args") if "args" in m else pos
+            items = raw if isinstance(raw, list) else [raw]
+            if len(items) > 4:
+                raise self.error(apos, "args: at most 4 values (struct kvm_enable_cap.args[4])")
+            args = [self.number(v, self.item_pos(raw, i) if isinstance(raw, list) else apos, "args", limit=U64_MAX) for i, v in enumerate(items)]
+            return {"cap": cap, "args": tuple(args) or (0,)}
+        if op == "clear_dirty_log":
+            return {"slot": self.number(m["slot"], self.val_pos(m, "slot"), "slot", sizes=False, limit=0xFFFFFFFF),
+                    "first_page": self.number(m["first_page"], self.val_pos(m, "first_page"), "first_page", sizes=False),
+                    "num_pages": self.number(m["num_pages"], self.val_pos(m, "num_pages"), "num_pages", sizes=False, limit=0xFFFFFFFF)}
+        if op == "harvest_dirty_ring":
+            return {"vcpu": self.number(m["vcpu"], self.val_pos(m, "vcpu"), "vcpu", sizes=False, limit=MAX_VCPU) if "vcpu" in m else 0}
+        return {}
 
     def capability(self, value: Any, pos: Pos) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -512,7 +679,7 @@ class _Loader:
         if op in ACCESS_OPS:
             if text not in ACCESS_OUTCOMES:
                 raise self.error(pos, f"expected outcome {short(value)} is not an access outcome ({', '.join(ACCESS_OUTCOMES)})")
-        elif text != "ok" and text not in ERRNO_NAMES:
+        elif text not in ("ok", "unsupported") and text not in ERRNO_NAMES:
             hint = difflib.get_close_matches(str(value), ["ok", "EINVAL", "EEXIST", "ENOENT", "ENOMEM", "EFAULT"], n=1, cutoff=0.5)
             did = f"did you mean {short(hint[0])}? " if hint else ""
             raise self.error(pos, f"expected outcome {short(value)} is not `ok` or an errno name ({did}e.g. EINVAL, EEXIST, ENOENT)")
@@ -540,7 +707,8 @@ class _Loader:
         positions = {k: self.key_pos(e, k) for k in e}
         access = op in ACCESS_OPS
         for key, allowed in (("exits", access), ("slot", access), ("spte", access), ("dirty", op == "get_dirty_log"),
-                             ("value", op in ("read", "fetch", "check_extension"))):
+                             ("value", op in ("read", "fetch", "check_extension", "enable_cap", "reset_dirty_rings")),
+                             ("ring", op == "harvest_dirty_ring")):
             if key in e and not allowed:
                 raise self.error(self.key_pos(e, key), f"expect `{key}:` does not apply to a {op} step")
         if "outcome" in e:
@@ -557,6 +725,16 @@ class _Loader:
         if "dirty" in e:
             seq = self.sequence(e["dirty"], self.val_pos(e, "dirty"), "expected dirty pages")
             kw["dirty"] = tuple(sorted(self.number(v, self.item_pos(seq, i), "dirty page index", sizes=False) for i, v in enumerate(seq)))
+        if "ring" in e:
+            seq = self.sequence(e["ring"], self.val_pos(e, "ring"), "expected ring entries")
+            entries = []
+            for i, x in enumerate(seq):
+                xpos = self.item_pos(seq, i)
+                pair = self.sequence(x, xpos, "a ring entry ([slot, offset])")
+                if len(pair) != 2:
+                    raise self.error(xpos, f"a ring entry is [slot, offset], not {len(pair)} values")
+                entries.append((self.number(pair[0], xpos, "ring entry slot", sizes=False), self.number(pair[1], xpos, "ring entry offset", sizes=False)))
+            kw["ring"] = tuple(entries)
         if "exits" in e:
             seq = self.sequence(e["exits"], self.val_pos(e, "exits"), "expected exits")
             exits = []

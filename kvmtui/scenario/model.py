@@ -70,6 +70,7 @@ class Expect:
     slot: int | None = None
     slot_none: bool = False  # `slot: null`: expect no slot resolved the access
     spte: str | None = None
+    ring: tuple[tuple[int, int], ...] | None = None  # harvest_dirty_ring: [slot, offset] entries in ring order
     pos: Pos = Pos(0, 0)
     positions: dict[str, Pos] = field(default_factory=dict)  # where each expected field was written
     # per-variant expectations (an extension of format 1): keyed by era ("3.6"), path ("emulated") or both
