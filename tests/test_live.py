@@ -67,7 +67,7 @@ HOST = "host:\n  ram: {size: 1M}\n  ram2: {size: 1M}\n  ro: {size: 64K, prot: r,
 
 def test_e1_flag_bits_on_the_v1_ioctl():
     live_expectations_hold(HOST + """steps:
-  - set_memory_region: {slot: 0, gpa: 0, host: ram, flags: 0x4}
+  - set_memory_region: {slot: 0, gpa: 0, host: ram, flags: 0x4, ioctl: 1}
     expect: EINVAL
   - set_memory_region: {slot: 0, gpa: 0, host: ram, flags: 0x8}
     expect: EINVAL
