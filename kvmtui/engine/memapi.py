@@ -130,8 +130,8 @@ def create_guest_memfd(kvm: Kvm, step: CreateGuestMemfd) -> StepRecord:
     err, why = create_errno(step.size, step.flags)
     if err:
         kvm.vm.gmem[step.name] = GmemFile(step.name, step.size, step.flags, False, None)
-        chain = (KernelCall("kvm_gmem_create", call, f"-{errno_name(err)}", bad=True, note=why),)
-        return StepRecord("create_guest_memfd", args, errno_name(err), chain,
+        refused = (KernelCall("kvm_gmem_create", call, f"-{errno_name(err)}", bad=True, note=why),)
+        return StepRecord("create_guest_memfd", args, errno_name(err), refused,
                           message=f"KVM_CREATE_GUEST_MEMFD {step.name}: -{errno_name(err)} ({why}); the name now stands for fd -1")
     hva = None
     chain = [KernelCall("kvm_gmem_create", call, f"fd ({step.name})")]
@@ -226,16 +226,16 @@ def harvest_dirty_ring(kvm: Kvm, step: HarvestDirtyRing) -> StepRecord:
     args = step_args(step)
     size = kvm.vm.dirty_ring_size
     if not size:
-        chain = (KernelCall("mmap", f"vcpu fd, offset=KVM_DIRTY_LOG_PAGE_OFFSET pages, len={size}", "-EINVAL", bad=True,
+        no_ring = (KernelCall("mmap", f"vcpu fd, offset=KVM_DIRTY_LOG_PAGE_OFFSET pages, len={size}", "-EINVAL", bad=True,
                             note="no dirty ring: the ring is 0 bytes"),)
-        return StepRecord("harvest_dirty_ring", args, "EINVAL", chain, message=f"harvest vCPU {step.vcpu}: no dirty ring (-EINVAL)")
+        return StepRecord("harvest_dirty_ring", args, "EINVAL", no_ring, message=f"harvest vCPU {step.vcpu}: no dirty ring (-EINVAL)")
     kvm.vm.created_vcpus.add(step.vcpu)  # the ring lives in the vCPU fd
     ring = kvm.vm.ring(step.vcpu)
     got = ring.harvest()
-    chain = (KernelCall("(VMM) read kvm_dirty_gfn entries", f"vcpu={step.vcpu}", f"{len(got)} entries",
+    calls = (KernelCall("(VMM) read kvm_dirty_gfn entries", f"vcpu={step.vcpu}", f"{len(got)} entries",
                         note="entries with KVM_DIRTY_GFN_F_DIRTY since the last harvest, now marked F_RESET (collected)"),)
     shown = f" {[list(e) for e in got[:6]]}" + ("…" if len(got) > 6 else "") if got else ""
-    return StepRecord("harvest_dirty_ring", args, "ok", chain, ring=got, message=f"harvest vCPU {step.vcpu}: {len(got)} entries{shown}")
+    return StepRecord("harvest_dirty_ring", args, "ok", calls, ring=got, message=f"harvest vCPU {step.vcpu}: {len(got)} entries{shown}")
 
 
 def reset_dirty_rings(kvm: Kvm, step: ResetDirtyRings) -> StepRecord:
@@ -243,8 +243,8 @@ def reset_dirty_rings(kvm: Kvm, step: ResetDirtyRings) -> StepRecord:
         return no_such_ioctl(kvm, step, "KVM_RESET_DIRTY_RINGS")
     args = step_args(step)
     if not kvm.vm.dirty_ring_size:
-        chain = (KernelCall("kvm_vm_ioctl_reset_dirty_pages", "", "-EINVAL", bad=True, note="no dirty ring"),)
-        return StepRecord("reset_dirty_rings", args, "EINVAL", chain, message="KVM_RESET_DIRTY_RINGS: -EINVAL (no dirty ring)")
+        no_ring = (KernelCall("kvm_vm_ioctl_reset_dirty_pages", "", "-EINVAL", bad=True, note="no dirty ring"),)
+        return StepRecord("reset_dirty_rings", args, "EINVAL", no_ring, message="KVM_RESET_DIRTY_RINGS: -EINVAL (no dirty ring)")
     chain = [KernelCall("kvm_vm_ioctl_reset_dirty_pages", "", "")]
     total = 0
     spte: list[SpteChange] = []

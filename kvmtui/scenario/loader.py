@@ -470,7 +470,7 @@ class _Loader:
                 try:
                     if flags is not None and self.gmem_flags(flags, Pos(1, 1)) & GMEM_FLAG_ALIASES["mmap"] and body["name"] not in host_names:
                         self.gmem_mmap.add(body["name"])
-                except Exception:  # the step itself reports its bad flags, with its position
+                except ScenarioError:  # the step itself reports its bad flags, with its position
                     pass
 
     def gmem_ref(self, value: Any, pos: Pos) -> HostRef:
