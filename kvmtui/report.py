@@ -161,8 +161,8 @@ def print_table(run: Run, entries: list[TraceEntry], file: IO[str], terminal: bo
 
 def _cell(r) -> str:
     parts = [r.outcome]
-    if r.op == "read" and r.value is not None:
-        parts.append(f"{r.value:#x}")
+    if r.op in ("read", "reset_dirty_rings") and r.value is not None:
+        parts.append(f"{r.value:#x}" if r.op == "read" else f"{r.value} reset")
     parts += [f"{'W' if x.is_write else 'R'}{x.phys_addr:#x}/{x.len}:{x.data.hex()}" for x in r.exits]
     if r.dirty is not None:
         parts.append(f"dirty {list(r.dirty)}")

@@ -339,8 +339,11 @@ def test_full_ring(path):
     recs = run(RING + writes + "  - read: 0\n  - harvest_dirty_ring: {}\n  - reset_dirty_rings: {}\n  - write: 0x0\n    value: 5\n"
                "  - harvest_dirty_ring: {}\n", path)
     acc = [r for r in recs if r.op in ("write", "read")]
-    assert [r.outcome for r in acc[:191]] == ["ok"] * 191
-    assert [r.outcome for r in acc[191:194]] == ["dirty_ring_full"] * 3
+    # native: the write whose fault pushes the 192nd entry stops at the next entry; emulated: that write and the
+    # OUT after it complete in the same KVM_RUN, and the next KVM_RUN stops (both measured live)
+    first_full = 191 if path == "native" else 192
+    assert [r.outcome for r in acc[:first_full]] == ["ok"] * first_full
+    assert [r.outcome for r in acc[first_full:194]] == ["dirty_ring_full"] * (194 - first_full)
     assert recs[-4].ring == tuple((0, p) for p in range(192)) and recs[-3].value == 192
     assert recs[-2].outcome == "ok" and recs[-1].ring == ((0, 0),)
 

@@ -112,9 +112,6 @@ def kvm_access(
         chain.extend(em.chain)
         dirtied.extend(em.dirtied)
         outcome, exits, result = em.outcome, em.exits, em.data
-    if outcome is Outcome.OK and dirtied and kvm.vm.dirty_ring_size and kvm.vm.ring(vcpu_id).soft_full:
-        # the emulated write landed (and pushed); the next guest entry exits instead (F11)
-        outcome = Outcome.DIRTY_RING_FULL
 
     gfn0 = gpa >> PAGE_SHIFT
     slot = kvm.memslots.search_memslots(gfn0)

@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from typing import Self
 
 from ..engine import Access, AccessKind, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, StepRecord
+from ..engine.memapi import region_args
 from ..engine.memslots import MemSlot
 from ..engine.records import MmioExit
-from ..engine.uapi import errno_name
+from ..engine.steps import ClearDirtyLog, CreateGuestMemfd, CreateVm, EnableCap, HarvestDirtyRing, ResetDirtyRings
+from ..engine.uapi import KVM_MEM_GUEST_MEMFD, errno_name
 from ..runner import ScenarioRun, TraceEntry, check_expect, mmio_answer
 from ..scenario.errors import ScenarioError
 from ..scenario.model import Scenario
 from . import kvmapi as k
+from .memapi_ops import LiveMemApi
 from .params import host_settings
 from .vm import HARNESS_END, HARNESS_GPA, HARNESS_SLOT, LiveError, LiveVm
 
@@ -82,6 +85,7 @@ class LiveRun:
         used = {spec.params.get("slot", -1) & 0xFFFF for spec in self.specs if "slot" in spec.params}
         self.harness_slot = next(i for i in range(HARNESS_SLOT, 0, -1) if i not in used)
         self.vm = LiveVm(self.harness_slot)
+        self.api = LiveMemApi(self.vm)
         self.table = _LiveSlots()
         self.maps: dict[str, _LiveMapping] = {}
         # Fixed addresses mmap refused (e.g. a range crossing the user address limit): ioctls get the
@@ -101,7 +105,7 @@ class LiveRun:
         # one PROT_NONE reservation, so what lies between and beyond the mappings faults in both.
         for h in self.scenario.host:
             self._check_fits(h)
-        laid_out = [self.sim.mappings[h.name] for h in self.scenario.host if h.hva is None]
+        laid_out = [self.sim.mappings[h.name] for h in self.scenario.host if h.hva is None] + list(self.sim.gmem_mappings.values())
         self.layout_base = self.layout_lo = 0
         if laid_out:
             self.layout_lo = min(m.hva for m in laid_out)
@@ -117,6 +121,8 @@ class LiveRun:
                 self._mmap_one(h)
             except OSError as e:  # the kernel refused: name the mapping in the scenario, not just the errno
                 raise self._scenario_error(h, f"mmap/ftruncate refused live: -{errno_name(e.errno or errno.EINVAL)} ({e.strerror})") from None
+        for g in self.sim.gmem_mappings.values():  # mmapped over the reservation when the kernel makes the file
+            self.maps[g.name] = _LiveMapping(g.name, g.hva, self.layout_base + (g.hva - self.layout_lo), _page_up(g.size), None)
 
     def _scenario_error(self, h, message: str) -> ScenarioError:
         pos = h.pos if h.pos is not None and h.pos.line else None
@@ -242,6 +248,22 @@ class LiveRun:
         return list(self._entries)
 
     def _apply(self, step) -> StepRecord:
+        api = self.api
+        if api.vm_type_refused is not None:
+            return api.unsupported(step)
+        if isinstance(step, CreateVm):
+            return api.create_vm(step)
+        if isinstance(step, CreateGuestMemfd):
+            m = self.maps.get(step.name)
+            return api.create_guest_memfd(step, m.live_hva if m is not None and step.name in self.sim.gmem_mappings else None)
+        if isinstance(step, EnableCap):
+            return api.enable_cap(step)
+        if isinstance(step, ClearDirtyLog):
+            return api.clear_dirty_log(step)
+        if isinstance(step, HarvestDirtyRing):
+            return api.harvest(step)
+        if isinstance(step, ResetDirtyRings):
+            return api.reset(step)
         if isinstance(step, Access):
             return self._access(step)
         if isinstance(step, SetMemoryRegion):
@@ -261,7 +283,7 @@ class LiveRun:
         if gpa < HARNESS_END and gpa + size > HARNESS_GPA:
             return StepRecord(str(step.kind), {"vcpu": step.vcpu, "gpa": gpa, "size": size}, "unsupported", message="the harness owns this gpa")
         cpl = 3 if self.path == "native" else 0
-        r = self.vm.access(step.kind.value, gpa, size, step.value or 0, cpl, self.answer)
+        r = self.vm.access(step.kind.value, gpa, size, step.value or 0, cpl, self.answer, step.vcpu)
         slot = next((s.id for s in self.table.slots.values() if s.base_gfn <= gpa >> 12 < s.end_gfn), None)
         s = self.table.slots.get(slot) if slot is not None else None
         hva = s.userspace_addr + (gpa - (s.base_gfn << 12)) if s else None
@@ -277,10 +299,14 @@ class LiveRun:
     def _set_memory_region(self, step: SetMemoryRegion) -> StepRecord:
         m = step.region
         live_uaddr = self.live_hva(m.userspace_addr)
-        err = self.vm.set_memory_region(m.slot, m.flags, m.guest_phys_addr, m.memory_size, live_uaddr)
-        args = {"slot": m.slot, "gpa": m.guest_phys_addr, "size": m.memory_size, "hva": m.userspace_addr, "flags": m.flags}
+        if m.ioctl == 2:
+            err = self.api.set_memory_region2(step, live_uaddr)
+        else:
+            err = self.vm.set_memory_region(m.slot, m.flags, m.guest_phys_addr, m.memory_size, live_uaddr)
+        args = region_args(step)
+        ioctl = "KVM_SET_USER_MEMORY_REGION2" if m.ioctl == 2 else "KVM_SET_USER_MEMORY_REGION"
         if err:
-            return StepRecord("set_memory_region", args, errno_name(err), message=f"KVM_SET_USER_MEMORY_REGION: -{errno_name(err)} (live)")
+            return StepRecord("set_memory_region", args, errno_name(err), message=f"{ioctl}: -{errno_name(err)} (live)")
         sid = m.slot & 0xFFFF
         old = self.table.slots.get(sid)
         kind = "delete" if m.memory_size == 0 else "create" if old is None else (
@@ -288,8 +314,11 @@ class LiveRun:
         if m.memory_size == 0:
             self.table.slots.pop(sid, None)
         else:
-            self.table.slots[sid] = MemSlot(sid, m.guest_phys_addr >> 12, m.memory_size >> 12, m.userspace_addr, m.flags)
-        return StepRecord("set_memory_region", args, "ok", kind=kind, message="KVM_SET_USER_MEMORY_REGION: 0 (live)")
+            gmem = m.guest_memfd if m.ioctl == 2 and m.flags & KVM_MEM_GUEST_MEMFD else None
+            self.table.slots[sid] = MemSlot(sid, m.guest_phys_addr >> 12, m.memory_size >> 12, m.userspace_addr, m.flags,
+                                            gmem=gmem, gmem_offset=m.guest_memfd_offset if gmem else 0,
+                                            ioctl=old.ioctl if old is not None else m.ioctl)
+        return StepRecord("set_memory_region", args, "ok", kind=kind, message=f"{ioctl}: 0 (live)")
 
     def _dirty_log(self, slot: int) -> StepRecord:
         s = self.table.slots.get(slot & 0xFFFF)

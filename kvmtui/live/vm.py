@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import mmap
 import os
 import struct
 from typing import Self
@@ -55,13 +56,11 @@ class LiveVm:
         self.kvm = self._open("/dev/kvm")
         self.vm = k.ioctl(self.kvm, k.KVM_CREATE_VM, 0)
         self.fds.append(self.vm)
-        self.vcpu = k.ioctl(self.vm, k.KVM_CREATE_VCPU, 0)
-        self.fds.append(self.vcpu)
-        # Without a CPUID the guest's MAXPHYADDR is 36 bits: give it the host's (48 here), so page tables and
-        # accesses anywhere in the scenario's address space are legal.
-        # MAXPHYADDR 52 (shadow paging allows it whatever the host's): every gpa a memslot can hold is addressable.
-        k.ioctl(self.vcpu, k.KVM_SET_CPUID2, k.with_maxphyaddr(k.supported_cpuid(self.kvm), 52))
-        self.run = k.VcpuRun(self.vcpu, k.ioctl(self.kvm, k.KVM_GET_VCPU_MMAP_SIZE, 0))
+        # vCPUs are made when a step first needs one (an access, a ring harvest), as a VMM makes them after
+        # setting the VM up: KVM_CAP_DIRTY_LOG_RING must be enabled before any vCPU exists (§i F12).
+        self.vcpus: dict[int, tuple[int, k.VcpuRun]] = {}
+        self.vcpu = -1
+        self.rings: dict[int, mmap.mmap] = {}  # dirty rings mapped from the vCPU fds (closed before them)
         self.harness = k.host_mmap(HARNESS_SIZE, "rw")
         self.maps.append((self.harness, HARNESS_SIZE))
         self.next_table = TABLES_OFF
@@ -75,6 +74,17 @@ class LiveVm:
         self.windows: dict[int, int] = {}  # GiB of a high gpa -> linear base (see linear())
         for off in range(0, TABLES_OFF + 16 * PAGE, PAGE):
             self.map_page(HARNESS_GPA + off)
+
+    def select_vcpu(self, vcpu_id: int) -> int:
+        """Make vCPU vcpu_id the one accesses run on, creating it first if needed; returns its fd."""
+        if vcpu_id not in self.vcpus:
+            fd = k.ioctl(self.vm, k.KVM_CREATE_VCPU, vcpu_id)
+            self.fds.append(fd)
+            # MAXPHYADDR 52 (shadow paging allows it whatever the host's): every gpa a memslot can hold is addressable.
+            k.ioctl(fd, k.KVM_SET_CPUID2, k.with_maxphyaddr(k.supported_cpuid(self.kvm), 52))
+            self.vcpus[vcpu_id] = (fd, k.VcpuRun(fd, k.ioctl(self.kvm, k.KVM_GET_VCPU_MMAP_SIZE, 0)))
+        self.vcpu, self.run = self.vcpus[vcpu_id]
+        return self.vcpu
 
     def _open(self, path: str) -> int:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
@@ -178,8 +188,9 @@ class LiveVm:
         k.ioctl(self.vcpu, k.KVM_SET_SREGS, k.sregs(cs, ds, tr, (HARNESS_GPA + GDT_OFF, 6 * 8 + 16 - 1), cr0,
                                                    HARNESS_GPA + PML4_OFF, 0x20 | 0x200, 0x500))
 
-    def access(self, kind: str, gpa: int, size: int, value: int, cpl: int, mmio_answer) -> dict:
+    def access(self, kind: str, gpa: int, size: int, value: int, cpl: int, mmio_answer, vcpu: int = 0) -> dict:
         """Run one access; returns outcome, value, exits and the exit reason seen."""
+        self.select_vcpu(vcpu)
         if kind == "fetch":
             return self._fetch(gpa, size, cpl, mmio_answer)
         for off in range(gpa & ~0xFFF, gpa + size, PAGE):
@@ -264,6 +275,8 @@ class LiveVm:
                     return "efault", exits, reason
                 raise
             reason = self.run.exit_reason
+            if reason == k.KVM_EXIT_DIRTY_RING_FULL:  # the vCPU stops until userspace harvests and resets
+                return "dirty_ring_full", exits, reason
             if reason == k.KVM_EXIT_MMIO:
                 phys, data, length, is_write = self.run.mmio()
                 if not is_write:
@@ -296,10 +309,12 @@ class LiveVm:
             self.run.set_immediate_exit(False)
 
     def close(self) -> None:
-        run = getattr(self, "run", None)
-        if run is not None:
+        for _fd, run in getattr(self, "vcpus", {}).values():
             run.close()
-            del self.run
+        self.vcpus = {}
+        for ring in getattr(self, "rings", {}).values():
+            ring.close()
+        self.rings = {}
         for addr, length in self.maps:
             try:
                 k.host_munmap(addr, length)
