@@ -188,3 +188,58 @@ def test_scenario_yaml_round_trips(tmp_path):
     sc = log_to_scenario(read_log(DATA / "migration.log"), "migration.log")
     again = parse_scenario(scenario_yaml(sc), "m.yaml")
     assert [s.params for s in again.steps] == [s.params for s in sc.steps]
+
+
+# -- today's memory API -----------------------------------------------------------------------------------------------
+MEMAPI_STRACE = """\
+ioctl(4, KVM_CREATE_GUEST_MEMFD, {size=65536, flags=GUEST_MEMFD_FLAG_MMAP|GUEST_MEMFD_FLAG_INIT_SHARED}) = 5
+ioctl(4, KVM_SET_USER_MEMORY_REGION2, {slot=1, flags=KVM_MEM_GUEST_MEMFD, guest_phys_addr=0x100000, memory_size=16384, userspace_addr=0x7f0000000000, guest_memfd_offset=0, guest_memfd=5}) = 0
+ioctl(4, KVM_SET_USER_MEMORY_REGION2, {slot=2, flags=KVM_MEM_GUEST_MEMFD, guest_phys_addr=0x200000, memory_size=16384, userspace_addr=0x7f0000000000, guest_memfd_offset=0x2000, guest_memfd=5}) = -1 EINVAL (Invalid argument)
+ioctl(4, KVM_SET_USER_MEMORY_REGION2, {slot=3, flags=KVM_MEM_GUEST_MEMFD, guest_phys_addr=0x300000, memory_size=4096, userspace_addr=0x7f0000000000, guest_memfd_offset=0, guest_memfd=9}) = 0
+ioctl(4, KVM_ENABLE_CAP, {cap=KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, flags=0, args=[0x3, 0, 0, 0]}) = 0
+ioctl(4, KVM_SET_USER_MEMORY_REGION, {slot=0, flags=KVM_MEM_LOG_DIRTY_PAGES, guest_phys_addr=0, memory_size=262144, userspace_addr=0x7f0000100000}) = 0
+ioctl(4, KVM_CLEAR_DIRTY_LOG, {slot=0, num_pages=64, first_page=0, dirty_bitmap=0x7ffd0000}) = 0
+ioctl(4, KVM_CLEAR_DIRTY_LOG, {slot=0, num_pages=64, first_page=1, dirty_bitmap=0x7ffd0000}) = -1 EINVAL (Invalid argument)
+ioctl(4, KVM_RESET_DIRTY_RINGS, 0) = -1 EINVAL (Invalid argument)
+"""
+
+
+def test_strace_of_the_memory_api_decoded():
+    log = parse_strace(MEMAPI_STRACE)
+    sc = log_to_scenario(log, "m.strace")
+    assert [s.op for s in sc.setup] == ["create_guest_memfd"] and sc.setup[0].params == {"name": "gmem9", "size": 4096, "flags": 0}
+    ops = [(s.op, s.expect.outcome) for s in sc.steps]
+    assert ops == [("create_guest_memfd", "ok"), ("set_memory_region", "ok"), ("set_memory_region", "EINVAL"), ("set_memory_region", "ok"),
+                   ("enable_cap", "ok"), ("set_memory_region", "ok"), ("clear_dirty_log", "ok"), ("clear_dirty_log", "EINVAL"),
+                   ("reset_dirty_rings", "EINVAL")]
+    assert sc.steps[0].params == {"name": "gmem5", "size": 65536, "flags": 3}
+    assert str(sc.steps[2].params["guest_memfd"]) == "gmem5+0x2000" and "ioctl" not in sc.steps[2].params
+    assert sc.steps[4].params == {"cap": 168, "args": (3, 0, 0, 0)}
+    assert sc.steps[7].params == {"slot": 0, "first_page": 1, "num_pages": 64}
+    run = ScenarioRun(sc)
+    assert all(e.expect_met is not False for e in run.entries()), [(e.index, e.unmet) for e in run.entries() if e.unmet]
+    again = parse_scenario(scenario_yaml(sc), "m.yaml")
+    assert [s.params for s in again.steps] == [s.params for s in sc.steps] and [s.params for s in again.setup] == [s.params for s in sc.setup]
+
+
+def test_strace_of_the_memory_api_as_strace_61_prints_it():
+    """Real captures: REGION2 and KVM_CREATE_GUEST_MEMFD come out as _IOC(...), the structures as pointers."""
+    log = read_log(DATA / "dirty-ring.strace")
+    resets = [e for e in log.events if getattr(e, "op", None) == "reset_dirty_rings"]
+    assert [e.value for e in resets] == [1, 192, 1, 0]
+    assert any("KVM_ENABLE_CAP = 0 with its argument undecoded" in n for n in log.notes)
+    g = read_log(DATA / "guest-memfd.strace")
+    raw = (DATA / "guest-memfd.strace").read_text().splitlines()
+    assert sum("KVM_SET_USER_MEMORY_REGION2 undecoded" in n for n in g.notes) == sum("0xae, 0x49, 0xa0" in line for line in raw) == 7
+    assert sum("KVM_CREATE_GUEST_MEMFD = " in n for n in g.notes) == 2
+
+
+def test_qemu10_trace_reads_guest_memfd_fields():
+    text = ("kvm_set_user_memory AddrSpace#0 Slot#0 flags=0x4 gpa=0x0 size=0x80000000 ua=0x7f0000000000 guest_memfd=23 guest_memfd_offset=0x0 ret=0\n"
+            "kvm_set_user_memory AddrSpace#0 Slot#1 flags=0x4 gpa=0x100000000 size=0x40000000 ua=0x7f0080000000 guest_memfd=23 guest_memfd_offset=0x80000000 ret=0\n"
+            "kvm_set_user_memory AddrSpace#0 Slot#2 flags=0x0 gpa=0xfffc0000 size=0x40000 ua=0x7f00c0000000 guest_memfd=-1 guest_memfd_offset=0x0 ret=0\n")
+    sc = log_to_scenario(parse_qemu_trace(text), "q10.log")
+    assert [(s.params["name"], s.params["size"]) for s in sc.setup] == [("gmem23", 0xC0000000)]
+    refs = [str(s.params.get("guest_memfd")) for s in sc.steps]
+    assert refs == ["gmem23", "gmem23+0x80000000", "None"]
+    assert all(e.expect_met is not False for e in ScenarioRun(sc).entries())

@@ -39,7 +39,11 @@ STRACE_PREFIX = r"^(?:\[pid\s+(?P<pid>\d+)\]\s+|(?P<pid2>\d+)\s+)?(?:(?P<ts>\d{1
 STRACE_SET = re.compile(STRACE_PREFIX + r"ioctl\(\d+, (?P<ioctl>KVM_SET_USER_MEMORY_REGION2?), \{(?P<body>[^}]*)\}\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z0-9]+))?")
 STRACE_CAP = re.compile(STRACE_PREFIX + r"ioctl\(\d+, KVM_CHECK_EXTENSION, (?P<cap>KVM_CAP_[A-Z0-9_]+|\d+)\)\s+=\s+(?P<ret>-?\d+)")
 # Today's memory API (strace decodes some of these structures; an undecoded pointer is read as "unknown")
-STRACE_GMEM = re.compile(STRACE_PREFIX + r"ioctl\(\d+, KVM_CREATE_GUEST_MEMFD, (?:\{(?P<body>[^}]*)\}|\S+?)\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z0-9]+))?")
+# strace 6.1 prints these two undecoded, as _IOC(...) (captured here: tests/data/import/COMMANDS.md)
+_RAW_REGION2 = r"_IOC\(_IOC_WRITE, 0xae, 0x49, 0xa0\)"
+_RAW_GMEM = r"_IOC\(_IOC_READ\|_IOC_WRITE, 0xae, 0xd4, 0x40\)"
+STRACE_RAW_REGION2 = re.compile(STRACE_PREFIX + r"ioctl\(\d+, " + _RAW_REGION2 + r", \S+?\)\s+=\s+(?P<ret>-?\d+)")
+STRACE_GMEM = re.compile(STRACE_PREFIX + r"ioctl\(\d+, (?:KVM_CREATE_GUEST_MEMFD|" + _RAW_GMEM + r"), (?:\{(?P<body>[^}]*)\}|\S+?)\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z0-9]+))?")
 STRACE_ENABLE_CAP = re.compile(STRACE_PREFIX + r"ioctl\(\d+, KVM_ENABLE_CAP, (?:\{(?P<body>.*)\}|\S+?)\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z0-9]+))?")
 STRACE_CLEAR = re.compile(STRACE_PREFIX + r"ioctl\(\d+, KVM_CLEAR_DIRTY_LOG, (?:\{(?P<body>[^}]*)\}|\S+?)\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z0-9]+))?")
 STRACE_RESET = re.compile(STRACE_PREFIX + r"ioctl\(\d+, KVM_RESET_DIRTY_RINGS(?:, [^)]*)?\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z0-9]+))?")
@@ -97,7 +101,7 @@ class ImportedLog:
         return [e for e in self.events if isinstance(e, MemEvent)]
 
 
-STRACE_DETECT = re.compile(r"(?m)" + STRACE_PREFIX + r"ioctl\(\d+, KVM_")
+STRACE_DETECT = re.compile(r"(?m)" + STRACE_PREFIX + r"ioctl\(\d+, (?:KVM_|" + _RAW_REGION2 + r")")
 QEMU_DETECT = re.compile(r"(?m)^(?:\d+@\d+\.\d+:)?kvm_set_user_memory |KVM_SET_USER_MEMORY_REGION2? failed, slot=")
 QEMU_INTERNAL = re.compile(r"KVM internal error\. Suberror: (?P<sub>\d+)")
 
@@ -199,7 +203,8 @@ def _strace_api(n: int, line: str) -> ApiEvent | str | None:
         if op == "reset_dirty_rings":
             return ApiEvent(n, op, {}, status, value, line.strip())
         if body is None:
-            return f"{op.upper()} with an undecoded argument: skipped"
+            what = {"create_guest_memfd": "KVM_CREATE_GUEST_MEMFD", "enable_cap": "KVM_ENABLE_CAP", "clear_dirty_log": "KVM_CLEAR_DIRTY_LOG"}[op]
+            return f"{what} = {m['ret']} with its argument undecoded by strace: skipped (files it made are sized from the slots that use them)"
         try:
             f = _strace_fields(body)
             if op == "create_guest_memfd":
@@ -277,6 +282,10 @@ def parse_strace(text: str, source: str = "<log>") -> ImportedLog:
                 log.events.append(CapEvent(n, KVM_CAPS[name], name, bounded_int(c["ret"], "ret", source, n, c.start("ret") + 1, 0x7FFFFFFF, signed=True)))
             else:
                 log.skipped += 1
+            continue
+        if STRACE_RAW_REGION2.match(line):
+            log.skipped += 1
+            log.notes.append(f"line {n}: KVM_SET_USER_MEMORY_REGION2 undecoded by strace (printed as _IOC(...)): skipped")
             continue
         api = _strace_api(n, line)
         if api is not None:
