@@ -26,6 +26,8 @@ class DirtyRing:
     size: int  # entries
     entries: list[tuple[int, int]] = field(default_factory=list)
     harvested: int = 0
+    pushed_total: int = 0  # for the app's ring panel: every push, and every entry KVM_RESET_DIRTY_RINGS freed
+    reset_total: int = 0
 
     @property
     def soft_limit(self) -> int:
@@ -38,6 +40,7 @@ class DirtyRing:
 
     def push(self, slot: int, offset: int) -> int:
         self.entries.append((slot, offset))
+        self.pushed_total += 1
         return len(self.entries)
 
     def harvest(self) -> tuple[tuple[int, int], ...]:
@@ -51,10 +54,11 @@ class DirtyRing:
         done = self.entries[: self.harvested]
         del self.entries[: self.harvested]
         self.harvested = 0
+        self.reset_total += len(done)
         return done
 
     def copy(self) -> DirtyRing:
-        return DirtyRing(self.size, self.entries.copy(), self.harvested)
+        return DirtyRing(self.size, self.entries.copy(), self.harvested, self.pushed_total, self.reset_total)
 
 
 def enable_dirty_log_ring_errno(size: int, current: int, vcpus_created: bool) -> tuple[int, str]:

@@ -57,6 +57,7 @@ from .screens.lesson import QuestionScreen, SummaryScreen
 from .screens.timeline import TimelineScreen
 from .theme import DEFAULT_THEME, HIGH_CONTRAST, theme_names
 from .view import ChangeTracker, StepView, build_view
+from .widgets.dirty_ring import DirtyRings
 from .widgets.events import EventLog, events_of
 from .widgets.memslots import MemslotTable
 from .widgets.pagemap import PageMap
@@ -168,7 +169,8 @@ class KvmApp(App[int]):
                     yield EventLog(id="events")
                 with TabPane("Host", id="tab-host"):
                     yield HostMappings(id="hostmaps")
-                with TabPane("Dirty", id="tab-dirty"):
+                with TabPane("Dirty", id="tab-dirty"), VerticalScroll(id="dirty-scroll"):
+                    yield DirtyRings(id="dirtyrings")
                     yield DirtyLog(id="dirtylog")
         yield Footer()
 
@@ -197,6 +199,7 @@ class KvmApp(App[int]):
         self.query_one(EventLog).show_upto(index + 1, self.run_.entry, self.run_.symbol)
         self.query_one(HostMappings).show(view)
         self.query_one(DirtyLog).show(view)
+        self.query_one(DirtyRings).show(view)
         self.query_one(Narration).show(view)
         self.query_one("#narration-scroll", VerticalScroll).scroll_home(animate=False)  # each step's note from its top
         self.sub_title = "live /dev/kvm" if self.live else f"kernel {self.run_.kernel}"

@@ -24,7 +24,8 @@ SymbolLookup = Callable[[str], "int | None"]
 
 PROBE_HELP = (
     "r ADDR [SIZE] · w ADDR [SIZE] VALUE · f ADDR [SIZE] · slot N gpa=.. host=.. [size=..] [flags=readonly,log_dirty_pages] · "
-    "delete N · dirty N · cap NAME · mprotect HOST PROT [SIZE] · munmap|madvise|evict|poison HOST [SIZE] · hostwrite HOST HEX"
+    "delete N · dirty N · cap NAME · mprotect HOST PROT [SIZE] · munmap|madvise|evict|poison HOST [SIZE] · hostwrite HOST HEX · "
+    "gmem NAME SIZE [flags=mmap,init_shared] · enable CAP ARG · clear N FIRST NUM · harvest [VCPU] · reset"
 )
 EDIT_HELP = "add N gpa=.. host=.. [size=..] [flags=..] · move N gpa=.. · flags N readonly,log_dirty_pages|- · delete N"
 
@@ -60,7 +61,7 @@ def _keyvals(tokens: list[str], allowed: tuple[str, ...]) -> dict[str, Any]:
             raise CommandError(f"expected key=value with key one of {', '.join(allowed)}, got {short(t)}")
         if key == "flags":
             out[key] = [] if value in ("", "-", "none") else value.split(",")
-        elif key == "host":
+        elif key in ("host", "guest_memfd"):
             out[key] = value
         else:
             out[key] = _num(value)
@@ -97,7 +98,7 @@ def parse_probe(text: str, host_names: tuple[str, ...], symbols: SymbolLookup | 
     elif cmd == "slot":
         if not args:
             raise CommandError("usage: slot N gpa=.. host=.. [size=..] [flags=..]")
-        m = {"set_memory_region": {"slot": _num(args[0]), **_keyvals(args[1:], ("gpa", "host", "size", "flags"))}}
+        m = {"set_memory_region": {"slot": _num(args[0]), **_keyvals(args[1:], ("gpa", "host", "size", "flags", "guest_memfd", "ioctl"))}}
     elif cmd in ("delete", "dirty"):
         if len(args) != 1:
             raise CommandError(f"usage: {cmd} N")
@@ -106,6 +107,26 @@ def parse_probe(text: str, host_names: tuple[str, ...], symbols: SymbolLookup | 
         if len(args) != 1:
             raise CommandError("usage: cap KVM_CAP_NAME")
         m = {"check_extension": _num(args[0])}
+    elif cmd == "gmem":  # today's memory API (scenario-format.md, last section)
+        if len(args) < 2:
+            raise CommandError("usage: gmem NAME SIZE [flags=mmap,init_shared]")
+        m = {"create_guest_memfd": {"name": args[0], "size": _num(args[1]), **_keyvals(args[2:], ("flags",))}}
+    elif cmd == "enable":
+        if len(args) != 2:
+            raise CommandError("usage: enable KVM_CAP_NAME ARG")
+        m = {"enable_cap": {"cap": _num(args[0]), "args": _num(args[1])}}
+    elif cmd == "clear":
+        if len(args) != 3:
+            raise CommandError("usage: clear SLOT FIRST_PAGE NUM_PAGES")
+        m = {"clear_dirty_log": {"slot": _num(args[0]), "first_page": _num(args[1]), "num_pages": _num(args[2])}}
+    elif cmd == "harvest":
+        if len(args) > 1:
+            raise CommandError("usage: harvest [VCPU]")
+        m = {"harvest_dirty_ring": {"vcpu": _num(args[0])} if args else None}
+    elif cmd == "reset":
+        if args:
+            raise CommandError("usage: reset")
+        m = {"reset_dirty_rings": None}
     elif cmd in ("mprotect", "munmap", "madvise", "evict", "poison", "hostwrite"):
         op = {"madvise": "madvise_dontneed", "hostwrite": "host_write"}.get(cmd, cmd)
         if not args:

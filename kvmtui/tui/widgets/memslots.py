@@ -20,6 +20,18 @@ from ..view import StepView
 _TINY = {"READONLY": "RO", "LOG_DIRTY": "LOG", "GUEST_MEMFD": "GMEM"}
 
 
+def slot_origin(s: MemSlot, width: int) -> str:
+    """The guest_memfd binding (name+offset) and the ioctl that made the slot, when it was REGION2."""
+    out = ""
+    if s.gmem:
+        out += f" {s.gmem}+{s.gmem_offset:#x}"
+        if s.gmem_hva is not None and width >= 60:
+            out += " (gmem-only)"
+    if s.ioctl == 2:
+        out += " ·R2" if width < 60 else " ·REGION2"
+    return out
+
+
 class MemslotTable(ScrollView):
     """id, gpa range, pages, hva, flags; the slot the step uses is marked ▶, slots it changed *; the
     scenario's slots still to be created ○ with the step that creates them."""
@@ -118,7 +130,7 @@ class MemslotTable(ScrollView):
         text = f"{mark}{changed}{s.id:>5} {start:#014x} {format_size(s.npages << PAGE_SHIFT):>6}"
         if width >= 64:
             text += f" {s.userspace_addr:#016x}"
-        return f"{text} {flags}"
+        return f"{text} {flags}{slot_origin(s, width)}"
 
     def pending_text(self, p, width: int) -> str:
         names = short_flag_names(p.flags)

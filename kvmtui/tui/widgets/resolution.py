@@ -7,6 +7,8 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ...engine.addresses import PAGE_SHIFT
+from ...engine.memslots import MemSlot
 from ...engine.records import StepRecord
 from ...plain import plain_lines
 from ...runner import TraceEntry
@@ -28,6 +30,24 @@ def resolution_path(rec: StepRecord) -> str:
     pfn = next((c.ret for c in reversed(rec.chain) if c.ret.startswith(("KVM_PFN", "fault_pfn", "hwpoison_pfn", "bad_pfn")) and "," not in c.ret), None)
     pfn = pfn or (f"pfn {rec.pfn:#x}" if rec.pfn is not None else "no pfn")
     return f"gfn {gpa >> 12:#x} ─▸ {slot} ─▸ {hva} ─▸ {pfn}"
+
+
+def gmem_paths(slot: MemSlot | None, gpa: int) -> str | None:
+    """For a guest_memfd slot: which memory each access path reads at gpa (kvm-semantics §i F1-F4)."""
+    if slot is None or not slot.gmem:
+        return None
+    gfn = gpa >> PAGE_SHIFT
+    off = slot.gmem_offset + ((gfn - slot.base_gfn) << PAGE_SHIFT) + (gpa & 0xFFF)
+    uaddr = slot.hva_of(gfn) + (gpa & 0xFFF)
+    if slot.gmem_hva is None:
+        return (f"guest_memfd {slot.gmem} has no GUEST_MEMFD_FLAG_MMAP: native and emulated both read userspace_addr "
+                f"{uaddr:#x}, the file is not used")
+    same = slot.native_hva(gfn) + (gpa & 0xFFF) == uaddr
+    verdict = ("the same memory: userspace_addr is the file's own mmap" if same
+               else "different memory: the two paths disagree here")
+    return (f"native ─▸ {slot.gmem}+{off:#x} (kvm_gmem_get_pfn; userspace_addr ignored)\n"
+            f"emulated ─▸ userspace_addr {uaddr:#x} (kvm_vcpu_read/write_guest)\n"
+            f"  {verdict}")
 
 
 def chain_text(entry: TraceEntry) -> str:
@@ -116,6 +136,9 @@ class Resolution(VerticalScroll):
             sym = view.run.symbol(rec.args["gpa"])
             if sym:
                 head.append(f"symbol <{sym}>\n")
+            paths = gmem_paths(view.kvm.memslots.id_to_memslot(rec.slot) if rec.slot is not None else None, rec.args["gpa"])
+            if paths:
+                head.append(paths + "\n", style="bold")
         for x in rec.exits:
             head.append(exit_line(x) + "\n", style="bold reverse" if rec.key_moment and x.is_write else "bold")
         if not rec.chain and not view.run.shows_internals:
