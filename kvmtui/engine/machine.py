@@ -28,7 +28,7 @@ from .steps import (
     SetMemoryRegion,
     Step,
 )
-from .uapi import EFAULT, ENXIO, KVM_CAP_NAMES, KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, errno_name, flag_names
+from .uapi import EFAULT, ENXIO, KVM_CAP_NAMES, KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, KVM_MEM_GUEST_MEMFD, errno_name, flag_names
 from .vcpu import AccessPath, kvm_access
 
 
@@ -105,7 +105,8 @@ class Machine:
         if mem.ioctl == 2 and not kvm.profile.guest_memfd:
             return memapi.no_such_ioctl(kvm, step, "KVM_SET_USER_MEMORY_REGION2")
         as_id = split_slot(mem.slot)[0] if kvm.profile.mmio_spte_generation else 0
-        u = kvm_set_memory_region(kvm.profile, kvm.memslots_of(as_id), mem, make_binder(kvm) if kvm.profile.guest_memfd else None)
+        binder = make_binder(kvm) if mem.flags & KVM_MEM_GUEST_MEMFD and kvm.profile.guest_memfd else None  # only REGION2 gmem slots bind
+        u = kvm_set_memory_region(kvm.profile, kvm.memslots_of(as_id), mem, binder)
         args = memapi.region_args(step)
         if u.errno:
             ioctl = "KVM_SET_USER_MEMORY_REGION2" if mem.ioctl == 2 else "KVM_SET_USER_MEMORY_REGION"
