@@ -28,7 +28,15 @@ from .steps import (
     SetMemoryRegion,
     Step,
 )
-from .uapi import EFAULT, ENXIO, KVM_CAP_NAMES, KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, KVM_MEM_GUEST_MEMFD, errno_name, flag_names
+from .uapi import (
+    EFAULT,
+    ENXIO,
+    KVM_CAP_NAMES,
+    KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE,
+    KVM_MEM_GUEST_MEMFD,
+    errno_name,
+    flag_names,
+)
 from .vcpu import AccessPath, kvm_access
 
 
