@@ -116,10 +116,55 @@ CAPS = "steps:\n" + "".join(f"  - check_extension: {c}\n" for c in (
     "DIRTY_LOG_RING_ACQ_REL", "DIRTY_LOG_RING_WITH_BITMAP", "PRE_FAULT_MEMORY", "COALESCED_MMIO", "JOIN_MEMORY_REGIONS_WORKS",
     "IOEVENTFD", "ASYNC_PF", "X86_DISABLE_EXITS", "MEMORY_FAULT_INFO", "NR_MEMSLOTS", "MULTI_ADDRESS_SPACE"))
 
+# A private guest_memfd (mmap without INIT_SHARED) on both paths, the VMM's SIGBUS as EFAULT, INITIALLY_SET
+# beside the ring (enabling logging write-protects nothing, so a page already writable pushes nothing), vCPUs
+# made by a harvest
+EDGES = "host:\n" + """  ram: {size: 1M, fill: 0xaa}
+guest_memfd:
+  priv: {size: 64K, flags: [mmap]}
+slots:
+  - {slot: 1, gpa: 0x100000, host: priv, size: 16K, flags: [guest_memfd], guest_memfd: priv}
+  - {slot: 2, gpa: 0x200000, host: ram, size: 64K}
+  - {slot: 3, gpa: 0x300000, host: ram+0x10000, size: 64K, flags: [readonly, log_dirty_pages]}
+steps:
+  - enable_cap: {cap: KVM_CAP_DIRTY_LOG_RING, args: 65536}
+  - read: 0x100000
+  - write: 0x100000
+    value: 7
+  - read: 0x100000
+  - fetch: 0x100000
+  - host_write: {host: priv, data: "01"}
+  - enable_cap: {cap: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, args: 3}
+  - write: 0x200000
+    value: 1
+  - set_memory_region: {slot: 2, flags: [log_dirty_pages]}
+  - write: 0x200000
+    value: 2
+  - write: 0x201000
+    value: 2
+  - write: 0x300000
+    value: 2
+  - harvest_dirty_ring: {}
+  - enable_cap: {cap: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, args: 0}
+  - set_memory_region: {slot: 2, flags: []}
+  - set_memory_region: {slot: 2, flags: [log_dirty_pages]}
+  - write: 0x200000
+    value: 3
+  - write: 0x202000
+    value: 3
+  - set_memory_region: {slot: 2, flags: []}
+  - write: 0x203000
+    value: 3
+  - harvest_dirty_ring: {}
+  - reset_dirty_rings: {}
+  - harvest_dirty_ring: {vcpu: 3}
+  - check_extension: KVM_CAP_DIRTY_LOG_RING
+"""
+
 CASES = {
     "gmem_access": (GMEM.split("guest_memfd:")[0], ACCESS), "region2": (GMEM, REGION2), "create_guest_memfd": (HEAD, CREATE),
     "manual_protect": (HEAD, MANUAL), "ring_full": (HEAD, RING_FULL), "ring_rules": (HEAD, RING_RULES),
-    "ring_after_vcpu": (HEAD, VCPU_FIRST), "vm_type": (HEAD, VM_TYPE), "caps": (HEAD, CAPS),
+    "ring_after_vcpu": (HEAD, VCPU_FIRST), "edges": ("kvmtui: 1\n", EDGES), "vm_type": (HEAD, VM_TYPE), "caps": (HEAD, CAPS),
 }
 
 

@@ -343,6 +343,8 @@ class LiveRun:
             elif step.op == "madvise_dontneed":
                 k.host_madvise_dontneed(live, _page_up(step.size))
             else:
+                if self.api.is_private(live, len(step.data)):  # guest_memfd without INIT_SHARED (§i F3)
+                    return StepRecord(step.op, args, "EFAULT", message="a private guest_memfd page: the VMM would take SIGBUS")
                 if not _writable(live, len(step.data)):
                     return StepRecord(step.op, args, "EFAULT", message="the VMM cannot write here (it would take SIGSEGV)")
                 ctypes.memmove(live, step.data, len(step.data))

@@ -23,7 +23,7 @@ from ..engine.steps import (
     ResetDirtyRings,
     SetMemoryRegion,
 )
-from ..engine.uapi import GUEST_MEMFD_FLAG_MMAP, KVM_CAPS, errno_name
+from ..engine.uapi import GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAPS, errno_name
 from . import kvmapi as k
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,6 +49,11 @@ class LiveMemApi:
         self.fetch: dict[int, int] = {}  # vCPU id -> userspace's harvest index
         self.other_vm: int | None = None
         self.other_gmem: int | None = None
+        self.private_maps: list[tuple[int, int]] = []  # mmaps of files without INIT_SHARED: a touch is SIGBUS
+
+    def is_private(self, addr: int, n: int) -> bool:
+        """Would the VMM's own access to [addr, addr+n) fault with SIGBUS (a private guest_memfd page)?"""
+        return any(lo < addr + n and addr < hi for lo, hi in self.private_maps)
 
     # -- steps after a refused KVM_CREATE_VM ------------------------------------------------------------
     def unsupported(self, step) -> StepRecord:
@@ -76,7 +81,10 @@ class LiveMemApi:
         self.vm.fds.append(fd)
         self.gmem_fds[step.name] = fd
         if step.flags & GUEST_MEMFD_FLAG_MMAP and map_at is not None:
-            k.host_mmap((step.size + 4095) & ~4095, "rw", fd, map_at, shared=True, replace=True)
+            size = (step.size + 4095) & ~4095
+            k.host_mmap(size, "rw", fd, map_at, shared=True, replace=True)
+            if not step.flags & GUEST_MEMFD_FLAG_INIT_SHARED:
+                self.private_maps.append((map_at, map_at + size))
         return StepRecord("create_guest_memfd", args, "ok", message=f"KVM_CREATE_GUEST_MEMFD {step.name}: fd {fd} (live)")
 
     def gmem_fd(self, name: str | None) -> int:
