@@ -16,6 +16,7 @@ from ..engine.host import HostMemory, Mapping
 from ..engine.uapi import FLAG_ALIASES, GMEM_FLAG_ALIASES, KVM_CAPS, VM_TYPES
 from .elf import read_elf
 from .errors import ScenarioError
+from .fastyaml import load_fast
 from .inputfile import MAX_ELF_BYTES as MAX_IMAGE_BYTES
 from .inputfile import read_bytes
 from .model import Expect, ExpectExit, HostRef, HostSpec, MmioDevice, Pos, Question, Scenario, StepSpec
@@ -800,15 +801,17 @@ def check_host_layout(host: tuple[HostSpec, ...], file: str) -> None:
             raise ScenarioError(file, line, col, f"host mapping {short(h.name)} at {hva:#x}..{hva + h.size:#x} overlaps {other}") from None
 
 
-def parse_scenario(text: str, file: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
-    doc = load_yaml(text, file)
+def parse_scenario(text: str, file: str = "<scenario>", base_dir: Path | None = None, *, careful: bool = False) -> Scenario:
+    """A scenario from YAML text: through libyaml (fastyaml), or with careful=True through ruamel's round-trip
+    loader (the one editing and saving use). Both give the same scenario and the same errors."""
+    doc = load_yaml(text, file) if careful else load_fast(text, file)
     return _Loader(file, base_dir or Path(".")).load(doc)
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, *, careful: bool = False) -> Scenario:
     p = Path(path)
     text = read_text(p)
-    return parse_scenario(text, str(path), p.parent)
+    return parse_scenario(text, str(path), p.parent, careful=careful)
 
 
 def parse_value(value: Any, what: str, *, sizes: bool = True, limit: int = U64_MAX, source: str = "prompt") -> int:

@@ -1,0 +1,282 @@
+"""The fast YAML path: libyaml's C event parser (through PyYAML) feeding a lean builder that keeps positions.
+
+ruamel's round-trip loader is pure Python (about 10 s a megabyte); it stays for editing and saving, where
+comments and key order matter (yamlsafe.load_yaml). Reading a scenario needs only the values and where
+each was written, so this builder makes plain dicts and lists (with their line and column) from
+libyaml's events. It gives the same values as the careful path (YAML 1.2: `yes`/`on` are text, no base-60,
+`0x` hex, 1.2 floats), refuses the same things (explicit tags, duplicate keys, alias bombs) with the same
+one-line messages; tests/test_fast_yaml.py holds the two paths to that over every YAML file in the repo
+and every bad-input fixture.
+
+Where the wording of an error comes from the parser itself (a syntax error, an undefined alias), the two
+parsers phrase it differently: for a file up to CAREFUL_MESSAGE_BYTES the careful path is asked for its
+words (a second or two at most), beyond that libyaml's own message is given in the same one-line form.
+Scalars the fast builder does not settle itself (octal, underscores, exponents, dates: rare in scenarios)
+are handed to ruamel's constructor one at a time, so their meaning cannot drift.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from yaml import MarkedYAMLError as _LibyamlMarkedError
+from yaml import YAMLError as _LibyamlError
+from yaml._yaml import CParser
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+
+from .errors import ScenarioError
+from .yamlsafe import _PLAIN_INT, MAX_DEPTH, MAX_NUMBER_CHARS, _check_expansion, check_nesting, load_yaml, short
+
+CAREFUL_MESSAGE_BYTES = 256 << 10
+
+# The YAML 1.2 implicit int, float and timestamp forms as ruamel resolves them (ruamel/yaml/resolver.py):
+# a plain scalar matching one of these is a number or a date there, so it is constructed by ruamel here.
+_NUMERIC_LIKE = re.compile(
+    r"""(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+
+    |[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN)
+    |[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+    |[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?
+     (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)\Z""",
+    re.VERBOSE,
+)
+_WORDS: dict[str, Any] = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False,
+                          "null": None, "Null": None, "NULL": None, "~": None, "": None}
+
+
+class YMap(dict):
+    """A mapping with where it and each of its keys and values were written (0-based, as ruamel's `lc`)."""
+
+    __slots__ = ("_marks", "col", "line")
+    line: int
+    col: int
+    _marks: list[int]  # key line, key column, value line, value column: four per key, in key order
+
+    @property
+    def lc(self) -> YMap:
+        return self
+
+    def key(self, k: Any) -> tuple[int, int]:
+        i = 4 * list(self).index(k)
+        return self._marks[i], self._marks[i + 1]
+
+    def value(self, k: Any) -> tuple[int, int]:
+        i = 4 * list(self).index(k)
+        return self._marks[i + 2], self._marks[i + 3]
+
+
+class YSeq(list):
+    """A sequence with where it and each item were written (0-based)."""
+
+    __slots__ = ("_marks", "col", "line")
+    line: int
+    col: int
+    _marks: list[int]  # line, column: two per item
+
+    @property
+    def lc(self) -> YSeq:
+        return self
+
+    def item(self, i: int) -> tuple[int, int]:
+        return self._marks[2 * i], self._marks[2 * i + 1]
+
+
+class _Careful(Exception):
+    """An error only the careful path phrases exactly (a parser error, an undefined alias)."""
+
+    def __init__(self, fallback: ScenarioError) -> None:
+        self.fallback = fallback
+
+
+class _Unsupported(Exception):
+    """A construct the lean builder leaves to the careful path (merge keys, mappings as keys): rare in a
+    scenario, so such a document is read the careful way."""
+
+
+@lru_cache(maxsize=4096)
+def _ruamel_scalar(text: str) -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="rt").load(text)
+
+
+def plain_scalar(v: str) -> Any:
+    """A plain (unquoted) scalar's value under YAML 1.2, as ruamel's round-trip loader gives it."""
+    if not v:
+        return None
+    c = v[0]
+    if c in "0123456789+-.":
+        if v.isdigit() and v.isascii() and (c != "0" or len(v) == 1):
+            return int(v)
+        if v[:2] == "0x" and "_" not in v and len(v) > 2:
+            try:
+                return int(v, 16)
+            except ValueError:
+                return v  # 0x12zz: text (no YAML 1.2 form matches it)
+        if _NUMERIC_LIKE.match(v):
+            return _ruamel_scalar(v)
+        return v
+    if c in "tTfFnN~":
+        return _WORDS.get(v, v)
+    if v in ("<<", "="):  # merge keys and the value tag: the careful path knows them
+        raise _Unsupported(v)
+    return v
+
+
+def load_fast(text: str, name: str) -> Any:
+    """Parse YAML text into YMap / YSeq / scalars, refusing what the careful path refuses (deep nesting,
+    tags, complex keys, over-long numbers, duplicate keys, alias bombs) with the same words."""
+    check_nesting(text, name)
+    try:
+        doc, first_alias = _build(text, name)
+    except _Careful as c:
+        raise _careful_error(text, name, c.fallback) from None
+    except _Unsupported:
+        return load_yaml(text, name)
+    except _LibyamlMarkedError as e:
+        m = e.problem_mark or e.context_mark
+        what = (e.problem or e.context or "YAML syntax error").strip()
+        if "nesting depth" in what:  # libyaml's own bound (1000 levels): the careful path would recurse for long
+            raise ScenarioError(name, m.line + 1 if m else None, m.column + 1 if m else None, "YAML nested too deeply") from None
+        own = ScenarioError(name, m.line + 1 if m else None, m.column + 1 if m else None, f"YAML syntax error: {what}")
+        raise _careful_error(text, name, own) from None
+    except _LibyamlError as e:
+        own = ScenarioError(name, None, None, f"YAML error: {str(e).splitlines()[0]}")
+        raise _careful_error(text, name, own) from None
+    if first_alias is not None:
+        _check_expansion(doc, name, first_alias)
+    return doc
+
+
+def _careful_error(text: str, name: str, own: ScenarioError) -> ScenarioError:
+    """The careful path's words for an error the parsers phrase differently (small files), else ours."""
+    own.file = name
+    if len(text.encode("utf-8", "surrogatepass")) <= CAREFUL_MESSAGE_BYTES:
+        try:
+            load_yaml(text, name)
+        except ScenarioError as e:
+            return e
+    return ScenarioError(name, own.line, own.col, own.message)
+
+
+def _build(text: str, name: str) -> tuple[Any, tuple[int, int] | None]:
+    p = CParser(text)
+    get: Any = p.get_event  # events are read by attribute; libyaml fills them
+    get()  # StreamStartEvent
+    get()  # DocumentStartEvent (an empty stream was refused before: read_text)
+    anchors: dict[str, tuple[Any, int, int]] = {}
+    first_alias: tuple[int, int] | None = None
+    duplicate: ScenarioError | None = None
+    root: list[Any] = []
+    # the open container and, for a mapping, the key waiting for its value; the enclosing ones on the stack
+    stack: list[tuple[Any, list[int], bool, bool, Any, int, int]] = []
+    cur: Any = root
+    marks: list[int] = []
+    is_map = have_key = False
+    key: Any = None
+    kl = kc = 0
+    patch: list[int] | None = None  # marks of an empty value, placed where the next event starts (as ruamel does)
+    while True:
+        ev = get()
+        cls = ev.__class__
+        if patch is not None:
+            m = ev.start_mark
+            patch[-2], patch[-1] = m.line, m.column
+            patch = None
+        if cls is ScalarEvent:
+            if ev.tag is not None:
+                _tag_error(name, ev)
+            m = ev.start_mark
+            if ev.style == "":
+                v = ev.value
+                if len(v) > MAX_NUMBER_CHARS and _PLAIN_INT.fullmatch(v):
+                    raise ScenarioError(name, m.line + 1, m.column + 1, f"number with {len(v)} digits is out of range (at most 64 bits)")
+                node = plain_scalar(v)
+            else:
+                node = ev.value
+            nl, nc = m.line, m.column
+            if ev.anchor is not None:
+                anchors[ev.anchor] = (node, nl, nc)
+        elif cls is MappingStartEvent or cls is SequenceStartEvent:
+            if ev.tag is not None:
+                _tag_error(name, ev)
+            m = ev.start_mark
+            if is_map and not have_key:
+                raise ScenarioError(name, m.line + 1, m.column + 1, "complex YAML key (a list or mapping used as a key) is not allowed: keys are names")
+            if len(stack) >= MAX_DEPTH + 1:  # the root list counts one
+                raise ScenarioError(name, m.line + 1, m.column + 1, f"YAML nested too deeply (more than {MAX_DEPTH} levels)")
+            new: Any = YMap() if cls is MappingStartEvent else YSeq()
+            new.line, new.col = m.line, m.column
+            new._marks = []
+            if ev.anchor is not None:
+                anchors[ev.anchor] = (new, m.line, m.column)
+            stack.append((cur, marks, is_map, have_key, key, kl, kc))
+            cur, marks, is_map, have_key = new, new._marks, cls is MappingStartEvent, False
+            continue
+        elif cls is MappingEndEvent or cls is SequenceEndEvent:
+            node = cur
+            nl, nc = node.line, node.col
+            cur, marks, is_map, have_key, key, kl, kc = stack.pop()
+        elif cls is AliasEvent:
+            m = ev.start_mark
+            if ev.anchor not in anchors:
+                raise _Careful(ScenarioError(name, m.line + 1, m.column + 1, f"YAML syntax error: found undefined alias {ev.anchor!r}"))
+            node, nl, nc = anchors[ev.anchor]  # positions are the anchored node's, as the careful path has them
+            if first_alias is None:
+                first_alias = (m.line + 1, m.column + 1)
+        elif cls is StreamEndEvent:
+            break
+        else:  # DocumentEndEvent; a second document after it is refused, as the careful path does
+            nxt = get()
+            if nxt.__class__ is not StreamEndEvent:
+                m = nxt.start_mark
+                raise _Careful(ScenarioError(name, m.line + 1, m.column + 1, "YAML syntax error: expected a single document in the stream"))
+            break
+        # attach the value to the open container
+        if is_map:
+            if not have_key:  # (a collection as a key was refused where it started)
+                key, kl, kc, have_key = node, nl, nc, True
+                continue
+            if key in cur:
+                duplicate = duplicate or _duplicate(name, key, node, cur[key], kl, kc)
+            else:
+                cur[key] = node
+                marks += (kl, kc, nl, nc)
+            have_key = False
+        else:
+            cur.append(node)
+            marks += (nl, nc)
+        if node is None and cls is ScalarEvent and not ev.value and ev.start_mark.index == ev.end_mark.index:
+            patch = marks
+    if duplicate is not None:  # the careful path checks tags and syntax over the whole text before keys
+        raise duplicate
+    return (root[0] if root else None), first_alias
+
+
+def _tag_error(name: str, ev: Any) -> None:
+    m = ev.start_mark
+    raise ScenarioError(name, m.line + 1, m.column + 1, f"YAML tag {short(ev.tag)} is not allowed (scenarios are plain data)")
+
+
+def _duplicate(name: str, key: Any, value: Any, original: Any, line: int, col: int) -> ScenarioError:
+    scalar = (str, int, float, bool, type(None))
+    what = " ".join(f'duplicate key "{key}" with value "{value}" (original value: "{original}")'.split())  # one line, as the careful path
+    if len(what) > 120:
+        what = what[:117] + "…"
+    msg = f"YAML syntax error: {what}"
+    if not isinstance(value, scalar) or not isinstance(original, scalar):  # ruamel shows its own objects here
+        raise _Careful(ScenarioError(name, line + 1, col + 1, msg))
+    return ScenarioError(name, line + 1, col + 1, msg)
