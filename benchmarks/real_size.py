@@ -130,8 +130,11 @@ def gen_strace(path: Path, n: int = N_STRACE_LINES) -> None:
 
 
 # -- running a command -------------------------------------------------------------------------------------------
+CPU: list[float] = []  # user+sys seconds of each child, in order: on a shared machine wall time is mostly waiting
+
+
 def run(cmd: list[str], timeout: float, stdout=subprocess.DEVNULL) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MB, exit status) of one child process."""
+    """(wall seconds, peak RSS MB, exit status) of one child process; its CPU seconds go to CPU."""
     t = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT)
     deadline = t + timeout
@@ -145,6 +148,7 @@ def run(cmd: list[str], timeout: float, stdout=subprocess.DEVNULL) -> tuple[floa
             return float("inf"), ru.ru_maxrss / 1024, -9
         time.sleep(0.005)
     wall = time.perf_counter() - t
+    CPU.append(ru.ru_utime + ru.ru_stime)
     p.returncode = os.waitstatus_to_exitcode(status)
     err = p.stderr.read().decode(errors="replace") if p.stderr else ""
     if p.returncode not in (0, 1):
@@ -160,6 +164,7 @@ def timed(cmd: list[str], repeat: int, timeout: float) -> tuple[float, float]:
         rss.append(r)
         if w == float("inf"):
             break
+    print(f"    ({show(cmd)}: CPU {statistics.median(CPU[-len(walls):]):.2f} s user+sys, median; load average {os.getloadavg()[0]:.1f})")
     return statistics.median(walls), statistics.median(rss)
 
 

@@ -314,7 +314,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
             return EXIT_UNAVAILABLE
         return EXIT_OK
     sim = ScenarioRun(scenario, args.kernel, args.path)
-    _print_trace(sim, sim.entries(), args.json)
+    _print_trace(sim, sim.stream() if args.json else sim.entries(), args.json)  # JSON lines are written as they come
     return EXIT_OK
 
 
@@ -339,12 +339,17 @@ def cmd_check(args: argparse.Namespace) -> int:
             status = EXIT_BAD_INPUT
             continue
         run = ScenarioRun(scenario, args.kernel, args.path)
-        entries = run.entries()
-        checked = [e for e in entries if e.expect_met is not None]
-        failed = [e for e in checked if not e.expect_met]
+        n_steps = n_checked = 0
+        failed = []  # only the unmet entries are kept: the run is streamed
+        for e in run.stream():
+            n_steps += 1
+            if e.expect_met is not None:
+                n_checked += 1
+                if not e.expect_met:
+                    failed.append(e)
         era = f"kernel {run.kernel}, {run.path}"
         if failed:
-            print(f"FAIL {path} ({era}): {len(failed)} of {len(checked)} expectations unmet, {len(entries)} steps")
+            print(f"FAIL {path} ({era}): {len(failed)} of {n_checked} expectations unmet, {n_steps} steps")
             for e in failed:
                 pos = e.spec.expect.pos if e.spec.expect else e.spec.pos
                 for why in e.unmet or ():
@@ -352,7 +357,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             if status == EXIT_OK:
                 status = EXIT_UNMET
         else:
-            print(f"ok   {path} ({era}): {len(checked)} expectations met, {len(entries)} steps")
+            print(f"ok   {path} ({era}): {n_checked} expectations met, {n_steps} steps")
     return status
 
 
@@ -378,7 +383,8 @@ def _settings(args: argparse.Namespace):
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    if _load_or_report(args.scenario) is None:  # bad input is reported before the terminal is taken over
+    scenario = _load_or_report(args.scenario)  # bad input is reported before the terminal is taken over
+    if scenario is None:
         return EXIT_BAD_INPUT
     settings = _settings(args)
     if settings is None:
@@ -389,7 +395,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     from .tui.app import run_app
 
     return run_app(args.scenario, args.kernel, args.path, args.live, theme=theme, keymap=config.keymap, plain_words=config.plain_words,
-                   lesson=args.lesson)
+                   lesson=args.lesson, scenario=scenario)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

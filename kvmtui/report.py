@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterable
 from typing import IO, Any
 
+import orjson
+
 from .engine.uapi import flag_names
 from .run import Run
 from .runner import TraceEntry
@@ -65,9 +67,30 @@ def entry_json(run: Run, e: TraceEntry) -> dict[str, Any]:
     return out
 
 
+JSON_BATCH = 512  # lines per write: few system calls, and a reader sees records while the run goes on
+
+
 def write_json_lines(run: Run, entries: Iterable[TraceEntry], out: IO[str]) -> None:
+    """One JSON object per entry, written as the entries come (entries may be a stream: nothing is kept)."""
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    binary = getattr(out, "buffer", None)  # a text stream over bytes (stdout, a file): write orjson's bytes as they are
+    if binary is not None:
+        out.flush()
+    batch: list[bytes] = []
     for e in entries:
-        out.write(json.dumps(entry_json(run, e), separators=(",", ":")) + "\n")
+        batch.append(dumps(entry_json(run, e), option=newline))
+        if len(batch) >= JSON_BATCH:
+            _flush(batch, out, binary)
+    _flush(batch, out, binary)
+
+
+def _flush(batch: list[bytes], out: IO[str], binary: IO[bytes] | None) -> None:
+    if binary is not None:
+        binary.write(b"".join(batch))
+        binary.flush()
+    else:
+        out.write(b"".join(batch).decode("utf-8"))
+    batch.clear()
 
 
 def _what(run: Run, e: TraceEntry) -> str:

@@ -6,7 +6,7 @@ every kernel decision comes from kvmtui.engine.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from .engine import (
@@ -225,6 +225,21 @@ class ScenarioRun:
         del self._entries[index:]
         self.specs.insert(index, spec)
         return self.entry(index)
+
+    def stream(self) -> Iterator[TraceEntry]:
+        """Every step's entry in order, each computed once and kept by no one: trace and check read a run
+        this way, so memory stays flat however long the scenario. It runs on a machine of its own; the
+        run's history (the app's stepping back and forth) is left as it was."""
+        machine = Machine(get_profile(self.kernel), self.mappings.values(), self.path, mmio_answer(self.scenario))  # type: ignore[arg-type]
+        apply, engine_step, kernel, path = machine.apply, self.engine_step, self.kernel, self.path
+        for j, spec in enumerate(self.specs):
+            rec = apply(engine_step(j, machine))
+            unmet = None
+            if spec.expect is not None:
+                expect = spec.expect.for_era(kernel, path)
+                if expect is not None:
+                    unmet = tuple(check_expect(expect, rec))
+            yield TraceEntry(j + 1, spec, rec, unmet)
 
     def entries(self) -> list[TraceEntry]:
         if self.specs:

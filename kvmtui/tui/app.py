@@ -65,6 +65,7 @@ from .widgets.panels import DirtyLog, HostMappings, Narration, StatusLine
 from .widgets.resolution import Resolution, chain_text
 
 VIEW_CACHE = 32
+_UNREAD = object()  # the document is read on first use
 TABS = ("tab-notes", "tab-pages", "tab-events", "tab-host", "tab-dirty")
 
 
@@ -124,7 +125,7 @@ class KvmApp(App[int]):
         if self.keymap:
             self.set_keymap(self.keymap)
         self.plain_words = plain_words
-        generated = scenario is None and scenario_path is not None and (is_elf(scenario_path) or looks_like_log(scenario_path))
+        generated = scenario_path is not None and (is_elf(scenario_path) or looks_like_log(scenario_path))
         if scenario is None:
             if scenario_path is None:
                 raise ValueError("a scenario or a path is needed")
@@ -135,15 +136,14 @@ class KvmApp(App[int]):
             else:
                 scenario = scenario_from_log(scenario_path, maps)
         self.scenario_path = None if generated else scenario_path
-        self.doc = load_document(scenario_path) if scenario_path and not generated else None
+        self._doc: Any = _UNREAD if scenario_path and not generated and not live else None
         self.scenario = scenario
         self.live = live
         self.run_: Run
         if live:
             from ..live.backend import LiveRun
 
-            self.run_ = LiveRun(scenario, path)
-            self.doc = None  # a live run is not edited: the kernel cannot go back
+            self.run_ = LiveRun(scenario, path)  # a live run is not edited (no doc): the kernel cannot go back
         else:
             self.run_ = ScenarioRun(scenario, kernel, path)
         self.tracker = ChangeTracker()
@@ -152,6 +152,22 @@ class KvmApp(App[int]):
         self.view: StepView | None = None
         self.breakpoints: list[Breakpoint] = []
         self.modified = False
+
+    @property
+    def doc(self) -> Any:
+        """The comment-keeping document behind the scenario file, read (the slow, careful way) only when the
+        user first edits or saves; None when there is no file to edit."""
+        if self._doc is _UNREAD:
+            try:
+                self._doc = load_document(self.scenario_path) if self.scenario_path else None
+            except ScenarioError as e:  # the file changed on disk since it was opened
+                self.notify(f"Cannot edit: {e}", severity="error", markup=False)
+                self._doc = None
+        return self._doc
+
+    @doc.setter
+    def doc(self, value: Any) -> None:
+        self._doc = value
 
     # -- layout ------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -585,8 +601,10 @@ def settings_problem(theme: str | None, keymap: dict[str, str]) -> str | None:
 
 
 def run_app(scenario_path: str, kernel: str | None = None, path: str | None = None, live: bool = False,
-            theme: str | None = None, keymap: dict[str, str] | None = None, plain_words: bool = True, lesson: bool = False) -> int:
-    KvmApp(scenario_path, kernel=kernel, path=path, live=live, theme=theme, keymap=keymap, plain_words=plain_words,
-           lesson=lesson).run()
+            theme: str | None = None, keymap: dict[str, str] | None = None, plain_words: bool = True, lesson: bool = False,
+            scenario: Scenario | None = None) -> int:
+    """The app on SCENARIO_PATH; `scenario` is what the command line already loaded from it (one load per command)."""
+    KvmApp(scenario_path, scenario=scenario, kernel=kernel, path=path, live=live, theme=theme, keymap=keymap,
+           plain_words=plain_words, lesson=lesson).run()
     return 0
 
