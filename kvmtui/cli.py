@@ -383,8 +383,18 @@ def _settings(args: argparse.Namespace):
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    scenario = _load_or_report(args.scenario)  # bad input is reported before the terminal is taken over
-    if scenario is None:
+    from pathlib import Path
+
+    from .progress import Progress
+
+    try:
+        size = f" ({Path(args.scenario).stat().st_size / 1e6:.1f} MB)"
+    except OSError:
+        size = ""
+    with Progress(f"kvmtui: reading {args.scenario}{size}"):  # a big file: a live line, never a silent terminal
+        scenario, err = _load(args.scenario)
+    if scenario is None:  # bad input is reported before the terminal is taken over
+        print(f"kvmtui: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     settings = _settings(args)
     if settings is None:

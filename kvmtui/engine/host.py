@@ -140,7 +140,7 @@ def vma_is_valid(vma: Vma, write_fault: bool) -> bool:
 class HostMemory:
     """The VMM process's memory: VMAs over named mappings, and the pages touched so far."""
 
-    __slots__ = ("_run_starts", "_starts", "_vmas", "mappings", "next_pfn", "pages", "runs")
+    __slots__ = ("_run_starts", "_starts", "_top", "_vmas", "mappings", "next_pfn", "pages", "runs")
 
     def __init__(self) -> None:
         self.mappings: dict[str, Mapping] = {}
@@ -150,14 +150,14 @@ class HostMemory:
         self.runs: list[PageRun] = []  # sorted, disjoint: what bulk operations did to untouched pages
         self._run_starts: list[int] = []
         self.next_pfn = FIRST_PFN
+        self._top = 0  # the highest mapping end so far: laying out n mappings stays linear
 
     # -- setup --------------------------------------------------------------------------------------
     def next_free_hva(self) -> int:
         """Mappings are laid out upward from HVA_LAYOUT_BASE, one unmapped guard page apart."""
         if not self.mappings:
             return HVA_LAYOUT_BASE
-        top = max(m.end for m in self.mappings.values())
-        return max(HVA_LAYOUT_BASE, ((top + PAGE_MASK) & ~PAGE_MASK) + PAGE_SIZE)
+        return max(HVA_LAYOUT_BASE, ((self._top + PAGE_MASK) & ~PAGE_MASK) + PAGE_SIZE)
 
     def mmap(self, mapping: Mapping) -> None:
         if mapping.name in self.mappings:
@@ -167,6 +167,7 @@ class HostMemory:
         if self.vmas_in(mapping.hva, mapping.hva + _page_up(mapping.size)):
             raise ValueError(f"mapping {mapping.name!r} at {mapping.hva:#x} overlaps another mapping")
         self.mappings[mapping.name] = mapping
+        self._top = max(self._top, mapping.end)
         self._insert(Vma(mapping.hva, mapping.hva + _page_up(mapping.size), mapping.prot, mapping))
 
     # -- VMAs ---------------------------------------------------------------------------------------
@@ -552,6 +553,7 @@ class HostMemory:
         other.runs = self.runs.copy()
         other._run_starts = self._run_starts.copy()
         other.next_pfn = self.next_pfn
+        other._top = self._top
         return other
 
 

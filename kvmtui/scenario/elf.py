@@ -204,14 +204,16 @@ def place_segments(segments: tuple[ElfSegment, ...]) -> tuple[tuple[ElfRange, ..
         else:
             merged.append(p)
     ranges = []
+    by_index = {s.index: s for s in segments}  # each range reads only its own segments: linear in the segments
     for lo, hi, w, who in merged:
+        mine = [by_index[i] for i in sorted(who)]
         end = lo
-        for s in segments:
-            if s.index in who and s.filesz:
+        for s in mine:
+            if s.filesz:
                 end = max(end, s.paddr + s.filesz)
         image = bytearray(max(end - lo, 0))
-        for s in segments:
-            if s.index in who and s.filesz:
+        for s in mine:
+            if s.filesz:
                 start = max(s.paddr, lo)
                 stop = min(s.paddr + s.filesz, hi)
                 if start < stop:

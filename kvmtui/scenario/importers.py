@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -411,13 +412,15 @@ def log_to_scenario(log: ImportedLog, source: str, maps_text: str | None = None)
     steps: list[StepSpec] = []
     made = {e.params["name"] for e in log.events if isinstance(e, ApiEvent) and e.op == "create_guest_memfd"}
     setup = _implied_gmem(events, made)
+    shown = Path(source).name
+    starts = [r[0] for r in regions]  # sorted and apart (_regions merges touching ranges): one bisect per event
     for e in log.events:
         if isinstance(e, ApiEvent):
             expect = Expect(outcome=e.ret, value=e.value if e.op == "reset_dirty_rings" else None, pos=Pos(e.line, 1))
             steps.append(StepSpec(e.op, dict(e.params), f"{Path(source).name}:{e.line}: `{e.text}`", expect, Pos(e.line, 1)))
             continue
         if isinstance(e, CapEvent):
-            steps.append(StepSpec("check_extension", {"cap": e.cap}, f"{Path(source).name}:{e.line}: {e.name} = {e.value}",
+            steps.append(StepSpec("check_extension", {"cap": e.cap}, f"{shown}:{e.line}: {e.name} = {e.value}",
                                   Expect(value=e.value, pos=Pos(e.line, 1)), Pos(e.line, 1)))
             continue
         params: dict = {"slot": e.slot, "gpa": e.gpa, "size": e.size, "flags": e.flags}
@@ -425,12 +428,13 @@ def log_to_scenario(log: ImportedLog, source: str, maps_text: str | None = None)
             params["guest_memfd"] = HostRef(f"gmem{e.gmem_fd}", e.gmem_offset) if e.gmem_fd >= 0 else HostRef("gmem_none", 0)
         if e.ioctl != (2 if "guest_memfd" in params or e.flags & KVM_MEM_GUEST_MEMFD else 1):
             params["ioctl"] = e.ioctl
-        region = next(((lo, name) for lo, hi, name, _, _ in regions if lo <= e.uaddr < hi or (e.size == 0 and lo <= e.uaddr <= hi)), None)
-        if region is not None:
-            params["host"] = HostRef(region[1], e.uaddr - region[0])
+        i = bisect_right(starts, e.uaddr) - 1
+        lo, hi, name = regions[i][:3] if i >= 0 else (0, 0, "")
+        if i >= 0 and (e.uaddr < hi or (e.size == 0 and e.uaddr <= hi)):
+            params["host"] = HostRef(name, e.uaddr - lo)
         else:
             params["uaddr"] = e.uaddr
-        steps.append(StepSpec("set_memory_region", params, f"{Path(source).name}:{e.line}: `{e.text}`",
+        steps.append(StepSpec("set_memory_region", params, f"{shown}:{e.line}: `{e.text}`",
                               Expect(outcome=e.ret, pos=Pos(e.line, 1)), Pos(e.line, 1)))
     n_set = len(events)
     summary = [

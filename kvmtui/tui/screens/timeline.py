@@ -17,8 +17,6 @@ from ...run import Run
 from ..view import ChangeTracker, build_view
 from ..widgets.memslots import MemslotTable
 
-MAX_ROWS = 20_000
-
 
 def timeline_rows(run: Run) -> list[tuple[int, list[str], str]]:
     """(step position, cells, marks) for every set_memory_region step, read off the records."""
@@ -44,8 +42,6 @@ def timeline_rows(run: Run) -> list[tuple[int, list[str], str]]:
         cells = [str(entry.index), str(sid), f"{a['gpa']:#x}", format_size(a["size"]) if a["size"] else "delete",
                  ",".join(short_flag_names(a["flags"])) or "-", rec.kind or "-"]
         rows.append((entry.index - 1, cells, " ".join(marks)))
-        if len(rows) >= MAX_ROWS:
-            break
     return rows
 
 
@@ -63,7 +59,7 @@ class TimelineScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         flips = sum(1 for _, _, m in self.rows if "RO" in m)
         toggles = sum(1 for _, _, m in self.rows if "LOG" in m)
-        yield Static(f" Layout timeline · {len(self.rows)} memslot updates · {flips} read-only flips · {toggles} dirty-log toggles",
+        yield Static(f" Layout timeline · {len(self.rows):,} memslot updates · {flips} read-only flips · {toggles} dirty-log toggles",
                      id="timeline-title", markup=False)
         yield DataTable(id="timeline-table", cursor_type="row", zebra_stripes=True)
         yield MemslotTable(id="timeline-slots", classes="panel")
@@ -72,8 +68,8 @@ class TimelineScreen(Screen[None]):
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
         t.add_columns("step", "slot", "gpa", "size", "flags", "kind", "marks")
-        for pos, cells, marks in self.rows:
-            t.add_row(*cells, Text(marks, style="bold" if marks else ""), key=str(pos))
+        # every update, however many (a maximal layout is 32,764): one call, the table draws only what shows
+        t.add_rows((*cells, Text(marks, style="bold" if marks else "")) for _, cells, marks in self.rows)
         self.query_one(MemslotTable).border_title = "Slot table after the highlighted update"
         if self.rows:
             self._show(self.rows[0][0])
@@ -82,8 +78,8 @@ class TimelineScreen(Screen[None]):
         self.query_one(MemslotTable).show(build_view(self.run, pos, self.tracker))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key is not None and event.row_key.value is not None:
-            self._show(int(event.row_key.value))
+        if 0 <= event.cursor_row < len(self.rows):
+            self._show(self.rows[event.cursor_row][0])
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
