@@ -145,6 +145,7 @@ def run(cmd: list[str], timeout: float, stdout=subprocess.DEVNULL) -> tuple[floa
         if time.perf_counter() > deadline:
             p.kill()
             pid, status, ru = os.wait4(p.pid, 0)
+            CPU.append(ru.ru_utime + ru.ru_stime)  # what it used before it was given up
             return float("inf"), ru.ru_maxrss / 1024, -9
         time.sleep(0.005)
     wall = time.perf_counter() - t

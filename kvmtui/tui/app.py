@@ -401,7 +401,7 @@ class KvmApp(App[int]):
 
     # -- editing and saving -------------------------------------------------------------------------------------
     def action_edit(self) -> None:
-        if self.doc is None:
+        if self._doc is None:  # no file to edit (the document itself is read on the first edit or save)
             self.notify("This scenario has no file to edit (for a log, `kvmtui import LOG -o FILE` makes one).", severity="warning", markup=False)
             return
         self.push_screen(EditSlotsScreen(lambda: self.scenario, self.apply_edit))
@@ -456,7 +456,7 @@ class KvmApp(App[int]):
         self.notify(f"Sent {what} to your browser as a download: {name}.", timeout=4, markup=False)
 
     def action_save(self) -> None:
-        if self.doc is None:
+        if self._doc is None:  # no file to edit (the document itself is read on the first edit or save)
             self.notify("This scenario has no file behind it to save.", severity="warning", markup=False)
             return
         if self.in_browser:
