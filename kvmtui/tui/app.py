@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from textual.app import App, ComposeResult, SystemCommand
