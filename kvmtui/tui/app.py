@@ -6,7 +6,6 @@ action is declared once in BINDINGS: the footer, the help screen and the command
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import os
@@ -16,7 +15,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -30,13 +28,13 @@ from ..live.vm import LiveError
 from ..report import describe_step, entry_json, write_json_lines
 from ..run import Run
 from ..runner import ScenarioRun, TraceEntry
-from ..scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from ..scenario import Scenario, ScenarioError, load_scenario
+from ..scenario.edit import edit_slot
 from ..scenario.elf import is_elf
 from ..scenario.firmware import scenario_from_elf
 from ..scenario.importers import looks_like_log, scenario_from_log
-from ..scenario.loader import FLAG_ALIASES
 from ..scenario.outfile import output_problem, write_output
-from ..scenario.save import hex_value, load_document, save_document
+from ..scenario.save import load_document, save_document
 from ..scenario.yamlsafe import dump_yaml
 from .commands import (
     BREAKPOINT_HELP,
@@ -413,33 +411,8 @@ class KvmApp(App[int]):
             verb, slot, fields = parse_edit(text, tuple(self.run_.mappings))
         except CommandError as e:
             return str(e)
-        doc = copy.deepcopy(self.doc)
-        slots = doc.get("slots")
-        if slots is None:
-            slots = doc["slots"] = CommentedSeq()
-        entry = next((s for s in slots if isinstance(s, dict) and s.get("slot") == slot), None)
-        if verb == "add":
-            if entry is not None:
-                return f"slot {slot} is already in slots: (move, flags or delete it)"
-            new = CommentedMap(slot=slot, gpa=hex_value(fields["gpa"]), host=fields["host"])
-            if "size" in fields:
-                new["size"] = fields["size"] if isinstance(fields["size"], str) else hex_value(fields["size"])
-            if fields.get("flags"):
-                new["flags"] = fields["flags"]
-            slots.append(new)
-        elif entry is None:
-            return f"no slots: entry for slot {slot}"
-        elif verb == "move":
-            entry["gpa"] = hex_value(fields["gpa"])
-        elif verb == "flags":
-            if fields["flags"]:
-                entry["flags"] = [f for f in fields["flags"] if f in FLAG_ALIASES]
-            else:
-                entry.pop("flags", None)
-        else:
-            slots.remove(entry)
         try:
-            scenario = parse_scenario(dump_yaml(doc), self.scenario.file, Path(self.scenario.file).parent)
+            doc, scenario = edit_slot(self.doc, verb, slot, fields, self.scenario.file)
         except ScenarioError as e:
             return e.message
         self.doc = doc
