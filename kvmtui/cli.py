@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_app_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="kvmtui", description="Open SCENARIO in the kvmtui app.")
+    p = _Parser(prog="kvmtui", description="Open SCENARIO in the kvmtui app. SCENARIO is anything kvmtui opens, recognised by content: "
+                "a scenario YAML file, an ELF image, a VMM log (QEMU -trace kvm_set_user_memory, strace of the KVM ioctls), or a bundled sample's name.")
     p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
     p.add_argument("scenario", help="a scenario YAML file, an ELF image, a VMM log, or a bundled sample's name (kvmtui samples)")
     p.add_argument("--live", action="store_true", help="run the steps on this machine's real /dev/kvm")
@@ -56,6 +57,8 @@ def build_app_parser() -> argparse.ArgumentParser:
     p.add_argument("--theme", help="a Textual theme name, or high-contrast (for projectors); default: the config file's, else textual-dark")
     p.add_argument("--config", help="the settings file (TOML: theme, plain_words, [keymap]); default: $KVMTUI_CONFIG, else "
                    "config.toml in the platform's config directory (~/.config/kvmtui/ on Linux)")
+    p.add_argument("--maps", metavar="F", help="for a VMM log: its /proc/PID/maps file (host mappings named by their paths)")
+    p.add_argument("--mtree", metavar="F", help="QEMU's `info mtree -f` output: names for the address-space view (a)")
     _common(p)
     return p
 
@@ -272,19 +275,11 @@ def _resolve(arg: str) -> str:
 
 def _load(path: str, maps: str | None = None):
     """A scenario file; or, recognised by content, an ELF image or a QEMU trace / strace log."""
-    from .scenario import ScenarioError, load_scenario
-    from .scenario.elf import is_elf
+    from .scenario import ScenarioError
+    from .scenario.opening import open_scenario
 
     try:
-        if is_elf(path):
-            from .scenario.firmware import scenario_from_elf
-
-            return scenario_from_elf(path), None
-        from .scenario.importers import looks_like_log, scenario_from_log
-
-        if looks_like_log(path):
-            return scenario_from_log(path, maps), None
-        return load_scenario(path), None
+        return open_scenario(path, maps), None
     except ScenarioError as e:
         return None, str(e)
 
@@ -383,6 +378,12 @@ def _settings(args: argparse.Namespace):
 
 
 def cmd_app(args: argparse.Namespace) -> int:
+    from .layouts import names_problem
+
+    problem = names_problem(args.mtree)
+    if problem:
+        print(f"kvmtui: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from pathlib import Path
 
     from .progress import Progress
@@ -392,7 +393,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     except OSError:
         size = ""
     with Progress(f"kvmtui: reading {args.scenario}{size}"):  # a big file: a live line, never a silent terminal
-        scenario, err = _load(args.scenario)
+        scenario, err = _load(args.scenario, args.maps)
     if scenario is None:  # bad input is reported before the terminal is taken over
         print(f"kvmtui: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -405,7 +406,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     from .tui.app import run_app
 
     return run_app(args.scenario, args.kernel, args.path, args.live, theme=theme, keymap=config.keymap, plain_words=config.plain_words,
-                   lesson=args.lesson, scenario=scenario)
+                   lesson=args.lesson, scenario=scenario, maps=args.maps, mtree=args.mtree)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -48,32 +48,9 @@ def build_diff_parser() -> argparse.ArgumentParser:
     return p
 
 
-def open_layout(path: str, step: int | None, maps: str | None, mtree: str | None):
-    """The layout of one file, or an error line for stderr."""
-    from .cli import _load
-    from .layouts import layout_at
-    from .runner import ScenarioRun
-    from .scenario import ScenarioError
-    from .scenario.importers import looks_like_log
-    from .scenario.mtree import read_mtree
-
-    if maps and not looks_like_log(path):
-        return None, f"{path}: --maps names the mappings of a VMM log; this is not one"
-    scenario, err = _load(path, maps)
-    if scenario is None:
-        return None, err
-    try:
-        views = read_mtree(mtree) if mtree else None
-        return layout_at(ScenarioRun(scenario), path, step, views), None
-    except ScenarioError as e:
-        return None, str(e)
-    except ValueError as e:
-        return None, f"{path}: {e}"
-
-
 def cmd_map(args: argparse.Namespace) -> int:
     from .layout_report import print_map
-    from .layouts import map_rows
+    from .layouts import map_rows, open_layout
 
     layout, err = open_layout(args.file, args.at, args.maps, args.mtree)
     if layout is None:
@@ -85,7 +62,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from .layout_report import print_diff
-    from .layouts import diff
+    from .layouts import diff, open_layout
 
     a, err = open_layout(args.a, args.at_a, args.maps_a, args.mtree_a)
     if a is None:

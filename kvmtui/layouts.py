@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .engine.addresses import format_size
+from .engine.kvm import Kvm
 from .engine.layout import GPA_SPACE_END, LayoutDiff, diff_address_spaces, flat_ranges
 from .engine.memslots import MemSlot
 from .engine.uapi import flag_names, short_flag_names
+from .run import Run
 from .runner import ScenarioRun
-from .scenario.mtree import FlatView, holes_named, name_slot, view_of
+from .scenario.errors import ScenarioError
+from .scenario.mtree import FlatView, holes_named, name_slot, read_mtree, view_of
+from .scenario.opening import open_scenario
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,7 @@ class Layout:
     """One file's slot tables after `step` of its `steps` steps, and the names to show them with."""
 
     source: str
-    run: ScenarioRun
+    run: Run
     step: int
     steps: int
     tables: dict[int, tuple[MemSlot, ...]]
@@ -51,7 +55,7 @@ class Layout:
 
     @property
     def address_spaces(self) -> int:
-        return self.run.address_spaces
+        return getattr(self.run, "address_spaces", 1)  # a live run: this machine's kernel, one
 
     @property
     def spaces_note(self) -> str:
@@ -74,15 +78,44 @@ class Layout:
         return f"{label} <{sym}>" if sym and "+" not in sym else label
 
 
-def layout_at(run: ScenarioRun, source: str, step: int | None = None, mtree: list[FlatView] | None = None) -> Layout:
+def layout_at(run: Run, source: str, step: int | None = None, mtree: list[FlatView] | None = None) -> Layout:
     """The layout after the first `step` steps (default: all of them). ValueError for a step out of range."""
     total = len(run)
     n = total if step is None else step
     if not 0 <= n <= total:
         raise ValueError(f"step {n} out of range: {source} has {total} step{'s' if total != 1 else ''} (0..{total})")
-    kvm = run.state_after(n)
+    return layout_of_state(run, source, n, run.state_after(n), mtree)
+
+
+def layout_of_state(run: Run, source: str, step: int, kvm: Kvm, mtree: list[FlatView] | None = None) -> Layout:
+    """The layout of a VM state the caller already has (the app's view of a step)."""
     tables = {as_id: tuple(ms) for as_id, ms in enumerate(kvm.memslots_by_as)}
-    return Layout(source, run, n, total, tables, mtree)
+    return Layout(source, run, step, len(run), tables, mtree)
+
+
+def parse_diff_target(text: str) -> tuple[str | None, int | None]:
+    """What the app's diff prompt names: `step N` (this file after step N), `PATH`, or `PATH step N`.
+    (path or None, step or None); ValueError with the reason for anything else."""
+    import shlex
+
+    try:
+        words = shlex.split(text)
+    except ValueError as e:
+        raise ValueError(str(e)) from None
+    if not words:
+        raise ValueError("type `step N` (this file after step N) or a file to compare with")
+    step = None
+    if len(words) >= 2 and words[-2].lower() == "step":
+        try:
+            step = int(words[-1], 0)
+        except ValueError:
+            raise ValueError(f"{words[-1]!r} is not a step number") from None
+        if step < 0:
+            raise ValueError("a step number is 0 or more")
+        words = words[:-2]
+    if len(words) > 1:
+        raise ValueError("one file at a time (quote a path with spaces)")
+    return (words[0] if words else None), step
 
 
 def map_rows(layout: Layout) -> list[MapRow]:
@@ -162,3 +195,25 @@ def describe_size(size: int) -> str:
         if size >= 1 << shift:
             return f"~{size / (1 << shift):.4g}{unit}"
     return exact
+
+
+def names_problem(mtree: str | None) -> str | None:
+    """What is wrong with an --mtree file (it must be QEMU's `info mtree -f` output), or None."""
+    if mtree:
+        try:
+            read_mtree(mtree)
+        except ScenarioError as e:
+            return str(e)
+    return None
+
+
+def open_layout(path: str, step: int | None, maps: str | None, mtree: str | None) -> tuple[Layout | None, str | None]:
+    """The layout of anything kvmtui opens after `step` steps (default: all), or None and an error line."""
+    try:
+        scenario = open_scenario(path, maps)
+        views = read_mtree(mtree) if mtree else None
+        return layout_at(ScenarioRun(scenario), path, step, views), None
+    except ScenarioError as e:
+        return None, str(e)
+    except ValueError as e:
+        return None, f"{path}: {e}"

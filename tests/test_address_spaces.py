@@ -63,3 +63,20 @@ def test_dirty_log_and_profile_follow_the_count():
     assert m.kvm.memslots_of(1).id_to_memslot(3) is not None and m.kvm.memslots.id_to_memslot(3) is None
     assert m.get_dirty_log(0x10003).outcome == "ok" and m.get_dirty_log(3).outcome == "ENOENT"
     assert m.apply(SetMemoryRegion(UserMemoryRegion(0x20000, 0, 0x1000, 0x1000, 0x7F0000000000))).outcome == "EINVAL"
+
+
+def test_import_keeps_the_count_and_the_loader_reads_it(tmp_path):
+    from kvmtui.cli import main
+    from kvmtui.scenario import load_scenario
+
+    log = tmp_path / "smm.log"
+    log.write_text(SMM_QEMU10)
+    out = tmp_path / "smm.yaml"
+    assert main(["import", str(log), "-o", str(out)]) == 0
+    assert "address_spaces: 2" in out.read_text()
+    sc = load_scenario(str(out))
+    assert sc.address_spaces == 2
+    assert main(["check", str(out)]) == 0  # no false disagreement after the round trip
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(out.read_text().replace("address_spaces: 2", "address_spaces: 3"))
+    assert main(["check", str(bad)]) == 2

@@ -18,6 +18,8 @@ CASES = {
     "rom-page-map-100x30": (ROOT / "samples" / "rom.yaml", (100, 30), ["end", "2"]),
     "before-after-compare-100x30": (ROOT / "samples" / "before-after.yaml", (100, 30), ["v"]),
     "help-80x24": (ROOT / "samples" / "rom.yaml", (80, 24), ["question_mark"]),
+    "pc-log-address-space-120x36": (ROOT / "tests" / "data" / "layouts" / "pc.log", (120, 36), ["end", "a"]),
+    "migration-diff-step-0-120x30": (ROOT / "tests" / "data" / "import" / "migration-cancel.log", (120, 30), ["end", "d", "enter"]),
 }
 LESSON_TO_RO_WRITE = ["n", "1", "n", "n", "1", "n", "1", "n"]  # answer "1" to each question before the write's
 KWARGS = {  # cases that open the app with options

@@ -484,6 +484,8 @@ def scenario_yaml(scenario: Scenario) -> str:
     out = ["kvmtui: 1", f"title: {q(scenario.title)}", "description: |"]
     out += [f"  {line}" if line else "" for line in scenario.description.splitlines()]
     out.append(f"kernel: {scenario.kernel}")
+    if scenario.address_spaces:
+        out.append(f"address_spaces: {scenario.address_spaces}  # the log's kernel had them (it accepted address space 1)")
     gmem = [s for s in scenario.setup if s.op == "create_guest_memfd"]
     if gmem:
         out.append("guest_memfd:")

@@ -27,7 +27,8 @@ KERNELS = ("3.6", "3.7", "modern")
 PATHS = ("native", "emulated")
 PROTS = ("rw", "r", "none")
 BACKINGS = ("anon", "file")
-TOP_KEYS = ("kvmtui", "title", "description", "kernel", "path", "mmio_fill", "vm_type", "guest_memfd", "host", "slots", "elf", "mmio", "steps")
+TOP_KEYS = ("kvmtui", "title", "description", "kernel", "path", "mmio_fill", "vm_type", "guest_memfd", "address_spaces", "host", "slots",
+            "elf", "mmio", "steps")
 ELF_KEYS = ("file", "readonly", "slot")
 ELF_READONLY = ("auto", "always", "never")
 HOST_KEYS = ("size", "prot", "backing", "fill", "data", "file", "hva")
@@ -203,6 +204,11 @@ class _Loader:
         self.kernel = kernel
         path = self.choice(top["path"], self.val_pos(top, "path"), "path", PATHS) if "path" in top else "native"
         mmio_fill = self.number(top["mmio_fill"], self.val_pos(top, "mmio_fill"), "mmio_fill", sizes=False, limit=0xFF) if "mmio_fill" in top else 0xFF
+        spaces = None  # KVM_ADDRESS_SPACE_NUM of the kernel a log came from (x86 with SMM: 2)
+        if "address_spaces" in top:
+            spaces = self.number(top["address_spaces"], self.val_pos(top, "address_spaces"), "address_spaces", sizes=False, limit=2)
+            if spaces < 1:
+                raise self.error(self.val_pos(top, "address_spaces"), "address_spaces is 1 or 2 (x86 kernels with SMM have 2)")
         host = self.host_section(top)
         api_setup = tuple(self.vm_type_entry(top)) + tuple(self.gmem_section(top, {h.name for h in host}))
         self.taken_names |= {h.name for h in host}
@@ -217,7 +223,7 @@ class _Loader:
         steps = tuple(self.step_entries(top, names))
         if not setup and not steps:
             raise self.error(self.pos_of(top), "the scenario has neither `slots:` nor `steps:`: nothing to run")
-        return Scenario(self.file, title, description, kernel, path, mmio_fill, host, mmio, setup, steps, version, symbols, notes)
+        return Scenario(self.file, title, description, kernel, path, mmio_fill, host, mmio, setup, steps, version, symbols, notes, spaces)
 
     def elf_section(self, top: dict, host: tuple[HostSpec, ...], setup: tuple[StepSpec, ...]):
         """`elf:` images: each page-aligned range of the same permission becomes a mapping and a slot."""

@@ -23,6 +23,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from ..engine.addresses import PAGE_SHIFT
 from ..engine.profiles import KERNEL_ERAS
+from ..layouts import layout_at, layout_of_state, open_layout, parse_diff_target
 from ..lesson import Ask, Score, ask_for, asks_about, reveal_text
 from ..live.vm import LiveError
 from ..report import describe_step, entry_json, write_json_lines
@@ -33,6 +34,7 @@ from ..scenario.edit import edit_slot
 from ..scenario.elf import is_elf
 from ..scenario.firmware import scenario_from_elf
 from ..scenario.importers import looks_like_log, scenario_from_log
+from ..scenario.mtree import read_mtree
 from ..scenario.outfile import output_problem, write_output
 from ..scenario.save import load_document, save_document
 from ..scenario.yamlsafe import dump_yaml
@@ -50,6 +52,7 @@ from .commands import (
 )
 from .screens.compare import CompareScreen
 from .screens.dialogs import Confirm, Prompt
+from .screens.diff import DiffScreen
 from .screens.edit import EditSlotsScreen
 from .screens.help import HelpScreen
 from .screens.lesson import QuestionScreen, SummaryScreen
@@ -57,6 +60,7 @@ from .screens.timeline import TimelineScreen
 from .theme import DEFAULT_THEME, HIGH_CONTRAST, theme_names
 from .view import ChangeTracker, StepView, build_view
 from .widgets.dirty_ring import DirtyRings
+from .widgets.addrspace import AddressSpaceMap
 from .widgets.events import EventLog, events_of
 from .widgets.memslots import MemslotTable
 from .widgets.pagemap import PageMap
@@ -65,7 +69,7 @@ from .widgets.resolution import Resolution, chain_text
 
 VIEW_CACHE = 32
 _UNREAD = object()  # the document is read on first use
-TABS = ("tab-notes", "tab-pages", "tab-events", "tab-host", "tab-dirty")
+TABS = ("tab-notes", "tab-pages", "tab-events", "tab-host", "tab-dirty", "tab-space")
 
 
 def _path_problem(text: str, may_exist: bool) -> str | None:
@@ -88,6 +92,8 @@ class KvmApp(App[int]):
         Binding("g", "goto", "Goto", tooltip="Go to an address (shows which slot owns it) or 'step N'", id="goto"),
         Binding("colon", "probe", "Probe", key_display=":", tooltip="Type a guest access or an ioctl and see it resolved as a new step", id="probe"),
         Binding("question_mark,f1", "help", "Help", key_display="?", tooltip="All keys, the probe syntax and the legend", id="help"),
+        Binding("a", "address_space", "Space", tooltip="The address space: the whole guest-physical space at this step: slots with names and flags, holes, MMIO devices", id="address_space"),
+        Binding("d", "diff", "Diff", tooltip="Compare this step's layout with another file, or with an earlier step of this one", id="diff"),
         Binding("q", "quit", "Quit", tooltip="Leave kvmtui", id="quit"),
         Binding("home", "first", "First step", show=False, tooltip="Go to the first step", id="first"),
         Binding("end", "last", "Last step", show=False, tooltip="Go to the last step", id="last"),
@@ -114,8 +120,9 @@ class KvmApp(App[int]):
     def __init__(self, scenario_path: str | None = None, *, scenario: Scenario | None = None,
                  kernel: str | None = None, path: str | None = None, maps: str | None = None, live: bool = False,
                  theme: str | None = None, keymap: dict[str, str] | None = None, plain_words: bool = True,
-                 lesson: bool = False) -> None:
+                 lesson: bool = False, mtree: str | None = None) -> None:
         super().__init__()
+        self.mtree = read_mtree(mtree) if mtree else None  # QEMU's info mtree -f: names for the address-space view
         self.lesson: Score | None = Score() if lesson else None
         self.lesson_asks: dict[int, Ask] = {}
         self.register_theme(HIGH_CONTRAST)
@@ -151,6 +158,7 @@ class KvmApp(App[int]):
         self.view: StepView | None = None
         self.breakpoints: list[Breakpoint] = []
         self.modified = False
+        self._pending_diff: DiffScreen | None = None
 
     @property
     def doc(self) -> Any:
@@ -187,12 +195,15 @@ class KvmApp(App[int]):
                 with TabPane("Dirty", id="tab-dirty"), VerticalScroll(id="dirty-scroll"):
                     yield DirtyRings(id="dirtyrings")
                     yield DirtyLog(id="dirtylog")
+                with TabPane("Space", id="tab-space"):
+                    yield AddressSpaceMap(id="addrspace")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(Resolution).plain = self.plain_words
         self.query_one("#memslots").border_title = "Memslots"
         self.query_one("#resolution").border_title = "Resolution"
+        self.query_one(AddressSpaceMap).mtree = self.mtree
         self.goto_step(0)
         if not self.scenario.steps:  # an ELF opened alone: the layout is set up, the probe is ready
             self.goto_step(len(self.run_) - 1)
@@ -215,6 +226,7 @@ class KvmApp(App[int]):
         self.query_one(HostMappings).show(view)
         self.query_one(DirtyLog).show(view)
         self.query_one(DirtyRings).show(view)
+        self.query_one(AddressSpaceMap).show(view)
         self.query_one(Narration).show(view)
         self.query_one("#narration-scroll", VerticalScroll).scroll_home(animate=False)  # each step's note from its top
         self.sub_title = "live /dev/kvm" if self.live else f"kernel {self.run_.kernel}"
@@ -394,6 +406,42 @@ class KvmApp(App[int]):
         left.specs[:] = self.run_.specs
         right.specs[:] = self.run_.specs
         self.push_screen(CompareScreen(left, right))
+
+    def action_address_space(self) -> None:
+        self.query_one(TabbedContent).active = "tab-space"
+
+    def action_diff(self) -> None:
+        self.push_screen(Prompt("Diff this step's layout with", "step N (this file after step N) · a file (scenario, ELF, log) · FILE step N",
+                                self._diff, value="step 0", prompt_id="diff"), self._show_diff)
+
+    def _diff(self, text: str) -> str | None:
+        try:
+            path, step = parse_diff_target(text)
+        except ValueError as e:
+            return str(e)
+        assert self.view is not None
+        here = layout_of_state(self.run_, self.scenario.file, self.index + 1, self.view.kvm, self.mtree)
+        name = Path(self.scenario.file).name
+        if path is None:
+            assert step is not None
+            try:
+                there = layout_at(self.run_, self.scenario.file, step, self.mtree)
+            except ValueError as e:
+                return str(e)
+            label_b = f"{name} after step {step}"
+        else:
+            other, err = open_layout(path, step, None, None)
+            if other is None:
+                return err
+            there = other
+            label_b = f"{Path(path).name} after step {there.step} of {there.steps}"
+        self._pending_diff = DiffScreen(here, there, f"{name} after step {self.index + 1} (here)", label_b)
+        return None
+
+    def _show_diff(self, text: str | None) -> None:
+        screen, self._pending_diff = self._pending_diff, None
+        if text and screen is not None:  # the prompt has closed: the diff goes on top of the stepper
+            self.push_screen(screen)
 
     def action_timeline(self) -> None:
         self.push_screen(TimelineScreen(self.run_, self.goto_step))
@@ -576,9 +624,9 @@ def settings_problem(theme: str | None, keymap: dict[str, str]) -> str | None:
 
 def run_app(scenario_path: str, kernel: str | None = None, path: str | None = None, live: bool = False,
             theme: str | None = None, keymap: dict[str, str] | None = None, plain_words: bool = True, lesson: bool = False,
-            scenario: Scenario | None = None) -> int:
+            scenario: Scenario | None = None, maps: str | None = None, mtree: str | None = None) -> int:
     """The app on SCENARIO_PATH; `scenario` is what the command line already loaded from it (one load per command)."""
     KvmApp(scenario_path, scenario=scenario, kernel=kernel, path=path, live=live, theme=theme, keymap=keymap,
-           plain_words=plain_words, lesson=lesson).run()
+           plain_words=plain_words, lesson=lesson, maps=maps, mtree=mtree).run()
     return 0
 
