@@ -43,6 +43,10 @@ async def main() -> None:
     migration = str(ROOT / "tests" / "data" / "import" / "migration-cancel.log")
     await shoot("migration-layout-timeline", KvmApp(migration), (120, 36), ["t", *["down"] * 40])
     await shoot("firmware-elf", KvmApp(str(ROOT / "samples" / "firmware" / "firmware.elf")), (120, 36), [])
+    layouts = ROOT / "tests" / "data" / "layouts"
+    pc = KvmApp(str(layouts / "pc.log"), mtree=str(layouts / "pc.mtree"))
+    await shoot("pc-address-space", pc, (120, 36), ["end", "a"])
+    await shoot("migration-diff", KvmApp(migration), (120, 36), ["end", "d", "enter"])
 
 
 if __name__ == "__main__":

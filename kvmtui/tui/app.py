@@ -226,7 +226,8 @@ class KvmApp(App[int]):
         self.query_one(HostMappings).show(view)
         self.query_one(DirtyLog).show(view)
         self.query_one(DirtyRings).show(view)
-        self.query_one(AddressSpaceMap).show(view)
+        if self.query_one(TabbedContent).active == "tab-space":  # 32,764 slots: drawn only when looked at
+            self.query_one(AddressSpaceMap).show(view)
         self.query_one(Narration).show(view)
         self.query_one("#narration-scroll", VerticalScroll).scroll_home(animate=False)  # each step's note from its top
         self.sub_title = "live /dev/kvm" if self.live else f"kernel {self.run_.kernel}"
@@ -409,6 +410,10 @@ class KvmApp(App[int]):
 
     def action_address_space(self) -> None:
         self.query_one(TabbedContent).active = "tab-space"
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "tab-space" and self.view is not None:
+            self.query_one(AddressSpaceMap).show(self.view)
 
     def action_diff(self) -> None:
         self.push_screen(Prompt("Diff this step's layout with", "step N (this file after step N) · a file (scenario, ELF, log) · FILE step N",
