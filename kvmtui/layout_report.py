@@ -46,7 +46,7 @@ def print_map(layout: Layout, rows: list[MapRow], file: IO[str], terminal: bool,
                 flags = Text(",".join(short_flag_names(r.slot.flags)) or "-")
                 if terminal and r.slot.flags:
                     flags.stylize("yellow" if r.slot.readonly else "cyan")
-                name = r.name or ""
+                name = r.shown
                 if r.shadowed:
                     name += f" (over mmio {', '.join(r.shadowed)}: RAM answers)"
                 table.add_row("  " + range_text(r.gpa, r.size), describe_size(r.size), str(r.slot.number), flags, name,

@@ -20,7 +20,7 @@ from .engine.uapi import flag_names, short_flag_names
 from .run import Run
 from .runner import ScenarioRun
 from .scenario.errors import ScenarioError
-from .scenario.mtree import FlatView, holes_named, name_slot, read_mtree, view_of
+from .scenario.mtree import FlatView, holes_named, read_mtree, region_at, view_of
 from .scenario.opening import open_scenario
 
 
@@ -32,10 +32,16 @@ class MapRow:
     gpa: int
     size: int
     slot: MemSlot | None
-    name: str | None  # the slot's name; for a hole, the device or QEMU region there
+    name: str | None  # the slot's name (a QEMU region, a mapping's path, a host name); for a hole, the device there
     hva: int | None
     kind: str  # "slot", "hole", "mmio" (a scenario device in a hole), "qemu" (a QEMU region in a hole)
     shadowed: tuple[str, ...] = ()  # scenario MMIO devices under a slot: RAM answers, not the device
+    offset: int | None = None  # where the range starts in what names it (`pc.ram @0xc0000`)
+    label: str | None = None  # the name as shown
+
+    @property
+    def shown(self) -> str:
+        return self.label or self.name or ""
 
     @property
     def end(self) -> int:
@@ -64,18 +70,29 @@ class Layout:
             return "1 address space"
         return f"{n} address spaces (the log's kernel accepted address space 1; this machine's kernel has 1)"
 
-    def name(self, slot: MemSlot) -> str | None:
+    def named(self, slot: MemSlot) -> tuple[str, int] | None:
+        """(name, offset of the slot's start in what is named) or None: QEMU's region from --mtree, else the
+        host mapping the slot points into (a maps path, an ELF segment, a scenario host name)."""
         if self.mtree:
             view = view_of(self.mtree, slot.as_id)
             if view is not None:
-                named = name_slot(view, slot.base_gfn << 12, slot.npages << 12)
-                if named:
-                    return named
-        label = self.run.host_label(slot.userspace_addr)
-        if label.startswith("0x"):
+                found = region_at(view, slot.base_gfn << 12)
+                if found:
+                    return found
+        for m in self.run.mappings.values():
+            if m.hva <= slot.userspace_addr < m.end:
+                return m.name, slot.userspace_addr - m.hva
+        return None
+
+    def name(self, slot: MemSlot) -> str | None:
+        """The name as shown: `pc.ram`, `pc.ram @0xc0000`, an ELF segment with its symbol."""
+        found = self.named(slot)
+        if found is None:
             return None
+        name, off = found
+        text = name if not off else f"{name} @{off:#x}"
         sym = self.run.symbol(slot.base_gfn << 12) if self.run.scenario.symbols else None
-        return f"{label} <{sym}>" if sym and "+" not in sym else label
+        return f"{text} <{sym}>" if sym and "+" not in sym else text
 
 
 def layout_at(run: Run, source: str, step: int | None = None, mtree: list[FlatView] | None = None) -> Layout:
@@ -133,7 +150,9 @@ def map_rows(layout: Layout) -> list[MapRow]:
         for r in flat_ranges(slots, as_id):
             if r.slot is not None:
                 under = tuple(name for lo, hi, name, kind in named if kind == "mmio" and lo < r.end and hi > r.gpa)
-                out.append(MapRow(as_id, r.gpa, r.size, r.slot, layout.name(r.slot), r.hva, "slot", under))
+                found = layout.named(r.slot)
+                out.append(MapRow(as_id, r.gpa, r.size, r.slot, found[0] if found else None, r.hva, "slot", under,
+                                  found[1] if found else None, layout.name(r.slot)))
                 continue
             pos = r.gpa
             for lo, hi, name, kind in named:
@@ -152,8 +171,12 @@ def map_rows(layout: Layout) -> list[MapRow]:
 def slot_json(layout: Layout, slot: MemSlot | None, gpa: int) -> dict[str, Any] | None:
     if slot is None:
         return None
-    return {"slot": slot.number, "as_id": slot.as_id, "flags": flag_names(slot.flags), "name": layout.name(slot),
-            "hva": slot.userspace_addr + gpa - (slot.base_gfn << 12)}
+    found = layout.named(slot)
+    out: dict[str, Any] = {"slot": slot.number, "as_id": slot.as_id, "flags": flag_names(slot.flags),
+                           "name": found[0] if found else None, "hva": slot.userspace_addr + gpa - (slot.base_gfn << 12)}
+    if found:
+        out["offset"] = found[1] + gpa - (slot.base_gfn << 12)  # where this range starts in what is named
+    return out
 
 
 def diff(a: Layout, b: Layout) -> list[LayoutDiff]:
@@ -168,6 +191,8 @@ def map_json(row: MapRow) -> dict[str, Any]:
     out: dict[str, Any] = {"gpa": row.gpa, "size": row.size, "as_id": row.as_id, "kind": row.kind, "name": row.name}
     if row.slot is not None:
         out.update(slot=row.slot.number, flags=flag_names(row.slot.flags), hva=row.hva)
+        if row.offset is not None:
+            out["offset"] = row.offset
     if row.shadowed:
         out["shadowed"] = list(row.shadowed)
     return out

@@ -115,20 +115,28 @@ def read_mtree(path: str | Path) -> list[FlatView]:
     return views
 
 
-def name_slot(view: FlatView, gpa: int, size: int) -> str | None:
-    """The region QEMU mapped at [gpa, gpa + size): the accelerator-mapped range starting there, else the
-    one containing gpa. QEMU makes one memslot per RAM flat range, so they normally coincide."""
+def region_at(view: FlatView, gpa: int) -> tuple[str, int] | None:
+    """(region name, offset in the region) of what QEMU mapped at gpa for the accelerator: the range
+    starting there if there is one (QEMU makes one memslot per RAM flat range), else the one containing it."""
     best = None
     for r in view.ranges:
         if r.gpa <= gpa < r.end and r.type != "i/o":
             if r.gpa == gpa and r.accel:
-                return r.label
+                return r.name, r.offset or 0
             if best is None:
                 best = r
     if best is None:
         return None
-    off = (best.offset or 0) + gpa - best.gpa
-    return best.name if not off else f"{best.name} @{off:#x}"
+    return best.name, (best.offset or 0) + gpa - best.gpa
+
+
+def name_slot(view: FlatView, gpa: int, size: int) -> str | None:
+    """The region at [gpa, gpa + size) as QEMU spells it: `pc.ram`, `pc.ram @0xc0000`."""
+    found = region_at(view, gpa)
+    if found is None:
+        return None
+    name, off = found
+    return name if not off else f"{name} @{off:#x}"
 
 
 def holes_named(view: FlatView) -> list[MtreeRange]:

@@ -66,7 +66,7 @@ class AddressSpaceMap(ScrollView):
             head, slotw = f"{space}{r.gpa:>#12x} {describe_size(r.size):>7}", 5
         if r.slot is not None:
             flags = ",".join(short_flag_names(r.slot.flags)) or "-"
-            name = r.name or ""
+            name = r.shown
             if r.shadowed:
                 name += f" (over mmio {', '.join(r.shadowed)})"
             return f"{head} {r.slot.number:>{slotw}} {flags} · {name}"
