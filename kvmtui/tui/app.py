@@ -59,8 +59,8 @@ from .screens.lesson import QuestionScreen, SummaryScreen
 from .screens.timeline import TimelineScreen
 from .theme import DEFAULT_THEME, HIGH_CONTRAST, theme_names
 from .view import ChangeTracker, StepView, build_view
-from .widgets.dirty_ring import DirtyRings
 from .widgets.addrspace import AddressSpaceMap
+from .widgets.dirty_ring import DirtyRings
 from .widgets.events import EventLog, events_of
 from .widgets.memslots import MemslotTable
 from .widgets.pagemap import PageMap
