@@ -1,6 +1,7 @@
-import pytest
 
 """Address spaces: slot numbers carry as_id in their high 16 bits; a log's kernel decides how many there are."""
+
+import pytest
 
 from kvmtui.engine import SetMemoryRegion, UserMemoryRegion, get_profile
 from kvmtui.engine.machine import Machine
