@@ -117,6 +117,7 @@ class ScenarioRun:
         profile = get_profile(self.kernel)
         if scenario.address_spaces and profile.name == "modern":  # 3.x kernels had one address space
             profile = with_address_spaces(profile, scenario.address_spaces)
+        self.profile = profile
         self.address_spaces = profile.address_spaces
         self.machine = Machine(profile, self.mappings.values(), self.path, mmio_answer(scenario), settings)  # type: ignore[arg-type]
         self.history = History(self.machine, _LazySteps(self))
@@ -230,7 +231,10 @@ class ScenarioRun:
         """Every step's entry in order, each computed once and kept by no one: trace and check read a run
         this way, so memory stays flat however long the scenario. It runs on a machine of its own; the
         run's history (the app's stepping back and forth) is left as it was."""
-        machine = Machine(get_profile(self.kernel), self.mappings.values(), self.path, mmio_answer(self.scenario))  # type: ignore[arg-type]
+        # The run's own profile and host settings: a log's address-space count and the live host's module
+        # parameters hold for the streamed run exactly as for the stepped one.
+        machine = Machine(self.profile, self.mappings.values(), self.path, mmio_answer(self.scenario),  # type: ignore[arg-type]
+                          self.settings)
         apply, engine_step, kernel, path = machine.apply, self.engine_step, self.kernel, self.path
         for j, spec in enumerate(self.specs):
             rec = apply(engine_step(j, machine))

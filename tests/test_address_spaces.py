@@ -1,7 +1,6 @@
 
 """Address spaces: slot numbers carry as_id in their high 16 bits; a log's kernel decides how many there are."""
 
-import pytest
 
 from kvmtui.engine import SetMemoryRegion, UserMemoryRegion, get_profile
 from kvmtui.engine.machine import Machine
@@ -68,8 +67,6 @@ def test_dirty_log_and_profile_follow_the_count():
     assert m.apply(SetMemoryRegion(UserMemoryRegion(0x20000, 0, 0x1000, 0x1000, 0x7F0000000000))).outcome == "EINVAL"
 
 
-@pytest.mark.xfail(strict=True, reason="known bug after the 14:15 rebase: `kvmtui check` of an imported 2-address-space "
-                   "file reads it with one address space (load_scenario keeps the count); not found before the deadline")
 def test_import_keeps_the_count_and_the_loader_reads_it(tmp_path):
     from kvmtui.cli import main
     from kvmtui.scenario import load_scenario
