@@ -64,6 +64,8 @@ def entry_json(run: Run, e: TraceEntry) -> dict[str, Any]:
     out["summary"] = r.summary
     if e.unmet:
         out["unmet"] = list(e.unmet)
+    if e.unchecked:
+        out["unchecked"] = list(e.unchecked)
     return out
 
 
@@ -164,8 +166,17 @@ def _row(run: Run, e: TraceEntry) -> tuple[list[str], str]:
     outcome = r.outcome + (" ◆RO→MMIO" if r.key_moment else "")
     colour = "bold magenta" if r.key_moment else ("red" if r.outcome not in ("ok", "mmio") else ("yellow" if r.outcome == "mmio" else "green"))
     spte = ",".join(f"{s.before}→{s.after}" for s in r.spte[:2]) if r.is_access else ""
-    met = "" if e.expect_met is None else ("✓" if e.expect_met else "✗ " + "; ".join(e.unmet or ()))
+    met = _expect_cell(e)
     return [str(e.index), _what(run, e), outcome, _result(e), "" if r.slot is None else str(r.slot), spte, met, _path(e)], colour
+
+
+def _expect_cell(e: TraceEntry) -> str:
+    """✓ all met; ✗ and what was not; ? and what the backend cannot show (unchecked is not met)."""
+    if e.unmet is None:
+        return ""
+    if e.unmet:
+        return "✗ " + "; ".join(e.unmet)
+    return "? unchecked: " + "; ".join(e.unchecked) if e.unchecked else "✓"
 
 
 def print_table(run: Run, entries: list[TraceEntry], file: IO[str], terminal: bool) -> None:
@@ -264,3 +275,11 @@ def print_compare(path: str, sim: Run, sim_entries: list[TraceEntry], live_entri
         mark = Text("✗ " + ",".join(d.fields), style="bold" if terminal else "") if d.fields else Text("")
         table.add_row(str(a.index), _what(sim, a), _cell(d.left), _cell(d.right), mark)
     console.print(table)
+    expected = [e for e in live_entries if e.unmet is not None]
+    if expected:
+        unmet = [e for e in expected if e.unmet]
+        unchecked = [e for e in expected if not e.unmet and e.unchecked]
+        console.print(f"  expectations on /dev/kvm: {len(expected) - len(unmet) - len(unchecked)} met, {len(unmet)} unmet, "
+                      f"{len(unchecked)} unchecked (what the kernel does not show)")
+        for e in [*unmet, *unchecked]:
+            console.print(f"  step {e.index} ({e.record.op}): {_expect_cell(e)}", markup=False)

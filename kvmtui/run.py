@@ -1,22 +1,25 @@
 """What every driver (app, trace, check, compare, timeline) reads a run through, whichever backend made it.
 
 The simulated run (runner.ScenarioRun) and the live run (live.backend.LiveRun) both implement `Run`; neither
-imitates the other. A backend that cannot show something says so through `shows_internals`.
+imitates the other. Both turn steps into kernel requests with resolve.resolve_step and hold records to their
+`expect:` with judge.judge. A backend that cannot show something says so through `shows_internals`, and an
+expectation it cannot check is unchecked (TraceEntry.unchecked), never met.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from .engine.host import Mapping as HostMapping
     from .engine.kvm import Kvm
     from .engine.settings import HostSettings
-    from .runner import TraceEntry
+    from .runner import ScenarioRun, TraceEntry
     from .scenario.model import Scenario, StepSpec
 
 
+@runtime_checkable
 class Run(Protocol):
     """A scenario bound to a backend: its steps, their records on demand, and the names to show them with."""
 
@@ -44,3 +47,9 @@ class Run(Protocol):
     def symbol_address(self, name: str) -> int | None: ...
     def host_label(self, hva: int) -> str: ...
     def close(self) -> None: ...
+
+
+if TYPE_CHECKING:  # mypy holds the simulated run to the protocol here (the live one: live/backend.py)
+
+    def _simulated_is_a_run(run: ScenarioRun) -> Run:
+        return run

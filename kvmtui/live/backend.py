@@ -14,17 +14,23 @@ import os
 import struct
 import tempfile
 from dataclasses import dataclass
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
-from ..engine import Access, AccessKind, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, StepRecord
+from ..engine import Access, AccessKind, CheckExtension, GetDirtyLog, HostOp, Mapping, SetMemoryRegion, Step, StepRecord
+from ..engine.addresses import split_slot
+from ..engine.kvm import Kvm
 from ..engine.memapi import region_args
-from ..engine.memslots import MemSlot
+from ..engine.memslots import ChangeKind, MemSlot, MemslotUpdate, UserMemoryRegion
+from ..engine.profiles import get_profile
 from ..engine.records import MmioExit
 from ..engine.steps import ClearDirtyLog, CreateGuestMemfd, CreateVm, EnableCap, HarvestDirtyRing, ResetDirtyRings
 from ..engine.uapi import KVM_MEM_GUEST_MEMFD, errno_name
-from ..runner import ScenarioRun, TraceEntry, check_expect, mmio_answer
+from ..judge import LIVE
+from ..resolve import HostLayout, Symbols, current_slot, resolve_step
+from ..run import Run
+from ..runner import TraceEntry, entry_of, mmio_answer
 from ..scenario.errors import ScenarioError
-from ..scenario.model import Scenario
+from ..scenario.model import Scenario, StepSpec
 from . import kvmapi as k
 from .memapi_ops import LiveMemApi
 from .params import host_settings
@@ -35,27 +41,6 @@ FILL_CHUNK = 1 << 20
 USER_SPACE = 1 << 47  # x86-64 with 4-level paging: TASK_SIZE_MAX is just under this
 RESERVED_TAIL = 1 << 30  # slots may reach past the last mapping: that must fault there too, not hit other memory
 POSIX_FADV_DONTNEED = 4
-
-
-class _LiveSlots:
-    """What the real kernel accepted so far, in the shape ScenarioRun.engine_step reads omitted fields from."""
-
-    def __init__(self) -> None:
-        self.slots: dict[int, MemSlot] = {}
-
-    def id_to_memslot(self, slot_id: int) -> MemSlot | None:
-        return self.slots.get(slot_id)
-
-    class _Kvm:
-        def __init__(self, memslots) -> None:
-            self.memslots = memslots
-
-        def memslots_of(self, as_id: int):
-            return self.memslots  # this kernel has one address space (as_id 1 is EINVAL, measured)
-
-    @property
-    def as_machine(self):
-        return type("LiveMachine", (), {"kvm": self._Kvm(self)})()
 
 
 @dataclass
@@ -74,25 +59,32 @@ def _page_up(n: int) -> int:
 class LiveRun:
     """A scenario on /dev/kvm: the same specs as the simulator's run, resolved against the real state."""
 
+    shows_internals = False  # the kernel shows outcomes, values, exits, dirty pages: not sptes or call chains
+
     def __init__(self, scenario: Scenario, path: str | None = None) -> None:
         self.scenario = scenario
         self.settings = host_settings()  # this host's module parameters and swap, for a simulator beside it
-        self.sim = ScenarioRun(scenario, "modern", path, self.settings)  # for mapping names and host-reference resolution only
         self.path = path or scenario.path
         self.kernel = "live"
-        self.specs = self.sim.specs
+        self.layout = HostLayout.of(scenario)  # where the simulator would map each mapping: live maps it alike
+        self.symbols = Symbols(scenario)
+        self.specs: list[StepSpec] = list(scenario.all_steps)
         self.answer = mmio_answer(scenario)
         used = {spec.params.get("slot", -1) & 0xFFFF for spec in self.specs if "slot" in spec.params}
         self.harness_slot = next(i for i in range(HARNESS_SLOT, 0, -1) if i not in used)
         self.vm = LiveVm(self.harness_slot)
         self.api = LiveMemApi(self.vm)
-        self.table = _LiveSlots()
+        # The slot table as the kernel accepted it: each accepted set_memory_region commits to it (bumping
+        # its generation, as install_new_memslots() does), and omitted fields of later steps are read from it.
+        self.kvm = Kvm(get_profile("modern"), settings=self.settings)
+        self._commits: list[tuple[int, MemslotUpdate] | None] = []  # per step: (address space, what it committed)
+        self._snapshot: tuple[int, Kvm] = (0, self.kvm.copy())  # the table after some step, to replay from
+        self._committed: tuple[int, MemslotUpdate] | None = None  # by the step being applied
         self.maps: dict[str, _LiveMapping] = {}
         # Fixed addresses mmap refused (e.g. a range crossing the user address limit): ioctls get the
         # scenario's own address, so the kernel judges the range the scenario wrote.
         self.unplaced: set[int] = set()
         self._entries: list[TraceEntry] = []
-        self._tables: list[dict[int, MemSlot]] = []  # the slot table after each step, for views of the past
         try:
             self._mmap_all()
         except BaseException:
@@ -105,7 +97,7 @@ class LiveRun:
         # one PROT_NONE reservation, so what lies between and beyond the mappings faults in both.
         for h in self.scenario.host:
             self._check_fits(h)
-        laid_out = [self.sim.mappings[h.name] for h in self.scenario.host if h.hva is None] + list(self.sim.gmem_mappings.values())
+        laid_out = [self.layout.mappings[h.name] for h in self.scenario.host if h.hva is None] + list(self.layout.gmem_mappings.values())
         self.layout_base = self.layout_lo = 0
         if laid_out:
             self.layout_lo = min(m.hva for m in laid_out)
@@ -121,7 +113,7 @@ class LiveRun:
                 self._mmap_one(h)
             except OSError as e:  # the kernel refused: name the mapping in the scenario, not just the errno
                 raise self._scenario_error(h, f"mmap/ftruncate refused live: -{errno_name(e.errno or errno.EINVAL)} ({e.strerror})") from None
-        for g in self.sim.gmem_mappings.values():  # mmapped over the reservation when the kernel makes the file
+        for g in self.layout.gmem_mappings.values():  # mmapped over the reservation when the kernel makes the file
             self.maps[g.name] = _LiveMapping(g.name, g.hva, self.layout_base + (g.hva - self.layout_lo), _page_up(g.size), None)
 
     def _scenario_error(self, h, message: str) -> ScenarioError:
@@ -140,7 +132,7 @@ class LiveRun:
             raise self._scenario_error(h, f"a fill byte over {size:#x} bytes is more than live mode writes (at most {MAX_FILLED_MAPPING:#x})")
 
     def _mmap_one(self, h) -> None:
-        sim = self.sim.mappings[h.name]
+        sim = self.layout.mappings[h.name]
         size = _page_up(h.size)
         fd = None
         if h.backing == "file":
@@ -192,13 +184,17 @@ class LiveRun:
         return next((m for m in self.maps.values() if m.live_hva <= live_hva < m.live_hva + m.size), None)
 
     def host_label(self, hva: int) -> str:
-        return self.sim.host_label(hva)
+        return self.layout.label(hva)
 
     def symbol(self, gpa: int) -> str | None:
-        return self.sim.symbol(gpa)
+        return self.symbols.name(gpa)
 
     def symbol_address(self, name: str) -> int | None:
-        return self.sim.symbol_address(name)
+        return self.symbols.address(name)
+
+    @property
+    def mappings(self) -> dict[str, Mapping]:
+        return self.layout.mappings
 
     # -- steps -------------------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -208,33 +204,29 @@ class LiveRun:
         while len(self._entries) <= i:
             j = len(self._entries)
             spec = self.specs[j]
-            rec = self._apply(self.sim.engine_step(j, self.table.as_machine))
-            expect = spec.expect.for_era("modern", self.path) if spec.expect is not None else None
-            unmet = None if expect is None else tuple(check_expect(expect, rec, live=True))
-            self._entries.append(TraceEntry(j + 1, spec, rec, unmet))
-            self._tables.append(dict(self.table.slots))
+            self._committed = None
+            rec = self._apply(resolve_step(spec, self.layout, self.kvm.memslots_of))
+            self._commits.append(self._committed)
+            # The modern era's expectations: this kernel is one (kvm-semantics.md e).
+            self._entries.append(entry_of(j, spec, rec, "modern", self.path, LIVE))
         return self._entries[i]
 
-    # -- what the app needs -----------------------------------------------------------------------------------
-    shows_internals = False
-
-    @property
-    def mappings(self):
-        return self.sim.mappings
-
-    def state_after(self, n: int):
-        """The slot table as the kernel accepted it after n steps; sptes and host pages are not visible."""
-        from ..engine.kvm import Kvm
-        from ..engine.profiles import get_profile
-
-        kvm = Kvm(get_profile("modern"))
+    def state_after(self, n: int) -> Kvm:
+        """The slot table as the kernel accepted it after n steps (a private copy); sptes and host pages are
+        not visible live. Replayed from the nearest earlier table built, which is kept for the next call."""
         if n:
             self.entry(n - 1)
-            for slot in self._tables[n - 1].values():
-                kvm.memslots._insert(slot)
-        return kvm
+        at, kvm = self._snapshot
+        if at > n:
+            at, kvm = 0, Kvm(get_profile("modern"), settings=self.settings)
+        kvm = kvm.copy()
+        for commit in self._commits[at:n]:
+            if commit is not None:
+                kvm.memslots_of(commit[0]).commit(commit[1])
+        self._snapshot = (n, kvm)
+        return kvm.copy()
 
-    def insert_step(self, index: int, spec) -> TraceEntry:
+    def insert_step(self, index: int, spec: StepSpec) -> TraceEntry:
         """A probe: on a real VM only at the latest step (the kernel cannot go back in time)."""
         self.entries()
         if index != len(self.specs):
@@ -247,7 +239,7 @@ class LiveRun:
             self.entry(len(self.specs) - 1)
         return list(self._entries)
 
-    def _apply(self, step) -> StepRecord:
+    def _apply(self, step: Step) -> StepRecord:
         api = self.api
         if api.vm_type_refused is not None:
             return api.unsupported(step)
@@ -255,7 +247,7 @@ class LiveRun:
             return api.create_vm(step)
         if isinstance(step, CreateGuestMemfd):
             m = self.maps.get(step.name)
-            return api.create_guest_memfd(step, m.live_hva if m is not None and step.name in self.sim.gmem_mappings else None)
+            return api.create_guest_memfd(step, m.live_hva if m is not None and step.name in self.layout.gmem_mappings else None)
         if isinstance(step, EnableCap):
             return api.enable_cap(step)
         if isinstance(step, ClearDirtyLog):
@@ -284,8 +276,8 @@ class LiveRun:
             return StepRecord(str(step.kind), {"vcpu": step.vcpu, "gpa": gpa, "size": size}, "unsupported", message="the harness owns this gpa")
         cpl = 3 if self.path == "native" else 0
         r = self.vm.access(step.kind.value, gpa, size, step.value or 0, cpl, self.answer, step.vcpu)
-        slot = next((s.id for s in self.table.slots.values() if s.base_gfn <= gpa >> 12 < s.end_gfn), None)
-        s = self.table.slots.get(slot) if slot is not None else None
+        s = self.kvm.memslots.search_memslots(gpa >> 12)
+        slot = s.id if s is not None else None
         hva = s.userspace_addr + (gpa - (s.base_gfn << 12)) if s else None
         args: dict[str, int | None] = {"vcpu": step.vcpu, "gpa": gpa, "size": size}
         if step.kind is AccessKind.WRITE:
@@ -307,21 +299,31 @@ class LiveRun:
         ioctl = "KVM_SET_USER_MEMORY_REGION2" if m.ioctl == 2 else "KVM_SET_USER_MEMORY_REGION"
         if err:
             return StepRecord("set_memory_region", args, errno_name(err), message=f"{ioctl}: -{errno_name(err)} (live)")
-        sid = m.slot & 0xFFFF
-        old = self.table.slots.get(sid)
-        kind = "delete" if m.memory_size == 0 else "create" if old is None else (
-            "move" if old.base_gfn != m.guest_phys_addr >> 12 else "flags_only" if old.flags != m.flags else "noop")
-        if m.memory_size == 0:
-            self.table.slots.pop(sid, None)
-        else:
-            gmem = m.guest_memfd if m.ioctl == 2 and m.flags & KVM_MEM_GUEST_MEMFD else None
-            self.table.slots[sid] = MemSlot(sid, m.guest_phys_addr >> 12, m.memory_size >> 12, m.userspace_addr, m.flags,
-                                            gmem=gmem, gmem_offset=m.guest_memfd_offset if gmem else 0,
-                                            ioctl=old.ioctl if old is not None else m.ioctl)
+        kind = self._commit(m)
         return StepRecord("set_memory_region", args, "ok", kind=kind, message=f"{ioctl}: 0 (live)")
 
+    def _commit(self, m: UserMemoryRegion) -> ChangeKind:
+        """What the kernel just accepted, into the live slot table (the kind read off the table, as
+        kvm_set_memory_region() classifies it); a new generation whatever changed."""
+        as_id, sid = split_slot(m.slot)
+        table = self.kvm.memslots_of(as_id)
+        old = table.id_to_memslot(sid)
+        new = None
+        if m.memory_size == 0:
+            kind: ChangeKind = "delete"
+        else:
+            kind = "create" if old is None else (
+                "move" if old.base_gfn != m.guest_phys_addr >> 12 else "flags_only" if old.flags != m.flags else "noop")
+            gmem = m.guest_memfd if m.ioctl == 2 and m.flags & KVM_MEM_GUEST_MEMFD else None
+            new = MemSlot(sid, m.guest_phys_addr >> 12, m.memory_size >> 12, m.userspace_addr, m.flags, as_id,
+                          gmem=gmem, gmem_offset=m.guest_memfd_offset if gmem else 0, ioctl=old.ioctl if old is not None else m.ioctl)
+        update = MemslotUpdate(0, kind, old, new, ())
+        table.commit(update)
+        self._committed = (as_id, update)
+        return kind
+
     def _dirty_log(self, slot: int) -> StepRecord:
-        s = self.table.slots.get(slot & 0xFFFF)
+        s = current_slot(self.kvm.memslots_of, slot)
         err, bits = self.vm.get_dirty_log(slot, s.npages if s else 64)
         if err:
             return StepRecord("get_dirty_log", {"slot": slot}, errno_name(err), message=f"KVM_GET_DIRTY_LOG: -{errno_name(err)} (live)")
@@ -360,6 +362,12 @@ class LiveRun:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+if TYPE_CHECKING:  # mypy holds the live run to the protocol every driver reads runs through
+
+    def _live_is_a_run(run: LiveRun) -> Run:
+        return run
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:

@@ -19,7 +19,7 @@ class StatusLine(Static):
     def show(self, view: StepView, breakpoints: int = 0, score: str | None = None) -> None:
         e = view.entry
         run = view.run
-        met = {None: "no expect", True: "expect ✓", False: "expect ✗"}[e.expect_met]
+        met = "expect ?" if e.expect_met is None and e.unchecked else {None: "no expect", True: "expect ✓", False: "expect ✗"}[e.expect_met]
         self.set_class(e.expect_met is False, "-unmet")
         t = Text(overflow="ellipsis", no_wrap=True)
         t.append(f" step {view.index + 1}/{view.total} ", style="bold")

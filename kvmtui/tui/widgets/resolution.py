@@ -165,6 +165,8 @@ class Resolution(VerticalScroll):
             tail.append("✗ expectation not met: " + "; ".join(entry.unmet) + "\n", style="bold")
         elif entry.expect_met:
             tail.append("✓ expectation met\n")
+        if entry.unchecked:  # the live kernel does not show it: never counted as met
+            tail.append("? unchecked (not visible live): " + "; ".join(entry.unchecked) + "\n", style="italic")
         if self.plain:
             lines = plain_lines(rec)
             if lines:
