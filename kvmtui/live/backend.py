@@ -22,7 +22,6 @@ from ..engine.kvm import Kvm
 from ..engine.memapi import region_args
 from ..engine.memslots import ChangeKind, MemSlot, MemslotUpdate, UserMemoryRegion
 from ..engine.profiles import get_profile
-from ..engine.records import MmioExit
 from ..engine.steps import ClearDirtyLog, CreateGuestMemfd, CreateVm, EnableCap, HarvestDirtyRing, ResetDirtyRings
 from ..engine.uapi import KVM_MEM_GUEST_MEMFD, errno_name
 from ..judge import LIVE
@@ -282,11 +281,8 @@ class LiveRun:
         args: dict[str, int | None] = {"vcpu": step.vcpu, "gpa": gpa, "size": size}
         if step.kind is AccessKind.WRITE:
             args["value"] = step.value
-        return StepRecord(
-            op=step.kind.value, args=args, outcome=r["outcome"],
-            exits=tuple(MmioExit(p, n, bytes(d), w) for p, n, d, w in r["exits"]),
-            exit_reason=r["exit_reason"], value=r["value"], slot=slot, hva=hva, pfn=_pagemap_pfn(hva) if hva else None,
-        )
+        return StepRecord(op=step.kind.value, args=args, outcome=r.outcome, exits=r.exits, exit_reason=r.exit_reason, value=r.value,
+                          slot=slot, hva=hva, pfn=_pagemap_pfn(hva) if hva else None)
 
     def _set_memory_region(self, step: SetMemoryRegion) -> StepRecord:
         m = step.region

@@ -13,8 +13,11 @@ import errno
 import mmap
 import os
 import struct
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Self
 
+from ..engine.records import MmioExit
 from . import kvmapi as k
 
 PAGE = 4096
@@ -37,8 +40,47 @@ SEL_CODE0, SEL_DATA0, SEL_CODE3, SEL_DATA3, SEL_TSS = 0x08, 0x10, 0x1B, 0x23, 0x
 MAX_RUNS = 64
 
 
+MmioAnswer = Callable[[int, int], bytes]  # (gpa, length) -> the bytes userspace answers an MMIO read with
+LOAD = {1: b"\x8a\x08", 2: b"\x66\x8b\x08", 4: b"\x8b\x08", 8: b"\x48\x8b\x08"}  # mov cl/cx/ecx/rcx, [rax]
+STORE = {1: b"\x88\x08", 2: b"\x66\x89\x08", 4: b"\x89\x08", 8: b"\x48\x89\x08"}  # mov [rax], cl/cx/ecx/rcx
+
+
 class LiveError(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class AccessResult:
+    """What the kernel did with one guest access: how it ended, the value the guest read (or wrote), the
+    MMIO exits to userspace on the way, and the exit that ended the run."""
+
+    outcome: str  # ok, mmio, efault, internal_error, dirty_ring_full, unsupported, or another exit's name
+    value: int | None = None  # None when the access did not complete (and for a fetch: not visible)
+    exits: tuple[MmioExit, ...] = ()
+    exit_reason: str | None = None  # KVM_EXIT_* name
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """Where a KVM_RUN loop stopped."""
+
+    outcome: str
+    exits: tuple[MmioExit, ...]
+    reason: int | None
+
+    @property
+    def exit_name(self) -> str | None:
+        return k.EXIT_NAMES.get(self.reason) if self.reason is not None else None
+
+
+def _load_store_stub(kind: str, linear: int, size: int, value: int) -> bytes:
+    """movabs rax, linear; for a write movabs rcx, value; the load or store of size bytes; out MARKER_PORT, al."""
+    code = b"\x48\xb8" + struct.pack("<Q", linear)
+    if kind == "write":
+        code += b"\x48\xb9" + struct.pack("<Q", value) + STORE[size]
+    else:
+        code += LOAD[size]
+    return code + bytes([0xE6, MARKER_PORT])
 
 
 class LiveVm:
@@ -188,35 +230,26 @@ class LiveVm:
         k.ioctl(self.vcpu, k.KVM_SET_SREGS, k.sregs(cs, ds, tr, (HARNESS_GPA + GDT_OFF, 6 * 8 + 16 - 1), cr0,
                                                    HARNESS_GPA + PML4_OFF, 0x20 | 0x200, 0x500))
 
-    def access(self, kind: str, gpa: int, size: int, value: int, cpl: int, mmio_answer, vcpu: int = 0) -> dict:
-        """Run one access; returns outcome, value, exits and the exit reason seen."""
+    def access(self, kind: str, gpa: int, size: int, value: int, cpl: int, mmio_answer: MmioAnswer, vcpu: int = 0) -> AccessResult:
+        """Run one access (read, write or fetch) on vCPU vcpu at privilege level cpl: what the kernel did."""
         self.select_vcpu(vcpu)
         if kind == "fetch":
             return self._fetch(gpa, size, cpl, mmio_answer)
         for off in range(gpa & ~0xFFF, gpa + size, PAGE):
             self.map_page(off)
         if self.linear(gpa + size - 1) - self.linear(gpa) != size - 1:
-            return {"outcome": "unsupported", "value": None, "exits": [], "exit_reason": None}  # two GiB windows apart
+            return AccessResult("unsupported")  # two GiB windows apart
         self._set_mode(cpl)
-        code = b"\x48\xb8" + struct.pack("<Q", self.linear(gpa))  # movabs rax, the gpa's linear address
-        op = {1: b"\x8a\x08", 2: b"\x66\x8b\x08", 4: b"\x8b\x08", 8: b"\x48\x8b\x08"}[size]  # mov cl/cx/ecx/rcx, [rax]
-        if kind == "write":
-            code += b"\x48\xb9" + struct.pack("<Q", value)  # movabs rcx, value
-            op = {1: b"\x88\x08", 2: b"\x66\x89\x08", 4: b"\x89\x08", 8: b"\x48\x89\x08"}[size]
-        code += op + bytes([0xE6, MARKER_PORT])  # out MARKER_PORT, al
-        self._write(CODE_OFF, code)
+        self._write(CODE_OFF, _load_store_stub(kind, self.linear(gpa), size, value))
         k.ioctl(self.vcpu, k.KVM_SET_REGS, k.Regs(rcx=0, rip=HARNESS_GPA + CODE_OFF, rsp=0, rflags=0x2).pack())
-        outcome, exits, reason = self._run(mmio_answer)
+        stop = self._run(mmio_answer)
+        outcome = "mmio" if stop.exits and stop.outcome == "ok" else stop.outcome
         got = None
-        if exits and outcome == "ok":
-            outcome = "mmio"
-        if kind == "read" and outcome in ("ok", "mmio"):
-            got = k.Regs.unpack(self._get_regs()).v["rcx"] & ((1 << (8 * size)) - 1)
-        if kind == "write" and outcome in ("ok", "mmio"):
-            got = value
-        return {"outcome": outcome, "value": got, "exits": exits, "exit_reason": k.EXIT_NAMES.get(reason) if reason is not None else None}
+        if outcome in ("ok", "mmio"):  # completed: what the guest read (rcx), or what it wrote
+            got = k.Regs.unpack(self._get_regs()).v["rcx"] & ((1 << (8 * size)) - 1) if kind == "read" else value
+        return AccessResult(outcome, got, stop.exits, stop.exit_name)
 
-    def _fetch(self, gpa: int, size: int, cpl: int, mmio_answer) -> dict:
+    def _fetch(self, gpa: int, size: int, cpl: int, mmio_answer: MmioAnswer) -> AccessResult:
         """An instruction fetch of [gpa, gpa+size) that executes nothing found there.
 
         Each page the range touches, in order, is fetched as the last byte of an instruction of known length
@@ -231,24 +264,24 @@ class LiveVm:
         and it leaves the gfn's identity spte as the fetch would. The alias PTE is read-only, so its own spte
         never becomes writable and never logs a page. The emulator keeps no sptes, so there the alias alone
         does it. The first page that does not complete ends the fetch with its outcome."""
-        pages = range(gpa & ~0xFFF, gpa + size, PAGE)
-        exits: list[tuple[int, int, bytes, bool]] = []
-        for page in pages:
+        for page in range(gpa & ~0xFFF, gpa + size, PAGE):
             if cpl == 3:
                 r = self.access("read", max(gpa, page), 1, 0, cpl, mmio_answer)
-                if r["outcome"] not in ("ok", "mmio"):
-                    return {**r, "value": None, "exits": []}
-            self._set_mode(cpl)
-            h = self._alias_pair(page)
-            self._write(STACK_OFF, struct.pack("<Q", HARNESS_GPA + CODE_OFF))  # ret's return address
-            self._write(CODE_OFF, bytes([0xE6, MARKER_PORT]))  # out MARKER_PORT, al
-            k.ioctl(self.vcpu, k.KVM_SET_REGS, k.Regs(rcx=0, rip=h + PAGE - 2, rsp=HARNESS_GPA + STACK_OFF, rflags=0x2).pack())
-            outcome, run_exits, reason = self._run(mmio_answer)
-            exits += run_exits
-            if outcome != "ok" or run_exits:
-                return {"outcome": outcome if not run_exits else "internal_error", "value": None, "exits": [],
-                        "exit_reason": k.EXIT_NAMES.get(reason) if reason is not None else None}
-        return {"outcome": "ok", "value": None, "exits": [], "exit_reason": "KVM_EXIT_IO"}
+                if r.outcome not in ("ok", "mmio"):
+                    return AccessResult(r.outcome, None, (), r.exit_reason)
+            stop = self._fetch_page(page, cpl, mmio_answer)
+            if stop.outcome != "ok" or stop.exits:
+                return AccessResult(stop.outcome if not stop.exits else "internal_error", None, (), stop.exit_name)
+        return AccessResult("ok", None, (), "KVM_EXIT_IO")
+
+    def _fetch_page(self, page: int, cpl: int, mmio_answer: MmioAnswer) -> _Stop:
+        """The fetch of one page's byte through `ret imm16` across an alias pair (see _fetch)."""
+        self._set_mode(cpl)
+        h = self._alias_pair(page)
+        self._write(STACK_OFF, struct.pack("<Q", HARNESS_GPA + CODE_OFF))  # ret's return address
+        self._write(CODE_OFF, bytes([0xE6, MARKER_PORT]))  # out MARKER_PORT, al
+        k.ioctl(self.vcpu, k.KVM_SET_REGS, k.Regs(rcx=0, rip=h + PAGE - 2, rsp=HARNESS_GPA + STACK_OFF, rflags=0x2).pack())
+        return self._run(mmio_answer)
 
     def _alias_pair(self, target_page: int) -> int:
         """Two fresh linear pages: H -> the harness's fetch page (`C2 00` at its end), H+4096 -> target_page,
@@ -261,36 +294,50 @@ class LiveVm:
         self._map(h + PAGE, target_page, PTE_P | PTE_US)
         return h
 
-    def _run(self, mmio_answer) -> tuple[str, list[tuple[int, int, bytes, bool]], int | None]:
+    def _run(self, mmio_answer: MmioAnswer) -> _Stop:
         """KVM_RUN until the OUT marker (outcome ok), answering MMIO exits; or the first other stop."""
-        exits: list[tuple[int, int, bytes, bool]] = []
+        exits: list[MmioExit] = []
         reason = None
         for _ in range(MAX_RUNS):
-            try:
-                k.ioctl(self.vcpu, k.KVM_RUN, 0)
-            except OSError as e:
-                if e.errno == errno.EINTR:
-                    continue
-                if e.errno == errno.EFAULT:
-                    return "efault", exits, reason
-                raise
-            reason = self.run.exit_reason
-            if reason == k.KVM_EXIT_DIRTY_RING_FULL:  # the vCPU stops until userspace harvests and resets
-                return "dirty_ring_full", exits, reason
-            if reason == k.KVM_EXIT_MMIO:
-                phys, data, length, is_write = self.run.mmio()
-                if not is_write:
-                    data = mmio_answer(phys, length)
-                    self.run.set_mmio_data(data)
-                exits.append((phys, length, data, is_write))
+            err = self._enter()
+            if err == errno.EFAULT:
+                return _Stop("efault", tuple(exits), reason)
+            if err:  # EINTR: a signal came first; enter again
                 continue
-            if reason == k.KVM_EXIT_IO and self.run.io()[2] == MARKER_PORT:
-                self._complete_pending_io()
-                return "ok", exits, reason
-            if reason == k.KVM_EXIT_INTERNAL_ERROR:
-                return "internal_error", exits, reason
-            return k.EXIT_NAMES.get(reason, str(reason)).lower(), exits, reason
-        return "internal_error", exits, reason
+            reason = self.run.exit_reason
+            if reason != k.KVM_EXIT_MMIO:
+                return _Stop(self._outcome_of(reason), tuple(exits), reason)
+            exits.append(self._answer_mmio(mmio_answer))
+        return _Stop("internal_error", tuple(exits), reason)
+
+    def _enter(self) -> int:
+        """One KVM_RUN: 0, or EINTR / EFAULT (any other errno is raised)."""
+        try:
+            k.ioctl(self.vcpu, k.KVM_RUN, 0)
+        except OSError as e:
+            if e.errno in (errno.EINTR, errno.EFAULT):
+                return e.errno
+            raise
+        return 0
+
+    def _answer_mmio(self, mmio_answer: MmioAnswer) -> MmioExit:
+        """A KVM_EXIT_MMIO: a read is answered as the scenario's devices answer (the data the guest gets)."""
+        phys, data, length, is_write = self.run.mmio()
+        if not is_write:
+            data = mmio_answer(phys, length)
+            self.run.set_mmio_data(data)
+        return MmioExit(phys, length, bytes(data), is_write)
+
+    def _outcome_of(self, reason: int) -> str:
+        """The access's outcome for an exit that ends it."""
+        if reason == k.KVM_EXIT_DIRTY_RING_FULL:  # the vCPU stops until userspace harvests and resets
+            return "dirty_ring_full"
+        if reason == k.KVM_EXIT_IO and self.run.io()[2] == MARKER_PORT:
+            self._complete_pending_io()
+            return "ok"
+        if reason == k.KVM_EXIT_INTERNAL_ERROR:
+            return "internal_error"
+        return k.EXIT_NAMES.get(reason, str(reason)).lower()
 
     def _get_regs(self) -> bytes:
         buf = bytearray(144)
