@@ -10,14 +10,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ...engine.compare import compare_records
-from ...runner import ScenarioRun
+from ...run import Run
 from ..widgets.resolution import chain_text
 
 
 class CompareScreen(Screen[None]):
     BINDINGS = [Binding("escape,q,v", "app.pop_screen", "Back", tooltip="Return to the stepper")]
 
-    def __init__(self, left: ScenarioRun, right: ScenarioRun) -> None:
+    def __init__(self, left: Run, right: Run) -> None:
         super().__init__(id="compare")
         self.left = left
         self.right = right
