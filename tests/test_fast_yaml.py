@@ -139,3 +139,206 @@ def test_nesting_too_deep_is_refused_without_a_crash():
     text = "steps: " + "[" * 5000 + "]" * 5000 + "\n"
     kind, msg = _outcome(lambda: parse_scenario(text, "deep.yaml"))
     assert kind == "error" and "nested too deeply" in msg
+
+
+# -- runs of plain list items read by regex (fastitems) -------------------------------------------------------
+# parse_scenario reads long runs of plain access steps and slots: entries without the YAML parser. Here the
+# run threshold is 1, so every generated text takes that route where it can; each outcome (scenario or
+# one-line error) must be the one of the libyaml path without it (items=False) and of the careful path.
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from kvmtui.scenario import fastitems, loader  # noqa: E402
+
+
+@pytest.fixture
+def every_run(monkeypatch):
+    monkeypatch.setattr(fastitems, "MIN_RUN_ITEMS", 1)
+
+
+def _three(text: str, name: str = "t.yaml"):
+    fast = _outcome(lambda: parse_scenario(text, name))
+    plain = _outcome(lambda: parse_scenario(text, name, items=False))
+    careful = _outcome(lambda: parse_scenario(text, name, careful=True))
+    return fast, plain, careful
+
+
+HEADER = "host:\n  ram: {size: 1M}\n  rom: {size: 64K, prot: r}\n"
+U64 = (1 << 64) - 1
+numbers = st.one_of(st.integers(0, 16), st.integers(0, 1 << 32), st.integers(0, 1 << 32), st.sampled_from([255, 256, 1023, 1024, 4096, 0xFFFFF, 1 << 32, U64 - 7, U64, U64 + 1]),
+                    st.integers(0, 1 << 70))
+spellings = st.sampled_from(["hex", "hex", "hex", "hex", "dec", "dec", "dec", "HEX", "lead0", "quoted", "size", "under", "neg", "float", "word"])
+
+
+def spell(n: int, how: str) -> str:
+    return {"hex": f"{n:#x}", "dec": str(n), "HEX": f"0X{n:X}", "lead0": f"0{n}", "quoted": f'"{n:#x}"',
+            "size": f"{n >> 10}K" if n and not n % 1024 else str(n), "under": f"{n:_}", "neg": f"-{n}",
+            "float": f"{n}.0", "word": "true"}[how]
+
+
+@st.composite
+def access_item(draw, ind: str) -> str:
+    op = draw(st.sampled_from(["read", "read", "write", "write", "fetch"]))
+    lines = [f"{op}: {spell(draw(numbers), draw(spellings))}"]
+    keys = draw(st.lists(st.sampled_from(["size", "value", "vcpu", "expect", "note", "size", "value"]), max_size=4))
+    if draw(st.booleans()):
+        keys = [k for k in ("size", "value", "vcpu", "expect") if k in keys]  # the usual order, mostly
+    for k in keys:
+        if k == "size":
+            v = spell(draw(st.sampled_from([0, 1, 2, 3, 4, 8, 15, 16])), draw(st.sampled_from(["dec", "dec", "hex", "quoted"])))
+        elif k == "vcpu":
+            v = spell(draw(st.sampled_from([0, 1, 1023, 1024])), draw(st.sampled_from(["dec", "hex"])))
+        elif k == "expect":
+            v = draw(st.sampled_from(["ok", "mmio", "efault", "oops", "null", "{outcome: ok}"]))
+        elif k == "note":
+            v = draw(st.sampled_from(["a note", "'quoted'", "x # comment"]))
+        else:
+            v = spell(draw(numbers), draw(spellings))
+        lines.append(f"{k}: {v}")
+    trail = draw(st.sampled_from(["", "", "", " ", "  # c"]))
+    return f"{ind}- {lines[0]}{trail}\n" + "".join(f"{ind}  {ln}\n" for ln in lines[1:])
+
+
+@st.composite
+def valid_access_item(draw, ind: str) -> str:
+    """A step the loader accepts, in the shapes a generator writes (most often read by regex)."""
+    op = draw(st.sampled_from(["read", "write", "fetch"]))
+    size = draw(st.sampled_from([1, 2, 4, 8] if op != "fetch" else [1, 3, 15]))
+    lines = [f"{op}: {spell(draw(st.integers(0, 1 << 40)), draw(st.sampled_from(['hex', 'dec', 'size'])))}"]
+    if draw(st.booleans()) or op == "write":
+        lines.append(f"size: {size}")
+    if op == "write":
+        lines.append(f"value: {spell(draw(st.integers(0, (1 << 8 * size) - 1)), draw(st.sampled_from(['hex', 'dec'])))}")
+    if draw(st.booleans()):
+        lines.append(f"vcpu: {draw(st.integers(0, 1023))}")
+    if draw(st.booleans()):
+        lines.append(f"expect: {draw(st.sampled_from(['ok', 'mmio', 'efault', 'internal_error']))}")
+    return f"{ind}- {lines[0]}\n" + "".join(f"{ind}  {ln}\n" for ln in lines[1:])
+
+
+@st.composite
+def slot_item(draw, ind: str, n: int) -> str:
+    host = draw(st.sampled_from(["ram", "ram", "ram+0x1000", "rom", "nope", "true", "ram+0x1000", "ram+4K", "ram+0x100000", "ram+x"]))
+    lines = [f"slot: {spell(draw(st.sampled_from([n, n, 0, 1 << 32])), draw(st.sampled_from(['dec', 'dec', 'hex', 'lead0'])))}",
+             f"gpa: {spell(draw(numbers), draw(st.sampled_from(['hex', 'hex', 'dec', 'quoted', 'size'])))}", f"host: {host}"]
+    if draw(st.booleans()):
+        lines.append(f"size: {draw(st.sampled_from(['4K', '64K', '0x1000', '4096', '1M', '0', '0x10000000000000000']))}")
+    if draw(st.booleans()):
+        lines.append(f"flags: {draw(st.sampled_from(['[readonly]', '[log_dirty_pages]', '[readonly, log_dirty_pages]', '[bogus]', '2', '[]']))}")
+    if draw(st.integers(0, 5)) == 0:
+        lines = draw(st.permutations(lines))
+    return f"{ind}- {lines[0]}\n" + "".join(f"{ind}  {ln}\n" for ln in lines[1:])
+
+
+gaps = st.sampled_from(["", "", "", "", "\n", "  # between\n", "# at column 0\n"])
+
+
+@st.composite
+def scenario_text(draw) -> str:
+    ind = draw(st.sampled_from(["  ", "  ", "", "    "]))
+    text = HEADER
+    if draw(st.booleans()):
+        text += "slots:\n" + "".join(draw(slot_item(ind, i)) + draw(gaps) for i in range(draw(st.integers(1, 4))))
+    items = st.one_of(valid_access_item(ind), valid_access_item(ind), valid_access_item(ind), access_item(ind))
+    text += "steps:\n" + "".join(draw(items) + draw(gaps) for _ in range(draw(st.integers(1, 5))))
+    tail = draw(st.sampled_from(["", "", "title: after\n", "steps: []\n", "  - note: x\n    read: 0\n", "    deeper: 1\n"]))
+    return text + tail
+
+
+@settings(deadline=None, max_examples=max(50, settings.default.max_examples // 2))  # the careful path is ruamel: slow
+@given(scenario_text())
+def test_generated_steps_and_slots_same_on_every_path(text):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fastitems, "MIN_RUN_ITEMS", 1)
+        fast, plain, careful = _three(text)
+    assert fast == plain == careful
+
+
+def _mmio(n: int) -> str:
+    return "".join(f"  - read: {i:#x}\n" for i in range(n))
+
+
+PLACEMENTS = {
+    # a run's text where it is not a list item of steps: or slots: must not be read as one
+    "in_literal_block": "description: |\n" + "".join(f"  - read: {i:#x}\n" for i in range(3)) + "steps:\n  - read: 0\n",
+    "in_folded_block": "description: >\n  - read: 0\n  - read: 4\nsteps:\n  - read: 0\n",
+    "in_quoted": 'description: "x\n  - read: 0\n  - read: 4\n  "\nsteps:\n  - read: 0\n',
+    "in_single_quoted": "description: 'x\n  - read: 0\n  '\nsteps:\n  - read: 0\n",
+    "under_mmio": "mmio:\n" + _mmio(3) + "steps:\n  - read: 0\n",
+    "under_unknown_key": "stepz:\n  - read: 0\nsteps:\n  - read: 0\n",
+    "nested_list": "steps:\n  - - read: 0\n    - read: 4\n",
+    "aliased_steps": "steps: &s\n  - read: 0\n  - read: 4\nother: *s\n",
+    "alias_elsewhere": "title: &t x\ndescription: *t\nsteps:\n  - read: 0\n",
+    "two_steps_keys": "steps:\n  - read: 0\nsteps:\n  - read: 4\n",
+    "list_document": "- read: 0\n- read: 4\n",
+    "continued_plain": "steps:\n  - read: 0x10\n      0x20\n",
+    "continued_after_blank": "steps:\n  - read: 0x10\n\n      0x20\n",
+    "continued_after_comment": "steps:\n  - read: 0\n    # c\n    size: 8\n",
+    "deeper_key": "steps:\n  - read: 0\n    size: 4\n      value: 1\n",
+    "tab_after": "steps:\n  - read: 0\n\tsize: 4\n",
+    "crlf": "steps:\r\n  - read: 0\r\n    size: 4\r\n",
+    "no_final_newline": "steps:\n  - read: 0\n  - read: 4",
+    "trailing_spaces_at_end": "steps:\n  - read: 0\n  ",
+    "placeholder_text": f"title: {fastitems.PLACEHOLDER}\nsteps:\n  - read: 0\n",
+    "placeholder_key": f"steps:\n  - {fastitems.PLACEHOLDER}: 0\n  - read: 0\n",
+    "flow_then_block": "steps: [{read: 0}]\n  - read: 4\n",
+    "mixed_ops": "steps:\n  - read: 0\n  - set_memory_region: {slot: 0, gpa: 0, host: ram}\n  - write: 8\n    value: 1\n"
+                 "  - delete_slot: 0\n  - fetch: 0\n",
+    "indent_changes": "steps:\n  - read: 0\n   - read: 4\n",
+    "same_indent_as_key": "steps:\n- read: 0\n  size: 8\n- write: 0\n  value: 1\ntitle: t\n",
+    "duplicate_in_item": "steps:\n  - read: 0\n    size: 4\n    size: 8\n",
+    "slots_in_steps": "steps:\n  - slot: 0\n    gpa: 0\n    host: ram\n",
+    "steps_in_slots": "slots:\n  - read: 0\nsteps:\n  - read: 0\n",
+    "slot_unknown_host": "slots:\n  - slot: 0\n    gpa: 0\n    host: nope\n",
+    "slot_host_word": "host:\n  'null': {size: 1M}\nslots:\n  - slot: 0\n    gpa: 0\n    host: null\n",
+    "slot_quoted_word_host": "host:\n  'true': {size: 1M}\nslots:\n  - slot: 0\n    gpa: 0\n    host: true+0x1000\n",
+    "slots_twice": "slots:\n  - slot: 0\n    gpa: 0\n    host: ram\nslots:\n  - slot: 1\n    gpa: 0x1000\n    host: ram\n",
+    "gmem_before_slots": "guest_memfd:\n  g: {size: 1M}\nslots:\n  - slot: 0\n    gpa: 0\n    host: ram\n",
+    "old_kernel": "kernel: 3.6\nslots:\n  - slot: 0\n    gpa: 0\n    host: ram\n    flags: [readonly]\nsteps:\n  - fetch: 0\n    size: 15\n",
+    "bad_header": "title: [unclosed\nsteps:\n  - read: 0\n",
+    "tag_in_header": "title: !!str x\nsteps:\n  - read: 0\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLACEMENTS))
+def test_placements_same_on_every_path(every_run, name):
+    text = PLACEMENTS[name]
+    if "host:" not in text.split("\n", 1)[0] and not text.startswith("host:"):
+        text = HEADER + text if not text.startswith("- ") else text
+    fast, plain, careful = _three(text)
+    assert fast == plain == careful
+
+
+def test_plain_items_take_the_regex_route(monkeypatch):
+    """The speed is real: a long run of plain steps and slots is not handed to libyaml (only its placeholder is)."""
+    texts: list[str] = []
+    real = loader.load_fast
+    monkeypatch.setattr(loader, "load_fast", lambda text, name: texts.append(text) or real(text, name))
+    body = "".join(f"  - slot: {i}\n    gpa: {i * 4096:#x}\n    host: ram+{i * 4096:#x}\n    size: 4K\n" for i in range(200))
+    body = "slots:\n" + body + "steps:\n" + "".join(f"  - write: {i * 8:#x}\n    size: 8\n    value: {i}\n" for i in range(500))
+    text = "host:\n  ram: {size: 1M}\n" + body
+    sc = parse_scenario(text, "t.yaml")
+    assert len(texts) == 1 and texts[0].count(fastitems.PLACEHOLDER) == 2 and "write" not in texts[0]
+    assert texts[0].count("\n") == text.count("\n")  # every other line keeps its number
+    assert (len(sc.setup), len(sc.steps)) == (200, 500)
+    assert sc == parse_scenario(text, "t.yaml", items=False)
+    assert (sc.steps[-1].pos.line, sc.steps[-1].pos.col) == (text.count("\n") - 2, 5)
+
+
+def test_an_error_in_a_long_run_is_the_ordinary_message():
+    steps = "".join(f"  - read: {i * 4096:#x}\n" for i in range(300))
+    text = "host:\n  ram: {size: 1M}\nsteps:\n" + steps + "  - write: 0x10\n    size: 2\n    value: 0x10000\n" + steps
+    fast, plain = _outcome(lambda: parse_scenario(text, "t.yaml")), _outcome(lambda: parse_scenario(text, "t.yaml", items=False))
+    assert fast == plain and fast[0] == "error" and ":306:12: value 0x10000 does not fit in 2 bytes" in fast[1]
+
+
+@pytest.mark.parametrize("path", [p for p in YAML_FILES if p.is_file()], ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_yaml_file_same_with_every_run_read_by_regex(every_run, path: Path):
+    try:
+        text = read_text(path)
+    except ScenarioError:
+        return  # refused before either reading (binary, empty, not UTF-8): test_every_yaml_file_same_on_both_paths
+    fast = _outcome(lambda: parse_scenario(text, str(path), path.parent))
+    plain = _outcome(lambda: parse_scenario(text, str(path), path.parent, items=False))
+    assert fast == plain

@@ -14,12 +14,25 @@ from typing import Any
 from ..engine.addresses import PAGE_MASK, U64_MAX, parse_size
 from ..engine.host import HostMemory, Mapping
 from ..engine.uapi import FLAG_ALIASES, GMEM_FLAG_ALIASES, KVM_CAPS, VM_TYPES
+from . import fastitems
 from .elf import read_elf
 from .errors import ScenarioError
-from .fastyaml import load_fast
+from .fastyaml import load_fast, plain_scalar
 from .inputfile import MAX_ELF_BYTES as MAX_IMAGE_BYTES
 from .inputfile import read_bytes
-from .model import Expect, ExpectExit, HostRef, HostSpec, MmioDevice, Pos, Question, Scenario, StepSpec
+from .model import (
+    Expect,
+    ExpectExit,
+    HostRef,
+    HostSpec,
+    MmioDevice,
+    Pos,
+    Question,
+    Scenario,
+    StepSpec,
+    new_pos,
+    new_step,
+)
 from .yamlsafe import load_yaml, read_text, short
 
 FORMAT_VERSIONS = (1,)
@@ -64,10 +77,16 @@ MAX_VCPU = 1023
 MAX_PLACED_DATA = 64 << 20  # `data: {OFFSET: bytes}` builds the image up to its last piece: bounded
 
 
+class _Fallback(Exception):
+    """The fast reading cannot vouch for this text: read it the ordinary way."""
+
+
 class _Loader:
-    def __init__(self, file: str, base_dir: Path) -> None:
+    def __init__(self, file: str, base_dir: Path, runs: list[fastitems.Run] | None = None) -> None:
         self.file = file
         self.base_dir = base_dir
+        self.runs = runs  # items read by fastitems, each run standing in its list as one placeholder item
+        self.runs_taken = 0
         self.kernel = "modern"
         self.gmem_names: set[str] | None = None  # every guest_memfd name the scenario makes (None: any, for probes)
         self.gmem_mmap: set[str] = set()  # those made with the mmap flag: host mappings too
@@ -112,6 +131,22 @@ class _Loader:
             return Pos(line + 1, col + 1)
         except (AttributeError, KeyError, TypeError, IndexError):
             return _Loader.pos_of(seq) or Pos(1, 1)
+
+    def entries(self, seq: list, kind: str):
+        """(entry, position) of each item of a list, a fastitems placeholder replaced by the items it stands for."""
+        runs = self.runs
+        for i, entry in enumerate(seq):
+            r = fastitems.run_index(entry) if runs is not None else None
+            if r is None:
+                yield entry, self.item_pos(seq, i)
+                continue
+            if runs is None or not 0 <= r < len(runs) or runs[r].kind != kind or runs[r] is _TAKEN:
+                raise _Fallback
+            run = runs[r]
+            runs[r] = _TAKEN  # type: ignore[call-overload]
+            self.runs_taken += 1
+            for spec in run.items:  # StepSpecs already (fast_step), or RawSlots (fast_slot)
+                yield spec, None
 
     # -- generic checks -------------------------------------------------------------------------------------
     def mapping(self, node: Any, pos: Pos | None, what: str) -> dict:
@@ -221,6 +256,8 @@ class _Loader:
         names = tuple(h.name for h in host) + gmem_hosts
         mmio = tuple(self.mmio_section(top))
         steps = tuple(self.step_entries(top, names))
+        if self.runs is not None and self.runs_taken != len(self.runs):  # a run outside `slots:`/`steps:`
+            raise _Fallback
         if not setup and not steps:
             raise self.error(self.pos_of(top), "the scenario has neither `slots:` nor `steps:`: nothing to run")
         return Scenario(self.file, title, description, kernel, path, mmio_fill, host, mmio, setup, steps, version, symbols, notes, spaces)
@@ -499,8 +536,10 @@ class _Loader:
         if top.get("slots") is None:
             return
         seq = self.sequence(top["slots"], self.val_pos(top, "slots"), "slots:")
-        for i, entry in enumerate(seq):
-            pos = self.item_pos(seq, i)
+        for entry, pos in self.entries(seq, "slot"):
+            if pos is None:
+                yield self.fast_slot(entry, names)
+                continue
             m = self.mapping(entry, pos, "a slots: entry")
             params = self.slot_params(m, names, "slots: entry")
             if "gpa" not in params:
@@ -509,6 +548,35 @@ class _Loader:
                 raise self.error(pos, f"slots: entry for slot {params['slot']} needs `host:` (or `userspace_addr:`)")
             yield StepSpec("set_memory_region", params, self.note(m), self.expect(m, "set_memory_region"), pos, phase="setup",
                            note_variants=self.note_variants(m), question=self.question(m, "set_memory_region"))
+
+    def fast_slot(self, raw: fastitems.RawSlot, names: tuple[str, ...]) -> StepSpec:
+        """A slots: entry from fastitems: slot_params' checks for these keys, in short; anything they would
+        refuse raises _Fallback (the ordinary reading then says why). Held to slot_entries' StepSpec by
+        tests/test_fast_yaml.py."""
+        slot = int(raw.slot, 0)
+        gpa = int(raw.gpa, 0)
+        if slot > 0xFFFFFFFF or gpa > U64_MAX or raw.host not in names or not isinstance(plain_scalar(raw.host), str):
+            raise _Fallback
+        params: dict[str, Any] = {"slot": slot, "gpa": gpa,
+                                  "host": HostRef(raw.host, 0 if raw.offset is None else parse_size(raw.offset))}
+        if raw.size is not None:
+            size = parse_size(raw.size)
+            if size > U64_MAX:
+                raise _Fallback
+            params["size"] = size
+        if raw.flags is not None:
+            if raw.flags[0] == "[":
+                bits = 0
+                for name in raw.flags[1:-1].split(", "):
+                    if name not in FLAG_ALIASES:
+                        raise _Fallback
+                    bits |= FLAG_ALIASES[name]
+            else:
+                bits = int(raw.flags, 0)
+                if bits > 0xFFFFFFFF:
+                    raise _Fallback
+            params["flags"] = bits
+        return new_step("set_memory_region", params, None, new_pos(raw.line + 1, raw.col + 1), phase="setup")
 
     def mmio_section(self, top: dict):
         if top.get("mmio") is None:
@@ -576,8 +644,10 @@ class _Loader:
         if top.get("steps") is None:
             return
         seq = self.sequence(top["steps"], self.val_pos(top, "steps"), "steps:")
-        for i, entry in enumerate(seq):
-            pos = self.item_pos(seq, i)
+        for i, (entry, pos) in enumerate(self.entries(seq, "step")):
+            if pos is None:
+                yield entry
+                continue
             m = self.mapping(entry, pos, f"step {i + 1}")
             ops = [k for k in m if k in STEP_OPS]
             if len(ops) != 1:
@@ -762,6 +832,55 @@ class _Loader:
         return Expect(pos=pos, positions=positions, **kw)
 
 
+_TAKEN = fastitems.Run("", [])
+_U64 = U64_MAX
+_FETCH_SIZES = range(1, 16)
+_ACCESS_SIZES = (1, 2, 4, 8)
+
+
+def fast_step(op: str, gpa_s: str, size_s: str | None, value_s: str | None, vcpu_s: str | None, expect_s: str | None,
+              line: int, col: int) -> StepSpec:
+    """An access step from fastitems' plain ints (`0x..` or decimal text): the checks of _Loader.step for
+    these keys, in short; anything they would refuse raises _Fallback, and the ordinary reading says why.
+    tests/test_fast_yaml.py holds the two to the same StepSpec over generated steps."""
+    gpa = int(gpa_s, 0)
+    if op == "fetch":
+        size = 1 if size_s is None else int(size_s, 0)
+        if size not in _FETCH_SIZES:
+            raise _Fallback
+    else:
+        size = 4 if size_s is None else int(size_s, 0)
+        if size not in _ACCESS_SIZES:
+            raise _Fallback
+    if gpa + size - 1 > _U64:
+        raise _Fallback
+    if vcpu_s is None:
+        params = {"gpa": gpa, "size": size, "vcpu": 0}
+    else:
+        vcpu = int(vcpu_s, 0)
+        if vcpu > MAX_VCPU:
+            raise _Fallback
+        params = {"gpa": gpa, "size": size, "vcpu": vcpu}
+    if op == "write":
+        if value_s is None:
+            raise _Fallback
+        v = int(value_s, 0)
+        if v >> (8 * size):
+            raise _Fallback
+        params["value"] = v
+    elif value_s is not None:
+        raise _Fallback
+    pos = new_pos(line + 1, col + 1)
+    expect = None
+    if expect_s is not None:
+        if expect_s not in ACCESS_OUTCOMES:
+            raise _Fallback
+        # the expect: line is the step's last; its value starts after "expect: "
+        epos = Pos(line + 1 + (size_s is not None) + (value_s is not None) + (vcpu_s is not None) + 1, col + 9)
+        expect = Expect(outcome=expect_s, pos=epos, positions={"outcome": epos})
+    return new_step(op, params, expect, pos)
+
+
 def _era_key(k: Any) -> str:
     return f"{k:g}" if isinstance(k, float) else str(k)
 
@@ -807,11 +926,22 @@ def check_host_layout(host: tuple[HostSpec, ...], file: str) -> None:
             raise ScenarioError(file, line, col, f"host mapping {short(h.name)} at {hva:#x}..{hva + h.size:#x} overlaps {other}") from None
 
 
-def parse_scenario(text: str, file: str = "<scenario>", base_dir: Path | None = None, *, careful: bool = False) -> Scenario:
-    """A scenario from YAML text: through libyaml (fastyaml), or with careful=True through ruamel's round-trip
-    loader (the one editing and saving use). Both give the same scenario and the same errors."""
-    doc = load_yaml(text, file) if careful else load_fast(text, file)
-    return _Loader(file, base_dir or Path(".")).load(doc)
+def parse_scenario(text: str, file: str = "<scenario>", base_dir: Path | None = None, *, careful: bool = False,
+                   items: bool = True) -> Scenario:
+    """A scenario from YAML text: through libyaml (fastyaml), long runs of plain list items read by regex
+    first (fastitems; items=False leaves them to libyaml too), or with careful=True through ruamel's
+    round-trip loader (the one editing and saving use). All give the same scenario and the same errors."""
+    base = base_dir or Path(".")
+    if careful:
+        return _Loader(file, base).load(load_yaml(text, file))
+    if items:
+        try:
+            scan = fastitems.scan(text, fast_step)
+            if scan is not None and "*" not in scan.text:  # (an alias could reach a placeholder: not worth the care)
+                return _Loader(file, base, scan.runs).load(load_fast(scan.text, file))
+        except (ScenarioError, _Fallback):
+            pass  # the ordinary reading below says what is wrong, in its own words and places
+    return _Loader(file, base).load(load_fast(text, file))
 
 
 def load_scenario(path: str | Path, *, careful: bool = False) -> Scenario:

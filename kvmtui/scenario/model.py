@@ -134,3 +134,36 @@ class Scenario:
     @property
     def all_steps(self) -> tuple[StepSpec, ...]:
         return self.setup + self.steps
+
+
+# -- fast constructors ----------------------------------------------------------------------------------------
+# A real-size scenario holds hundreds of thousands of steps; a frozen dataclass's __init__ sets each field
+# through object.__setattr__ (about twice the time of the slot descriptors used here). Same objects: equal,
+# same hash, same repr; only for values the caller has already checked.
+_new = object.__new__
+_pos_line, _pos_col = Pos.__dict__["line"].__set__, Pos.__dict__["col"].__set__
+_STEP_SET = tuple(StepSpec.__dict__[f].__set__ for f in (
+    "op", "params", "note", "expect", "pos", "phase", "note_variants", "question"))
+
+
+def new_pos(line: int, col: int) -> Pos:
+    p = _new(Pos)
+    _pos_line(p, line)
+    _pos_col(p, col)
+    return p
+
+
+def new_step(op: str, params: dict[str, Any], expect: Expect | None, pos: Pos, phase: str = "step") -> StepSpec:
+    """A StepSpec without note, note variants or question."""
+    s = _new(StepSpec)
+    set_op, set_params, set_note, set_expect, set_pos, set_phase, set_variants, set_question = _STEP_SET
+    set_op(s, op)
+    set_params(s, params)
+    set_note(s, None)
+    set_expect(s, expect)
+    set_pos(s, pos)
+    set_phase(s, phase)
+    set_variants(s, None)
+    set_question(s, None)
+    return s
+
