@@ -13,6 +13,7 @@ accesses.yaml (100k block-style accesses), big.yaml (~326k steps, 12 MB), layout
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -46,6 +47,7 @@ def _child(path: str, repeat: int) -> dict:
         rows.setdefault(phase, []).append((w1 - t0[0], c1 - t0[1]))
 
     for _ in range(repeat):
+        gc.disable()  # as parse_scenario does while it builds
         # the phases of parse_scenario's path: plain items by regex, the rest through libyaml, then the model
         t = _clock()
         text = read_text(p)
@@ -60,6 +62,7 @@ def _child(path: str, repeat: int) -> dict:
         sc = loader._Loader(path, p.parent, scan.runs if scan is not None else None).load(doc)
         timed("validate/build", t)
         steps = len(sc.setup) + len(sc.steps)
+        gc.enable()
         del text, scan, doc, sc
         t = _clock()
         sc = loader.load_scenario(p)

@@ -231,6 +231,25 @@ def slot_item(draw, ind: str, n: int) -> str:
     return f"{ind}- {lines[0]}\n" + "".join(f"{ind}  {ln}\n" for ln in lines[1:])
 
 
+NOTES = ['"log:1: `kvm_set_user_memory Slot#0 ret=0`"', '"caf\\u00e9 \\"q\\""', "plain words", '""', '" spaced "', "'single'"]
+
+
+@st.composite
+def region_item(draw, ind: str) -> str:
+    """A set_memory_region step as `kvmtui import` writes them, now and then not quite."""
+    host = draw(st.sampled_from(['"ram"', '"ram+0x1000"', '"rom+4K"', '"nope"', '"null"', "ram", '"ram+x"', '"ram+0x100000000"']))
+    flags = draw(st.sampled_from(["[]", "[]", "[KVM_MEM_READONLY]", "[KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY]", "[bogus]", "0x2", "[ ]"]))
+    size = draw(st.sampled_from(["0x1000", "0x200000", "0", "4K", "0x10000000000000000"]))
+    slot = draw(st.sampled_from(["0", "1", "0x10001", "4294967296", "01"]))
+    text = f"{ind}- set_memory_region: {{slot: {slot}, gpa: {spell(draw(numbers), 'hex')}, host: {host}, size: {size}, flags: {flags}}}\n"
+    if draw(st.booleans()):
+        note = draw(st.sampled_from(NOTES))
+        text += f"{ind}  note: {note}\n"
+    if draw(st.booleans()):
+        text += f"{ind}  expect: {draw(st.sampled_from(['ok', 'EINVAL', 'EEXIST', 'unsupported', 'efault', 'null', '{outcome: ok}']))}\n"
+    return text
+
+
 gaps = st.sampled_from(["", "", "", "", "\n", "  # between\n", "# at column 0\n"])
 
 
@@ -240,7 +259,7 @@ def scenario_text(draw) -> str:
     text = HEADER
     if draw(st.booleans()):
         text += "slots:\n" + "".join(draw(slot_item(ind, i)) + draw(gaps) for i in range(draw(st.integers(1, 4))))
-    items = st.one_of(valid_access_item(ind), valid_access_item(ind), valid_access_item(ind), access_item(ind))
+    items = st.one_of(valid_access_item(ind), valid_access_item(ind), valid_access_item(ind), access_item(ind), region_item(ind))
     text += "steps:\n" + "".join(draw(items) + draw(gaps) for _ in range(draw(st.integers(1, 5))))
     tail = draw(st.sampled_from(["", "", "title: after\n", "steps: []\n", "  - note: x\n    read: 0\n", "    deeper: 1\n"]))
     return text + tail
@@ -296,6 +315,12 @@ PLACEMENTS = {
     "slots_twice": "slots:\n  - slot: 0\n    gpa: 0\n    host: ram\nslots:\n  - slot: 1\n    gpa: 0x1000\n    host: ram\n",
     "gmem_before_slots": "guest_memfd:\n  g: {size: 1M}\nslots:\n  - slot: 0\n    gpa: 0\n    host: ram\n",
     "old_kernel": "kernel: 3.6\nslots:\n  - slot: 0\n    gpa: 0\n    host: ram\n    flags: [readonly]\nsteps:\n  - fetch: 0\n    size: 15\n",
+    "region_kernel_36": "kernel: 3.6\nsteps:\n  - set_memory_region: {slot: 0, gpa: 0x0, host: \"ram\", size: 0x1000, flags: []}\n"
+                        "    note: \"n\"\n    expect: ok\n",
+    "region_then_access": "steps:\n  - set_memory_region: {slot: 0, gpa: 0x0, host: \"ram+0x1000\", size: 0x1000, flags: []}\n"
+                          "    expect: EINVAL\n  - read: 0x10\n  - delete_slot: 0\n",
+    "region_note_then_more": "steps:\n  - set_memory_region: {slot: 0, gpa: 0x0, host: \"ram\", size: 0x1000, flags: []}\n"
+                             "    note: \"n\"\n    expect: ok\n    question: why?\n",
     "bad_header": "title: [unclosed\nsteps:\n  - read: 0\n",
     "tag_in_header": "title: !!str x\nsteps:\n  - read: 0\n",
 }
@@ -342,3 +367,14 @@ def test_every_yaml_file_same_with_every_run_read_by_regex(every_run, path: Path
     fast = _outcome(lambda: parse_scenario(text, str(path), path.parent))
     plain = _outcome(lambda: parse_scenario(text, str(path), path.parent, items=False))
     assert fast == plain
+
+
+@pytest.mark.parametrize("text", ["", " \n\t\n", "# only\n  # comments\n", "\n\n  # c\nsteps: []\n", "  steps: []", "\ufeffsteps: []\n",
+                                  "#c\n\x0c\nread: 0\n", "\x85# c\n", "\u2028x\n"])
+def test_the_empty_check_reads_as_before(tmp_path, text):
+    """read_text answers "empty" exactly when no line holds anything but a comment (its shortcut included)."""
+    p = tmp_path / "s.yaml"
+    p.write_text(text, encoding="utf-8")
+    empty = not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines())
+    got = _outcome(lambda: read_text(p))
+    assert (got[0] == "error" and "empty scenario" in got[1]) == empty

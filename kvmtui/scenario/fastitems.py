@@ -41,11 +41,17 @@ _SIZE = rf"{_INT}|[1-9][0-9]{{0,12}}[KMGT]"  # or a size: text in YAML, parse_si
 #   - write: 0x1000 / size: 8 / value: 0x3 / vcpu: 1 / expect: ok
 # or a slots: entry, its keys in the usual order
 #   - slot: 3 / gpa: 0x30000 / host: ram+0x30000 / size: 64K / flags: [readonly]
+_FLAGS = rf"\[(?:[A-Za-z_]{{1,40}}(?:, [A-Za-z_]{{1,40}}){{0,3}})?\]|{_INT}"
+_TEXT = r'"[ !#-\[\]-~]{0,4000}"'  # double-quoted printable ASCII without escapes: the text between the quotes
 _ITEM = re.compile(
     rf"^( *)- (?:(read|write|fetch): ({_INT})\n(?:\1  size: ({_INT})\n)?(?:\1  value: ({_INT})\n)?"
     rf"(?:\1  vcpu: ({_INT})\n)?(?:\1  expect: ([a-z_]+)\n)?"
     rf"|slot: ({_INT})\n\1  gpa: ({_INT})\n\1  host: ([A-Za-z_][A-Za-z0-9_]{{0,79}})(?:\+({_SIZE}))?\n"
-    rf"(?:\1  size: ({_SIZE})\n)?(?:\1  flags: (\[[A-Za-z_]{{1,40}}(?:, [A-Za-z_]{{1,40}}){{0,3}}\]|{_INT})\n)?)", re.MULTILINE)
+    rf"(?:\1  size: ({_SIZE})\n)?(?:\1  flags: ({_FLAGS})\n)?"
+    # what `kvmtui import` writes for a memslot update (importers.scenario_yaml)
+    rf"|set_memory_region: \{{slot: ({_INT}), gpa: ({_INT}), host: \"([A-Za-z_][A-Za-z0-9_]{{0,79}})(?:\+({_SIZE}))?\", "
+    rf"size: ({_INT}), flags: ({_FLAGS})\}}\n(?:\1  note: ({_TEXT})\n)?(?:\1  expect: ([A-Za-z_][A-Za-z0-9_]{{0,40}})\n)?)",
+    re.MULTILINE)
 # after an item: blank and comment lines, then the indentation of the next line with content (or the end)
 _NEXT = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*( *)(?=[^ \t\r\n]|\Z)")
 
@@ -55,7 +61,8 @@ StepMaker = Callable[[str, str, "str | None", "str | None", "str | None", "str |
 
 
 class RawSlot(NamedTuple):
-    """A slots: entry as written (the host names it needs are known only to the loader)."""
+    """A slots: entry, or a set_memory_region step, as written (the host names it needs are known only to
+    the loader)."""
 
     slot: str
     gpa: str
@@ -63,12 +70,14 @@ class RawSlot(NamedTuple):
     offset: str | None
     size: str | None
     flags: str | None
-    line: int  # 0-based, of `slot:`
-    col: int  # 0-based, of `slot:`
+    line: int  # 0-based, of `slot:` (of `set_memory_region:`)
+    col: int  # 0-based, of `slot:` (of `set_memory_region:`)
+    note: str | None = None  # a set_memory_region step's, its quotes still on
+    expect: str | None = None  # a set_memory_region step's outcome word
 
 
 class Run(NamedTuple):
-    kind: str  # "step" (StepSpecs, built by the StepMaker) or "slot" (RawSlots)
+    kind: str  # "step" (StepSpecs built by the StepMaker, RawSlots of set_memory_region) or "slot" (RawSlots)
     items: list[Any]
 
 
@@ -101,7 +110,8 @@ def scan(text: str, make_step: StepMaker) -> Scan | None:
         start, end = m.span()
         line += count("\n", pos, start)
         pos = start
-        ind_s, op, gpa, size, value, vcpu, expect, slot, sgpa, host, offset, ssize, flags = m.groups()
+        (ind_s, op, gpa, size, value, vcpu, expect, slot, sgpa, host, offset, ssize, flags,
+         rslot, rgpa, rhost, roffset, rsize, rflags, rnote, rexpect) = m.groups()
         ind = len(ind_s)
         # complete: the next line with content is no deeper than the dash (else the item goes on below)
         if startswith(ind_s + "- ", end):
@@ -115,9 +125,12 @@ def scan(text: str, make_step: StepMaker) -> Scan | None:
         if op is not None:
             item: Any = make_step(op, gpa, size, value, vcpu, expect, line, ind + 2)
             kind = "step"
-        else:
+        elif slot is not None:
             item = RawSlot(slot, sgpa, host, offset, ssize, flags, line, ind + 2)
             kind = "slot"
+        else:
+            item = RawSlot(rslot, rgpa, rhost, roffset, rsize, rflags, line, ind + 2, rnote, rexpect)
+            kind = "step"
         if not (cur and start == cur_end and ind == cur_ind and kind == cur_kind):
             close()
             cur_start, cur_ind, cur_kind = start, ind, kind

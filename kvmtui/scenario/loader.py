@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import errno
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from .model import (
     Question,
     Scenario,
     StepSpec,
+    new_outcome_expect,
     new_pos,
     new_step,
 )
@@ -549,25 +551,25 @@ class _Loader:
             yield StepSpec("set_memory_region", params, self.note(m), self.expect(m, "set_memory_region"), pos, phase="setup",
                            note_variants=self.note_variants(m), question=self.question(m, "set_memory_region"))
 
-    def fast_slot(self, raw: fastitems.RawSlot, names: tuple[str, ...]) -> StepSpec:
-        """A slots: entry from fastitems: slot_params' checks for these keys, in short; anything they would
-        refuse raises _Fallback (the ordinary reading then says why). Held to slot_entries' StepSpec by
-        tests/test_fast_yaml.py."""
+    def fast_slot_params(self, raw: fastitems.RawSlot, names: tuple[str, ...], quoted: bool) -> dict[str, Any]:
+        """slot_params' checks for fastitems' keys, in short; anything they would refuse raises _Fallback (the
+        ordinary reading then says why). Held to slot_params by tests/test_fast_yaml.py."""
         slot = int(raw.slot, 0)
         gpa = int(raw.gpa, 0)
-        if slot > 0xFFFFFFFF or gpa > U64_MAX or raw.host not in names or not isinstance(plain_scalar(raw.host), str):
+        # a plain `host: null` is no name, "null" (quoted) is
+        if slot > 0xFFFFFFFF or gpa > U64_MAX or raw.host not in names or not (quoted or isinstance(plain_scalar(raw.host), str)):
             raise _Fallback
         params: dict[str, Any] = {"slot": slot, "gpa": gpa,
-                                  "host": HostRef(raw.host, 0 if raw.offset is None else parse_size(raw.offset))}
+                                  "host": HostRef(raw.host, 0 if raw.offset is None else _size(raw.offset))}
         if raw.size is not None:
-            size = parse_size(raw.size)
+            size = _size(raw.size)
             if size > U64_MAX:
                 raise _Fallback
             params["size"] = size
         if raw.flags is not None:
             if raw.flags[0] == "[":
                 bits = 0
-                for name in raw.flags[1:-1].split(", "):
+                for name in raw.flags[1:-1].split(", ") if raw.flags != "[]" else ():
                     if name not in FLAG_ALIASES:
                         raise _Fallback
                     bits |= FLAG_ALIASES[name]
@@ -576,7 +578,22 @@ class _Loader:
                 if bits > 0xFFFFFFFF:
                     raise _Fallback
             params["flags"] = bits
-        return new_step("set_memory_region", params, None, new_pos(raw.line + 1, raw.col + 1), phase="setup")
+        return params
+
+    def fast_slot(self, raw: fastitems.RawSlot, names: tuple[str, ...]) -> StepSpec:
+        """A slots: entry from fastitems, as slot_entries makes it."""
+        return new_step("set_memory_region", self.fast_slot_params(raw, names, False), None, new_pos(raw.line + 1, raw.col + 1), phase="setup")
+
+    def fast_region(self, raw: fastitems.RawSlot, names: tuple[str, ...]) -> StepSpec:
+        """A set_memory_region step from fastitems (as `kvmtui import` writes them), as step() makes it."""
+        params = self.fast_slot_params(raw, names, True)
+        line, col = raw.line + 1, raw.col + 1
+        expect = None
+        if raw.expect is not None:
+            if raw.expect not in ERRNO_NAMES and raw.expect not in ("ok", "unsupported"):
+                raise _Fallback
+            expect = new_outcome_expect(raw.expect, new_pos(line + 1 + (raw.note is not None), col + 8))
+        return new_step("set_memory_region", params, expect, new_pos(line, col), note=None if raw.note is None else raw.note[1:-1])
 
     def mmio_section(self, top: dict):
         if top.get("mmio") is None:
@@ -646,7 +663,7 @@ class _Loader:
         seq = self.sequence(top["steps"], self.val_pos(top, "steps"), "steps:")
         for i, (entry, pos) in enumerate(self.entries(seq, "step")):
             if pos is None:
-                yield entry
+                yield entry if entry.__class__ is StepSpec else self.fast_region(entry, names)
                 continue
             m = self.mapping(entry, pos, f"step {i + 1}")
             ops = [k for k in m if k in STEP_OPS]
@@ -833,6 +850,11 @@ class _Loader:
 
 
 _TAKEN = fastitems.Run("", [])
+
+
+def _size(text: str) -> int:
+    """A fastitems size: an int as int(x, 0) reads it, or 4K-style for parse_size."""
+    return parse_size(text) if text[-1] in "KMGT" else int(text, 0)
 _U64 = U64_MAX
 _FETCH_SIZES = range(1, 16)
 _ACCESS_SIZES = (1, 2, 4, 8)
@@ -876,8 +898,7 @@ def fast_step(op: str, gpa_s: str, size_s: str | None, value_s: str | None, vcpu
         if expect_s not in ACCESS_OUTCOMES:
             raise _Fallback
         # the expect: line is the step's last; its value starts after "expect: "
-        epos = Pos(line + 1 + (size_s is not None) + (value_s is not None) + (vcpu_s is not None) + 1, col + 9)
-        expect = Expect(outcome=expect_s, pos=epos, positions={"outcome": epos})
+        expect = new_outcome_expect(expect_s, new_pos(line + 1 + (size_s is not None) + (value_s is not None) + (vcpu_s is not None) + 1, col + 9))
     return new_step(op, params, expect, pos)
 
 
@@ -931,7 +952,19 @@ def parse_scenario(text: str, file: str = "<scenario>", base_dir: Path | None = 
     """A scenario from YAML text: through libyaml (fastyaml), long runs of plain list items read by regex
     first (fastitems; items=False leaves them to libyaml too), or with careful=True through ruamel's
     round-trip loader (the one editing and saving use). All give the same scenario and the same errors."""
-    base = base_dir or Path(".")
+    # Building 10^5 objects that all stay alive sets off the cyclic collector again and again, each time
+    # walking everything built so far (a third of the load's time in a 50,000-step file). Nothing built
+    # here is garbage until the load ends, so the collector waits until then.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(text, file, base_dir or Path("."), careful, items)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _parse(text: str, file: str, base: Path, careful: bool, items: bool) -> Scenario:
     if careful:
         return _Loader(file, base).load(load_yaml(text, file))
     if items:

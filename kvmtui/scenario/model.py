@@ -153,13 +153,36 @@ def new_pos(line: int, col: int) -> Pos:
     return p
 
 
-def new_step(op: str, params: dict[str, Any], expect: Expect | None, pos: Pos, phase: str = "step") -> StepSpec:
-    """A StepSpec without note, note variants or question."""
+_EXPECT_SET = tuple(Expect.__dict__[f].__set__ for f in (
+    "outcome", "value", "exits", "dirty", "slot", "slot_none", "spte", "ring", "pos", "positions", "eras"))
+
+
+def new_outcome_expect(outcome: str, pos: Pos) -> Expect:
+    """Expect(outcome=outcome, pos=pos, positions={"outcome": pos}): an `expect: WORD` as the loader reads it."""
+    e = _new(Expect)
+    s_outcome, s_value, s_exits, s_dirty, s_slot, s_slot_none, s_spte, s_ring, s_pos, s_positions, s_eras = _EXPECT_SET
+    s_outcome(e, outcome)
+    s_value(e, None)
+    s_exits(e, None)
+    s_dirty(e, None)
+    s_slot(e, None)
+    s_slot_none(e, False)
+    s_spte(e, None)
+    s_ring(e, None)
+    s_pos(e, pos)
+    s_positions(e, {"outcome": pos})
+    s_eras(e, None)
+    return e
+
+
+def new_step(op: str, params: dict[str, Any], expect: Expect | None, pos: Pos, phase: str = "step",
+             note: str | None = None) -> StepSpec:
+    """A StepSpec without note variants or question."""
     s = _new(StepSpec)
     set_op, set_params, set_note, set_expect, set_pos, set_phase, set_variants, set_question = _STEP_SET
     set_op(s, op)
     set_params(s, params)
-    set_note(s, None)
+    set_note(s, note)
     set_expect(s, expect)
     set_pos(s, pos)
     set_phase(s, phase)

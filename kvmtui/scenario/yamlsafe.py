@@ -33,11 +33,17 @@ def _yaml() -> YAML:
     return y
 
 
+_LEADING_SPACE = re.compile(r"\s*")
+
+
 def read_text(path: Path) -> str:
     """A scenario file's text: read by the one bounded reader (regular files only, size cap), then checked
     to hold something."""
     name = str(path)
     text = inputfile.read_text(path, what="a YAML scenario", limit=MAX_BYTES)
+    lead = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]  # (matches everywhere)
+    if lead < len(text) and text[lead] != "#":  # the first thing written is not a comment: not empty (no copy, no split)
+        return text
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         raise ScenarioError(name, None, None, "empty scenario (expected a mapping with at least `steps:` or `slots:`)")
     return text
