@@ -197,6 +197,8 @@ def access_item(draw, ind: str) -> str:
             v = spell(draw(numbers), draw(spellings))
         lines.append(f"{k}: {v}")
     trail = draw(st.sampled_from(["", "", "", " ", "  # c"]))
+    if draw(st.integers(0, 3)) == 0:
+        return f"{ind}- {{{', '.join(lines)}}}{trail}\n"
     return f"{ind}- {lines[0]}{trail}\n" + "".join(f"{ind}  {ln}\n" for ln in lines[1:])
 
 
@@ -214,6 +216,8 @@ def valid_access_item(draw, ind: str) -> str:
         lines.append(f"vcpu: {draw(st.integers(0, 1023))}")
     if draw(st.booleans()):
         lines.append(f"expect: {draw(st.sampled_from(['ok', 'mmio', 'efault', 'internal_error']))}")
+    if draw(st.integers(0, 3)) == 0:  # flow style: `- {read: 0x10, size: 4}`
+        return f"{ind}- {{{', '.join(lines)}}}\n"
     return f"{ind}- {lines[0]}\n" + "".join(f"{ind}  {ln}\n" for ln in lines[1:])
 
 
@@ -228,6 +232,8 @@ def slot_item(draw, ind: str, n: int) -> str:
         lines.append(f"flags: {draw(st.sampled_from(['[readonly]', '[log_dirty_pages]', '[readonly, log_dirty_pages]', '[bogus]', '2', '[]']))}")
     if draw(st.integers(0, 5)) == 0:
         lines = draw(st.permutations(lines))
+    if draw(st.integers(0, 3)) == 0:
+        return f"{ind}- {{{', '.join(lines)}}}\n"
     return f"{ind}- {lines[0]}\n" + "".join(f"{ind}  {ln}\n" for ln in lines[1:])
 
 
@@ -321,6 +327,9 @@ PLACEMENTS = {
                           "    expect: EINVAL\n  - read: 0x10\n  - delete_slot: 0\n",
     "region_note_then_more": "steps:\n  - set_memory_region: {slot: 0, gpa: 0x0, host: \"ram\", size: 0x1000, flags: []}\n"
                              "    note: \"n\"\n    expect: ok\n    question: why?\n",
+    "flow_items_spaced": "steps:\n  - { read: 0 }\n  - {read: 0,size: 4}\n  - {read: 0}  \n  - {read: 0}\n    size: 4\n",
+    "flow_then_deeper": "steps:\n  - {read: 0}\n      more\n",
+    "flow_slot_then_block": "slots:\n  - {slot: 0, gpa: 0, host: ram}\n  - slot: 1\n    gpa: 0x100000\n    host: rom\n",
     "bad_header": "title: [unclosed\nsteps:\n  - read: 0\n",
     "tag_in_header": "title: !!str x\nsteps:\n  - read: 0\n",
 }

@@ -43,21 +43,27 @@ _SIZE = rf"{_INT}|[1-9][0-9]{{0,12}}[KMGT]"  # or a size: text in YAML, parse_si
 #   - slot: 3 / gpa: 0x30000 / host: ram+0x30000 / size: 64K / flags: [readonly]
 _FLAGS = rf"\[(?:[A-Za-z_]{{1,40}}(?:, [A-Za-z_]{{1,40}}){{0,3}})?\]|{_INT}"
 _TEXT = r'"[ !#-\[\]-~]{0,4000}"'  # double-quoted printable ASCII without escapes: the text between the quotes
+_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,79}"
 _ITEM = re.compile(
+    # an access step, block style, then flow style
     rf"^( *)- (?:(read|write|fetch): ({_INT})\n(?:\1  size: ({_INT})\n)?(?:\1  value: ({_INT})\n)?"
     rf"(?:\1  vcpu: ({_INT})\n)?(?:\1  expect: ([a-z_]+)\n)?"
-    rf"|slot: ({_INT})\n\1  gpa: ({_INT})\n\1  host: ([A-Za-z_][A-Za-z0-9_]{{0,79}})(?:\+({_SIZE}))?\n"
+    rf"|\{{(read|write|fetch): ({_INT})(?:, size: ({_INT}))?(?:, value: ({_INT}))?(?:, vcpu: ({_INT}))?"
+    rf"(?:, expect: ([a-z_]+))?\}}\n"
+    # a slots: entry, block style, then flow style
+    rf"|slot: ({_INT})\n\1  gpa: ({_INT})\n\1  host: ({_NAME})(?:\+({_SIZE}))?\n"
     rf"(?:\1  size: ({_SIZE})\n)?(?:\1  flags: ({_FLAGS})\n)?"
+    rf"|\{{slot: ({_INT}), gpa: ({_INT}), host: ({_NAME})(?:\+({_SIZE}))?(?:, size: ({_SIZE}))?(?:, flags: ({_FLAGS}))?\}}\n"
     # what `kvmtui import` writes for a memslot update (importers.scenario_yaml)
-    rf"|set_memory_region: \{{slot: ({_INT}), gpa: ({_INT}), host: \"([A-Za-z_][A-Za-z0-9_]{{0,79}})(?:\+({_SIZE}))?\", "
+    rf"|set_memory_region: \{{slot: ({_INT}), gpa: ({_INT}), host: \"({_NAME})(?:\+({_SIZE}))?\", "
     rf"size: ({_INT}), flags: ({_FLAGS})\}}\n(?:\1  note: ({_TEXT})\n)?(?:\1  expect: ([A-Za-z_][A-Za-z0-9_]{{0,40}})\n)?)",
     re.MULTILINE)
 # after an item: blank and comment lines, then the indentation of the next line with content (or the end)
 _NEXT = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*( *)(?=[^ \t\r\n]|\Z)")
 
-# builds one access step from (op, gpa, size, value, vcpu, expect, 0-based line, 0-based column of the
-# mapping); raises when the step is not valid (the ordinary reading then says why)
-StepMaker = Callable[[str, str, "str | None", "str | None", "str | None", "str | None", int, int], Any]
+# builds one access step from (op, gpa, size, value, vcpu, expect, and 0-based line and column of the mapping
+# and of the expect: value); raises when the step is not valid (the ordinary reading then says why)
+StepMaker = Callable[[str, str, "str | None", "str | None", "str | None", "str | None", int, int, int, int], Any]
 
 
 class RawSlot(NamedTuple):
@@ -110,7 +116,8 @@ def scan(text: str, make_step: StepMaker) -> Scan | None:
         start, end = m.span()
         line += count("\n", pos, start)
         pos = start
-        (ind_s, op, gpa, size, value, vcpu, expect, slot, sgpa, host, offset, ssize, flags,
+        (ind_s, op, gpa, size, value, vcpu, expect, fop, fgpa, fsize, fvalue, fvcpu, fexpect,
+         slot, sgpa, host, offset, ssize, flags, fslot, fsgpa, fhost, foffset, fssize, fflags,
          rslot, rgpa, rhost, roffset, rsize, rflags, rnote, rexpect) = m.groups()
         ind = len(ind_s)
         # complete: the next line with content is no deeper than the dash (else the item goes on below)
@@ -122,14 +129,23 @@ def scan(text: str, make_step: StepMaker) -> Scan | None:
                 close()
                 continue
             nxt_start = nxt.start(1)
-        if op is not None:
-            item: Any = make_step(op, gpa, size, value, vcpu, expect, line, ind + 2)
+        col = ind + 2
+        if op is not None:  # the expect: line is the step's last; its value starts after "expect: "
+            eline = line + 1 + (size is not None) + (value is not None) + (vcpu is not None)
+            item: Any = make_step(op, gpa, size, value, vcpu, expect, line, col, eline, col + 8)
+            kind = "step"
+        elif fop is not None:
+            ecol = m.start(13) - start if fexpect is not None else 0
+            item = make_step(fop, fgpa, fsize, fvalue, fvcpu, fexpect, line, col, line, ecol)
             kind = "step"
         elif slot is not None:
-            item = RawSlot(slot, sgpa, host, offset, ssize, flags, line, ind + 2)
+            item = RawSlot(slot, sgpa, host, offset, ssize, flags, line, col)
+            kind = "slot"
+        elif fslot is not None:
+            item = RawSlot(fslot, fsgpa, fhost, foffset, fssize, fflags, line, col)
             kind = "slot"
         else:
-            item = RawSlot(rslot, rgpa, rhost, roffset, rsize, rflags, line, ind + 2, rnote, rexpect)
+            item = RawSlot(rslot, rgpa, rhost, roffset, rsize, rflags, line, col, rnote, rexpect)
             kind = "step"
         if not (cur and start == cur_end and ind == cur_ind and kind == cur_kind):
             close()

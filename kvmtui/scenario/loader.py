@@ -861,7 +861,7 @@ _ACCESS_SIZES = (1, 2, 4, 8)
 
 
 def fast_step(op: str, gpa_s: str, size_s: str | None, value_s: str | None, vcpu_s: str | None, expect_s: str | None,
-              line: int, col: int) -> StepSpec:
+              line: int, col: int, eline: int, ecol: int) -> StepSpec:
     """An access step from fastitems' plain ints (`0x..` or decimal text): the checks of _Loader.step for
     these keys, in short; anything they would refuse raises _Fallback, and the ordinary reading says why.
     tests/test_fast_yaml.py holds the two to the same StepSpec over generated steps."""
@@ -897,8 +897,7 @@ def fast_step(op: str, gpa_s: str, size_s: str | None, value_s: str | None, vcpu
     if expect_s is not None:
         if expect_s not in ACCESS_OUTCOMES:
             raise _Fallback
-        # the expect: line is the step's last; its value starts after "expect: "
-        expect = new_outcome_expect(expect_s, new_pos(line + 1 + (size_s is not None) + (value_s is not None) + (vcpu_s is not None) + 1, col + 9))
+        expect = new_outcome_expect(expect_s, new_pos(eline + 1, ecol + 1))
     return new_step(op, params, expect, pos)
 
 
