@@ -10,33 +10,67 @@ import orjson
 
 from .engine.uapi import flag_names
 from .run import Run
+from .engine.records import StepRecord
 from .runner import TraceEntry
 
 
 def entry_json(run: Run, e: TraceEntry) -> dict[str, Any]:
     r = e.record
+    spec = e.spec
     out: dict[str, Any] = {
         "step": e.index,
-        "phase": e.phase,
+        "phase": spec.phase,
         "op": r.op,
         "outcome": r.outcome,
         "expect_met": e.expect_met,
-        "note": e.spec.note_for(run.kernel, run.path),
+        "note": spec.note if spec.note_variants is None else spec.note_for(run.kernel, run.path),
     }
-    a = r.args
     if r.is_access:
-        out.update(
-            vcpu=a["vcpu"], gpa=a["gpa"], size=a["size"], value=r.value, slot=r.slot, hva=r.hva, pfn=r.pfn,
-            symbol=run.symbol(a["gpa"]),
-            exits=[{"reason": "KVM_EXIT_MMIO", "phys_addr": x.phys_addr, "len": x.len, "data": x.data.hex(), "is_write": x.is_write} for x in r.exits],
-            chain=[{"fn": c.fn, "ret": c.ret, "args": c.args, **({"note": c.note} if c.note else {}), **({"key": True} if c.key else {})} for c in r.chain],
-            spte=[{"gfn": s.gfn, "before": str(s.before), "after": str(s.after)} for s in r.spte],
-        )
-        if r.exit_reason:
-            out["exit_reason"] = r.exit_reason
-        if r.dirtied:
-            out["dirtied"] = [{"slot": s, "page": p} for s, p in r.dirtied]
-    elif r.op == "set_memory_region":
+        _access_json(run, r, out)
+    else:
+        _other_json(run, r, out)
+    out["summary"] = r.summary
+    if e.unmet:
+        out["unmet"] = list(e.unmet)
+    if e.unchecked:
+        out["unchecked"] = list(e.unchecked)
+    return out
+
+
+def _access_json(run: Run, r: StepRecord, out: dict[str, Any]) -> None:
+    """The fields of a guest access (the hot path of a long trace: written out without helpers)."""
+    a = r.args
+    gpa = a["gpa"]
+    out["vcpu"] = a["vcpu"]
+    out["gpa"] = gpa
+    out["size"] = a["size"]
+    out["value"] = r.value
+    out["slot"] = r.slot
+    out["hva"] = r.hva
+    out["pfn"] = r.pfn
+    out["symbol"] = run.symbol(gpa)
+    out["exits"] = [{"reason": "KVM_EXIT_MMIO", "phys_addr": x.phys_addr, "len": x.len, "data": x.data.hex(), "is_write": x.is_write}
+                    for x in r.exits]
+    chain = []
+    for c in r.chain:
+        call = {"fn": c.fn, "ret": c.ret, "args": c.args}
+        if c.note:
+            call["note"] = c.note
+        if c.key:
+            call["key"] = True
+        chain.append(call)
+    out["chain"] = chain
+    # SpteState is a StrEnum: orjson writes its value, which is its str()
+    out["spte"] = [{"gfn": s.gfn, "before": s.before, "after": s.after} for s in r.spte]
+    if r.exit_reason:
+        out["exit_reason"] = r.exit_reason
+    if r.dirtied:
+        out["dirtied"] = [{"slot": s, "page": p} for s, p in r.dirtied]
+
+
+def _other_json(run: Run, r: StepRecord, out: dict[str, Any]) -> None:
+    a = r.args
+    if r.op == "set_memory_region":
         out.update(slot=a["slot"], gpa=a["gpa"], size=a["size"], hva=a["hva"], flags=flag_names(a["flags"]), kind=r.kind,
                    ioctl=a.get("ioctl", 1), guest_memfd=a.get("guest_memfd"))
     elif r.op == "get_dirty_log":
@@ -59,17 +93,19 @@ def entry_json(run: Run, e: TraceEntry) -> dict[str, Any]:
         out.update(host=run.host_label(a["hva"]), size=a["size"])
         if "prot" in a:
             out["prot"] = a["prot"]
-    if not r.is_access:
-        out["chain"] = [{"fn": c.fn, "ret": c.ret, "args": c.args, **({"note": c.note} if c.note else {})} for c in r.chain]
-    out["summary"] = r.summary
-    if e.unmet:
-        out["unmet"] = list(e.unmet)
-    if e.unchecked:
-        out["unchecked"] = list(e.unchecked)
-    return out
+    out["chain"] = [{"fn": c.fn, "ret": c.ret, "args": c.args, **({"note": c.note} if c.note else {})} for c in r.chain]
 
 
 JSON_BATCH = 512  # lines per write: few system calls, and a reader sees records while the run goes on
+
+
+def dump_line(obj: dict[str, Any]) -> bytes:
+    """One JSON line, compact, as orjson writes it. orjson stops at 64-bit integers; the value a 9-15 byte
+    fetch read is wider, so such a line is written by the json module in the same compact form."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        return (json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
 def write_json_lines(run: Run, entries: Iterable[TraceEntry], out: IO[str]) -> None:
@@ -79,8 +115,13 @@ def write_json_lines(run: Run, entries: Iterable[TraceEntry], out: IO[str]) -> N
     if binary is not None:
         out.flush()
     batch: list[bytes] = []
+    append = batch.append
     for e in entries:
-        batch.append(dumps(entry_json(run, e), option=newline))
+        obj = entry_json(run, e)
+        try:
+            append(dumps(obj, option=newline))
+        except TypeError:
+            append(dump_line(obj))
         if len(batch) >= JSON_BATCH:
             _flush(batch, out, binary)
     _flush(batch, out, binary)

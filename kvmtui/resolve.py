@@ -38,6 +38,8 @@ from .engine.uapi import GUEST_MEMFD_FLAG_MMAP, KVM_MEM_GUEST_MEMFD
 from .scenario.elf import symbol_name
 from .scenario.model import HostRef, Scenario, StepSpec
 
+_ACCESS_KINDS = {k.value: k for k in AccessKind}  # op -> kind: a dict lookup, not the enum's call, per step
+
 # The slot table of one address space, as it stands now (Kvm.memslots_of).
 MemslotsOf = Callable[[int], Memslots]
 
@@ -119,8 +121,9 @@ def resolve_step(spec: StepSpec, layout: HostLayout, memslots_of: MemslotsOf) ->
     """The engine step (the request the VMM makes) for one scenario step, as the slot table stands now."""
     p = spec.params
     op = spec.op
-    if op in ("read", "write", "fetch"):
-        return Access(AccessKind(op), p["gpa"], p["size"], p.get("value"), p.get("vcpu", 0))
+    kind = _ACCESS_KINDS.get(op)
+    if kind is not None:
+        return Access(kind, p["gpa"], p["size"], p.get("value"), p.get("vcpu", 0))
     if op == "set_memory_region":
         return SetMemoryRegion(_region(p, layout, current_slot(memslots_of, p["slot"])))
     if op == "delete_slot":

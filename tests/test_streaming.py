@@ -60,3 +60,15 @@ def test_check_streams_and_still_reports_each_unmet_expectation(tmp_path, capsys
     assert "2 of 2 expectations unmet, 4 steps" in out
     assert f"{bad}:7:13: step 2 (read): outcome: expected mmio, got ok" in out
     assert "step 4 (read): value: expected 0x7, got 0x0" in out
+
+
+def test_a_wide_fetch_value_is_written_whole(tmp_path, capsys):
+    """A 15-byte fetch reads a 120-bit value: orjson stops at 64 bits, the line must still be written."""
+    sc = tmp_path / "wide.yaml"
+    sc.write_text("host:\n  ram: {size: 64K, data: '" + " ".join(f"{b:02x}" for b in range(1, 17)) + "'}\n"
+                  "slots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - fetch: 0x0\n    size: 15\n  - read: 0x0\n    size: 8\n")
+    assert main(["trace", "--json", str(sc)]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["value"] for x in lines[-2:]] == [int.from_bytes(bytes(range(1, 16)), "little"), int.from_bytes(bytes(range(1, 9)), "little")]
+    run = ScenarioRun(load_scenario(sc))
+    assert lines == [entry_json(run, e) for e in run.entries()]

@@ -56,6 +56,16 @@ class Mapping:
             page = chunk + page[len(chunk) :]
         return page
 
+    def initial_span(self, page_hva: int, lo: int, hi: int) -> bytes:
+        """initial_page(page_hva)[lo:hi], without building the page: accesses touch a few bytes of it."""
+        n = hi - lo
+        base = bytes([self.fill]) * n if self.fill else bytes(n)
+        at = page_hva - self.hva + lo
+        if at < len(self.image):
+            chunk = self.image[at : at + n]
+            base = chunk + base[len(chunk) :]
+        return base
+
     def prefilled(self, page_hva: int) -> bool:
         """Anonymous pages the VMM wrote at setup (fill or data) are real pages, not the zero page."""
         return bool(self.fill) or page_hva - self.hva < len(self.image)
@@ -246,6 +256,22 @@ class HostMemory:
             return base
         return base[: p.data_at] + p.data + base[p.data_at + len(p.data) :]
 
+    def _span(self, page_hva: int, p: HostPage | None, lo: int, hi: int) -> bytes:
+        """page_bytes(page_hva)[lo:hi] for the page whose state is p, built only over [lo, hi)."""
+        if p is not None and p.dropped:
+            base = bytes(hi - lo)
+        else:
+            vma = self.find_vma(page_hva)
+            base = bytes(hi - lo) if vma is None else vma.mapping.initial_span(page_hva, lo, hi)
+        if p is None or p.data is None:
+            return base
+        d0 = p.data_at
+        d1 = d0 + len(p.data)
+        if d1 <= lo or d0 >= hi:
+            return base
+        a, b = max(lo, d0), min(hi, d1)
+        return base[: a - lo] + p.data[a - d0 : b - d0] + base[b - lo :]
+
     def read(self, hva: int, n: int) -> bytes:
         """Bytes at [hva, hva+n) within one page (the caller splits at page boundaries)."""
         off = hva & PAGE_MASK
@@ -254,7 +280,7 @@ class HostMemory:
             p = self._state(hva >> PAGE_SHIFT)
         if p is not None and p.data is not None and p.data_at <= off and off + n <= p.data_at + len(p.data):
             return p.data[off - p.data_at : off - p.data_at + n]  # the common case: reading back what was written
-        return self.page_bytes(hva - off)[off : off + n]
+        return self._span(hva - off, p, off, off + n)
 
     def resident(self, hva: int) -> bool:
         p = self.pages.get(hva >> PAGE_SHIFT)
@@ -297,37 +323,54 @@ class HostMemory:
             return GupResult(None, False, "EHWPOISON")
         if nowait and self.needs_io(hva, vma):
             return GupResult(None, False, "needs I/O")
-        page_hva = key << PAGE_SHIFT
-        if p is None:
-            p = HostPage(needs_io=vma.mapping.backing == "file")
         if write:
-            if p.pfn is None or p.pfn == ZERO_PFN:
-                p = replace(p, pfn=self._alloc_pfn())  # fault in, or COW away from the zero page
-            p = replace(p, writable=True, needs_io=False)
-        elif p.pfn is None:
-            anon = vma.mapping.backing == "anon"
-            if anon and (p.dropped or not vma.mapping.prefilled(page_hva)) and p.data is None:
-                p = replace(p, pfn=ZERO_PFN, writable=False)
-            else:
-                # A page the VMM filled, or one read back from the page cache / swap.
-                p = replace(p, pfn=self._alloc_pfn(), writable=anon and vma.vm_write, needs_io=False)
+            p = self._faultin_write(p)
+        elif p is None or p.pfn is None:
+            p = self._faultin_read(p, vma, key << PAGE_SHIFT)
         self.pages[key] = p
         return GupResult(p.pfn, p.writable)
+
+    # The new page states are built field by field: dataclasses.replace() cost more than the rest of a fault.
+    def _faultin_write(self, p: HostPage | None) -> HostPage:
+        """A write fault: the page is faulted in, or COWed away from the zero page, and mapped writable."""
+        if p is None:
+            return HostPage(self._alloc_pfn(), True)
+        pfn = p.pfn
+        if pfn is None or pfn == ZERO_PFN:
+            pfn = self._alloc_pfn()
+        return HostPage(pfn, True, p.data, p.data_at, p.dropped, p.poisoned, False)
+
+    def _faultin_read(self, p: HostPage | None, vma: Vma, page_hva: int) -> HostPage:
+        """A read fault of a page with no pfn: the shared zero page for untouched anonymous memory, else a
+        page of its own (one the VMM filled, or read back from the page cache / swap)."""
+        anon = vma.mapping.backing == "anon"
+        if p is None:
+            if anon and not vma.mapping.prefilled(page_hva):
+                return HostPage(ZERO_PFN, False)
+            return HostPage(self._alloc_pfn(), anon and vma.vm_write)
+        if anon and (p.dropped or not vma.mapping.prefilled(page_hva)) and p.data is None:
+            return HostPage(ZERO_PFN, False, p.data, p.data_at, p.dropped, p.poisoned, p.needs_io)
+        return HostPage(self._alloc_pfn(), anon and vma.vm_write, p.data, p.data_at, p.dropped, p.poisoned, False)
 
     def write(self, hva: int, data: bytes) -> None:
         """Store bytes within one page. Only the written span is kept, so touched pages stay small."""
         off = hva & PAGE_MASK
-        page_hva = hva - off
-        key = page_hva >> PAGE_SHIFT
-        p = self._state(key) or HostPage()
+        key = hva >> PAGE_SHIFT
+        p = self.pages.get(key)
+        if p is None and self.runs:  # only where a bulk operation left runs
+            p = self._state(key)
+        if p is None:
+            self.pages[key] = HostPage(data=data, data_at=off)
+            return
         if p.data is None:
-            lo, hi = off, off + len(data)
+            lo, span = off, data
         else:
-            lo, hi = min(off, p.data_at), max(off + len(data), p.data_at + len(p.data))
-        whole = self.page_bytes(page_hva)
-        span = whole[lo:off] + data + whole[off + len(data) : hi]
+            end = off + len(data)
+            lo, hi = min(off, p.data_at), max(end, p.data_at + len(p.data))
+            cur = self._span(hva - off, p, lo, hi)
+            span = cur[: off - lo] + data + cur[end - lo :]
         # `dropped` stays: it says the base under the written span is zeros, not the mapping's image.
-        self.pages[key] = replace(p, data=span, data_at=lo)
+        self.pages[key] = HostPage(p.pfn, p.writable, span, lo, p.dropped, p.poisoned, p.needs_io)
 
     # -- the VMM's own changes (each returns the hva range the mmu notifier must invalidate) ----------
     # Each walks the VMAs, runs and touched pages of the range, never its pages: see the module docstring.
