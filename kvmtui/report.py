@@ -8,9 +8,9 @@ from typing import IO, Any
 
 import orjson
 
+from .engine.records import StepRecord
 from .engine.uapi import flag_names
 from .run import Run
-from .engine.records import StepRecord
 from .runner import TraceEntry
 
 
@@ -53,7 +53,7 @@ def _access_json(run: Run, r: StepRecord, out: dict[str, Any]) -> None:
                     for x in r.exits]
     chain = []
     for c in r.chain:
-        call = {"fn": c.fn, "ret": c.ret, "args": c.args}
+        call: dict[str, str | bool] = {"fn": c.fn, "ret": c.ret, "args": c.args}
         if c.note:
             call["note"] = c.note
         if c.key:
