@@ -79,6 +79,11 @@ MAX_VCPU = 1023
 MAX_PLACED_DATA = 64 << 20  # `data: {OFFSET: bytes}` builds the image up to its last piece: bounded
 
 
+# Where a message points: a position, or (mapping, key) for the value of that key, looked up only when a
+# message needs it (finding a value's position costs more than checking the value).
+Where = Pos | tuple[Any, Any] | None
+
+
 class _Fallback(Exception):
     """The fast reading cannot vouch for this text: read it the ordinary way."""
 
@@ -94,13 +99,15 @@ class _Loader:
         self.gmem_mmap: set[str] = set()  # those made with the mmap flag: host mappings too
         self.taken_names: set[str] = set()  # host mappings and guest_memfd files made so far (one namespace)
 
-    def modern_only(self, pos: Pos | None, what: str) -> None:
+    def modern_only(self, pos: Where, what: str) -> None:
         """Today's memory API did not exist in the 3.x eras: refuse the keys there (check_extension answers 0)."""
         if self.kernel != "modern":
             raise self.error(pos, f"{what} is today's memory API (KVM_SET_USER_MEMORY_REGION2 era): not in kernel {self.kernel} (use `kernel: modern`)")
 
     # -- positions and errors ------------------------------------------------------------------------
-    def error(self, pos: Pos | None, message: str) -> ScenarioError:
+    def error(self, pos: Where, message: str) -> ScenarioError:
+        if isinstance(pos, tuple):  # (mapping, key): where the key's value was written, found only now
+            pos = self.val_pos(*pos)
         return ScenarioError(self.file, pos.line if pos else None, pos.col if pos else None, message)
 
     @staticmethod
@@ -151,12 +158,12 @@ class _Loader:
                 yield spec, None
 
     # -- generic checks -------------------------------------------------------------------------------------
-    def mapping(self, node: Any, pos: Pos | None, what: str) -> dict:
+    def mapping(self, node: Any, pos: Where, what: str) -> dict:
         if not isinstance(node, dict):
             raise self.error(pos, f"{what} must be a mapping, not {_kind(node)}")
         return node
 
-    def sequence(self, node: Any, pos: Pos | None, what: str) -> list:
+    def sequence(self, node: Any, pos: Where, what: str) -> list:
         if not isinstance(node, list):
             raise self.error(pos, f"{what} must be a list, not {_kind(node)}")
         return node
@@ -175,7 +182,7 @@ class _Loader:
             raise self.error(self.pos_of(m), f"{what} needs `{key}:`")
         return m[key]
 
-    def number(self, value: Any, pos: Pos, what: str, sizes: bool = True, limit: int = U64_MAX) -> int:
+    def number(self, value: Any, pos: Where, what: str, sizes: bool = True, limit: int = U64_MAX) -> int:
         if isinstance(value, bool) or value is None:
             raise self.error(pos, f"{what} must be a number, not {_kind(value)}")
         if isinstance(value, int):
@@ -198,12 +205,12 @@ class _Loader:
             raise self.error(pos, f"{what} {show(n)} is out of range (at most {show(limit)})")
         return n
 
-    def text(self, value: Any, pos: Pos, what: str) -> str:
+    def text(self, value: Any, pos: Where, what: str) -> str:
         if not isinstance(value, str):
             raise self.error(pos, f"{what} must be text, not {_kind(value)}")
         return str(value)
 
-    def choice(self, value: Any, pos: Pos, what: str, allowed: tuple[str, ...]) -> str:
+    def choice(self, value: Any, pos: Where, what: str, allowed: tuple[str, ...]) -> str:
         text = str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
         if text not in allowed:
             hint = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
@@ -211,7 +218,7 @@ class _Loader:
             raise self.error(pos, f"{what} {short(value)} is not known ({did}allowed: {', '.join(allowed)})")
         return text
 
-    def hexbytes(self, value: Any, pos: Pos, what: str) -> bytes:
+    def hexbytes(self, value: Any, pos: Where, what: str) -> bytes:
         if isinstance(value, int) and not isinstance(value, bool):
             value = f"{int(value):02x}"
         if not isinstance(value, str):
@@ -363,7 +370,7 @@ class _Loader:
             image[off:off + len(d)] = d
         return bytes(image)
 
-    def image_file(self, value: Any, pos: Pos) -> bytes:
+    def image_file(self, value: Any, pos: Where) -> bytes:
         rel = self.text(value, pos, "file")
         p = (self.base_dir / rel) if not Path(rel).is_absolute() else Path(rel)
         try:
@@ -373,7 +380,7 @@ class _Loader:
                 raise self.error(pos, f"file {short(rel)} not found (paths are relative to the scenario: {p})") from None
             raise self.error(pos, f"file {short(rel)}: {e.message}") from None
 
-    def host_ref(self, value: Any, pos: Pos, names: tuple[str, ...]) -> HostRef:
+    def host_ref(self, value: Any, pos: Where, names: tuple[str, ...]) -> HostRef:
         text = self.text(value, pos, "host")
         name, _, off = text.partition("+")
         name = name.strip()
@@ -390,7 +397,7 @@ class _Loader:
                 raise self.error(pos, f"host {short(text)}: offset {short(off.strip())} is not a number or size") from None
         return HostRef(name, offset)
 
-    def flags(self, value: Any, pos: Pos) -> int:
+    def flags(self, value: Any, pos: Where) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
             return self.number(value, pos, "flags", sizes=False, limit=0xFFFFFFFF)
         if isinstance(value, str):
@@ -411,25 +418,25 @@ class _Loader:
     def slot_params(self, m: dict, names: tuple[str, ...], what: str) -> dict[str, Any]:
         self.known_keys(m, SLOT_KEYS + COMMON_STEP_KEYS if what == "slots: entry" else SLOT_KEYS, what)
         params: dict[str, Any] = {}
-        params["slot"] = self.number(self.required(m, "slot", what), self.val_pos(m, "slot"), "slot", sizes=False, limit=0xFFFFFFFF)
+        params["slot"] = self.number(self.required(m, "slot", what), (m, "slot"), "slot", sizes=False, limit=0xFFFFFFFF)
         if "gpa" in m:
-            params["gpa"] = self.number(m["gpa"], self.val_pos(m, "gpa"), "gpa")
+            params["gpa"] = self.number(m["gpa"], (m, "gpa"), "gpa")
         if "host" in m and "userspace_addr" in m:
             raise self.error(self.key_pos(m, "userspace_addr"), f"{what} has both `host:` and `userspace_addr:` (give one)")
         if "host" in m:
-            params["host"] = self.host_ref(m["host"], self.val_pos(m, "host"), names)
+            params["host"] = self.host_ref(m["host"], (m, "host"), names)
         if "userspace_addr" in m:
-            params["uaddr"] = self.number(m["userspace_addr"], self.val_pos(m, "userspace_addr"), "userspace_addr")
+            params["uaddr"] = self.number(m["userspace_addr"], (m, "userspace_addr"), "userspace_addr")
         if "size" in m:
-            params["size"] = self.number(m["size"], self.val_pos(m, "size"), "size")
+            params["size"] = self.number(m["size"], (m, "size"), "size")
         if "flags" in m:
-            params["flags"] = self.flags(m["flags"], self.val_pos(m, "flags"))
+            params["flags"] = self.flags(m["flags"], (m, "flags"))
         if "guest_memfd" in m:
             self.modern_only(self.key_pos(m, "guest_memfd"), "`guest_memfd:`")
-            params["guest_memfd"] = self.gmem_ref(m["guest_memfd"], self.val_pos(m, "guest_memfd"))
+            params["guest_memfd"] = self.gmem_ref(m["guest_memfd"], (m, "guest_memfd"))
         if "ioctl" in m:
             self.modern_only(self.key_pos(m, "ioctl"), "`ioctl:`")
-            params["ioctl"] = int(self.choice(m["ioctl"], self.val_pos(m, "ioctl"), "ioctl (1 = KVM_SET_USER_MEMORY_REGION, 2 = ..._REGION2)", ("1", "2")))
+            params["ioctl"] = int(self.choice(m["ioctl"], (m, "ioctl"), "ioctl (1 = KVM_SET_USER_MEMORY_REGION, 2 = ..._REGION2)", ("1", "2")))
         return params
 
     # -- today's memory API -------------------------------------------------------------------------------
@@ -448,14 +455,14 @@ class _Loader:
         if value:
             yield StepSpec("create_vm", {"vm_type": name, "type": value}, None, None, pos, phase="setup")
 
-    def gmem_name(self, value: Any, pos: Pos, taken: set[str]) -> str:
+    def gmem_name(self, value: Any, pos: Where, taken: set[str]) -> str:
         if not isinstance(value, str) or not value or "+" in value or value == OTHER_VM:
             raise self.error(pos, f"guest_memfd name {value!r} must be a plain name (no '+', not {OTHER_VM!r})")
         if value in taken:
             raise self.error(pos, f"the name {value!r} is taken (host mappings and guest_memfd files share names)")
         return str(value)
 
-    def gmem_flags(self, value: Any, pos: Pos) -> int:
+    def gmem_flags(self, value: Any, pos: Where) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
             return self.number(value, pos, "guest_memfd flags", sizes=False)
         if isinstance(value, str):
@@ -474,8 +481,8 @@ class _Loader:
         return bits
 
     def gmem_params(self, m: dict, name: str) -> dict[str, Any]:
-        size = self.number(self.required(m, "size", f"guest_memfd {name!r}"), self.val_pos(m, "size"), "size")
-        flags = self.gmem_flags(m["flags"], self.val_pos(m, "flags")) if "flags" in m else 0
+        size = self.number(self.required(m, "size", f"guest_memfd {name!r}"), (m, "size"), "size")
+        flags = self.gmem_flags(m["flags"], (m, "flags")) if "flags" in m else 0
         return {"name": name, "size": size, "flags": flags}
 
     def gmem_section(self, top: dict, host_names: set[str]):
@@ -519,7 +526,7 @@ class _Loader:
                 except ScenarioError:  # the step itself reports its bad flags, with its position
                     pass
 
-    def gmem_ref(self, value: Any, pos: Pos) -> HostRef:
+    def gmem_ref(self, value: Any, pos: Where) -> HostRef:
         text = self.text(value, pos, "guest_memfd")
         name, _, off = text.partition("+")
         name = name.strip()
@@ -598,15 +605,15 @@ class _Loader:
     def mmio_section(self, top: dict):
         if top.get("mmio") is None:
             return
-        seq = self.sequence(top["mmio"], self.val_pos(top, "mmio"), "mmio:")
+        seq = self.sequence(top["mmio"], (top, "mmio"), "mmio:")
         for i, entry in enumerate(seq):
             pos = self.item_pos(seq, i)
             m = self.mapping(entry, pos, "an mmio: entry")
             self.known_keys(m, MMIO_KEYS, "mmio: entry")
-            name = self.text(m["name"], self.val_pos(m, "name"), "name") if "name" in m else f"mmio{i}"
-            gpa = self.number(self.required(m, "gpa", "an mmio: entry"), self.val_pos(m, "gpa"), "gpa")
-            size = self.number(self.required(m, "size", "an mmio: entry"), self.val_pos(m, "size"), "size")
-            read = self.number(m["read"], self.val_pos(m, "read"), "read", sizes=False, limit=0xFF) if "read" in m else None
+            name = self.text(m["name"], (m, "name"), "name") if "name" in m else f"mmio{i}"
+            gpa = self.number(self.required(m, "gpa", "an mmio: entry"), (m, "gpa"), "gpa")
+            size = self.number(self.required(m, "size", "an mmio: entry"), (m, "size"), "size")
+            read = self.number(m["read"], (m, "read"), "read", sizes=False, limit=0xFF) if "read" in m else None
             yield MmioDevice(name, gpa, size, read)
 
     def note(self, m: dict) -> str | None:
@@ -616,7 +623,7 @@ class _Loader:
             variants = self.note_variants(m)
             assert variants is not None  # a mapping note always has variants
             return variants.get("modern") or variants.get("native") or next(iter(variants.values()))
-        return self.text(m["note"], self.val_pos(m, "note"), "note")
+        return self.text(m["note"], (m, "note"), "note")
 
     def question(self, m: dict, op: str) -> Question | None:
         """`question:` a string (the question) or {ask, choices, why}; choices are outcome names of the step."""
@@ -681,25 +688,25 @@ class _Loader:
             yield self.step(op, m, names, pos)
 
     def step(self, op: str, m: dict, names: tuple[str, ...], pos: Pos) -> StepSpec:
-        vpos = self.val_pos(m, op)
+        vpos = (m, op)
         value = m[op]
         params: dict[str, Any] = {}
         if op in ACCESS_OPS:
             params["gpa"] = self.number(value, vpos, f"{op} address")
             default = 1 if op == "fetch" else 4
-            size = self.number(m["size"], self.val_pos(m, "size"), "size", sizes=False) if "size" in m else default
+            size = self.number(m["size"], (m, "size"), "size", sizes=False) if "size" in m else default
             if op == "fetch" and not 1 <= size <= 15:
-                raise self.error(self.val_pos(m, "size"), f"fetch size {size} is out of range (1 to 15)")
+                raise self.error((m, "size"), f"fetch size {size} is out of range (1 to 15)")
             if op != "fetch" and size not in (1, 2, 4, 8):
-                raise self.error(self.val_pos(m, "size"), f"size {size} is not an access size (1, 2, 4 or 8)")
+                raise self.error((m, "size"), f"size {size} is not an access size (1, 2, 4 or 8)")
             if params["gpa"] + size - 1 > U64_MAX:
                 raise self.error(vpos, "the access runs past the end of the 64-bit address space")
             params["size"] = size
-            params["vcpu"] = self.number(m["vcpu"], self.val_pos(m, "vcpu"), "vcpu", sizes=False, limit=MAX_VCPU) if "vcpu" in m else 0
+            params["vcpu"] = self.number(m["vcpu"], (m, "vcpu"), "vcpu", sizes=False, limit=MAX_VCPU) if "vcpu" in m else 0
             if op == "write":
-                v = self.number(self.required(m, "value", "a write step"), self.val_pos(m, "value"), "value", sizes=False)
+                v = self.number(self.required(m, "value", "a write step"), (m, "value"), "value", sizes=False)
                 if v >> (8 * size):
-                    raise self.error(self.val_pos(m, "value"), f"value {v:#x} does not fit in {size} byte{'s' if size > 1 else ''} (at most {(1 << 8 * size) - 1:#x})")
+                    raise self.error((m, "value"), f"value {v:#x} does not fit in {size} byte{'s' if size > 1 else ''} (at most {(1 << 8 * size) - 1:#x})")
                 params["value"] = v
         elif op == "set_memory_region":
             params = self.slot_params(self.mapping(value, vpos, "set_memory_region"), names, "set_memory_region")
@@ -713,18 +720,18 @@ class _Loader:
         else:
             hm = self.mapping(value, vpos, op)
             self.known_keys(hm, HOST_OP_KEYS[op], op)
-            params["host"] = self.host_ref(self.required(hm, "host", op), self.val_pos(hm, "host"), names)
+            params["host"] = self.host_ref(self.required(hm, "host", op), (hm, "host"), names)
             if "size" in hm:
-                params["size"] = self.number(hm["size"], self.val_pos(hm, "size"), "size")
+                params["size"] = self.number(hm["size"], (hm, "size"), "size")
             if op == "mprotect":
-                params["prot"] = self.choice(self.required(hm, "prot", "mprotect"), self.val_pos(hm, "prot"), "prot", PROTS)
+                params["prot"] = self.choice(self.required(hm, "prot", "mprotect"), (hm, "prot"), "prot", PROTS)
             if op == "host_write":
-                params["data"] = self.hexbytes(self.required(hm, "data", "host_write"), self.val_pos(hm, "data"), "data")
+                params["data"] = self.hexbytes(self.required(hm, "data", "host_write"), (hm, "data"), "data")
                 if not params["data"]:
-                    raise self.error(self.val_pos(hm, "data"), "host_write needs at least one byte of data")
+                    raise self.error((hm, "data"), "host_write needs at least one byte of data")
         return StepSpec(op, params, self.note(m), self.expect(m, op), pos, note_variants=self.note_variants(m), question=self.question(m, op))
 
-    def memapi_params(self, op: str, value: Any, pos: Pos) -> dict[str, Any]:
+    def memapi_params(self, op: str, value: Any, pos: Where) -> dict[str, Any]:
         allowed, required = MEMAPI_KEYS[op]
         if value is None and not required:
             return {"vcpu": 0} if op == "harvest_dirty_ring" else {}
@@ -756,7 +763,7 @@ class _Loader:
             return {"vcpu": self.number(m["vcpu"], self.val_pos(m, "vcpu"), "vcpu", sizes=False, limit=MAX_VCPU) if "vcpu" in m else 0}
         return {}
 
-    def capability(self, value: Any, pos: Pos) -> int:
+    def capability(self, value: Any, pos: Where) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
             return self.number(value, pos, "capability", sizes=False, limit=0xFFFFFFFF)
         name = str(value)
