@@ -348,7 +348,7 @@ def test_plain_items_take_the_regex_route(monkeypatch):
     """The speed is real: a long run of plain steps and slots is not handed to libyaml (only its placeholder is)."""
     texts: list[str] = []
     real = loader.load_fast
-    monkeypatch.setattr(loader, "load_fast", lambda text, name: texts.append(text) or real(text, name))
+    monkeypatch.setattr(loader, "load_fast", lambda text, name, **kw: texts.append(text) or real(text, name, **kw))
     body = "".join(f"  - slot: {i}\n    gpa: {i * 4096:#x}\n    host: ram+{i * 4096:#x}\n    size: 4K\n" for i in range(200))
     body = "slots:\n" + body + "steps:\n" + "".join(f"  - write: {i * 8:#x}\n    size: 8\n    value: {i}\n" for i in range(500))
     text = "host:\n  ram: {size: 1M}\n" + body
@@ -358,6 +358,19 @@ def test_plain_items_take_the_regex_route(monkeypatch):
     assert (len(sc.setup), len(sc.steps)) == (200, 500)
     assert sc == parse_scenario(text, "t.yaml", items=False)
     assert (sc.steps[-1].pos.line, sc.steps[-1].pos.col) == (text.count("\n") - 2, 5)
+
+
+def test_a_star_that_is_no_alias_keeps_the_regex_route(monkeypatch):
+    """Only a real alias in the rest of the text sends the file the libyaml way (alias bombs count nodes)."""
+    texts: list[str] = []
+    real = loader.load_fast
+    monkeypatch.setattr(loader, "load_fast", lambda text, name, **kw: texts.append(text) or real(text, name, **kw))
+    steps = "".join(f"  - read: {i * 4096:#x}\n" for i in range(100))
+    sc = parse_scenario('title: "a*b"\nsteps:\n' + steps, "t.yaml")
+    assert sc.title == "a*b" and len(texts) == 1 and fastitems.PLACEHOLDER in texts[0]
+    texts.clear()
+    sc2 = parse_scenario("title: &t x\ndescription: *t\nsteps:\n" + steps, "t.yaml")
+    assert sc2.description == "x" and len(texts) == 2 and fastitems.PLACEHOLDER not in texts[1]
 
 
 def test_an_error_in_a_long_run_is_the_ordinary_message():

@@ -136,9 +136,14 @@ def plain_scalar(v: str) -> Any:
     return v
 
 
-def load_fast(text: str, name: str) -> Any:
+class HasAliases(Exception):
+    """load_fast(..., aliases=False) met an alias."""
+
+
+def load_fast(text: str, name: str, *, aliases: bool = True) -> Any:
     """Parse YAML text into YMap / YSeq / scalars, refusing what the careful path refuses (deep nesting,
-    tags, complex keys, over-long numbers, duplicate keys, alias bombs) with the same words."""
+    tags, complex keys, over-long numbers, duplicate keys, alias bombs) with the same words. With
+    aliases=False a document that uses an alias raises HasAliases instead (the caller reads it otherwise)."""
     check_nesting(text, name)
     try:
         doc, first_alias = _build(text, name)
@@ -157,6 +162,8 @@ def load_fast(text: str, name: str) -> Any:
         own = ScenarioError(name, None, None, f"YAML error: {str(e).splitlines()[0]}")
         raise _careful_error(text, name, own) from None
     if first_alias is not None:
+        if not aliases:
+            raise HasAliases
         _check_expansion(doc, name, first_alias)
     return doc
 

@@ -18,7 +18,7 @@ from ..engine.uapi import FLAG_ALIASES, GMEM_FLAG_ALIASES, KVM_CAPS, VM_TYPES
 from . import fastitems
 from .elf import read_elf
 from .errors import ScenarioError
-from .fastyaml import load_fast, plain_scalar
+from .fastyaml import HasAliases, load_fast, plain_scalar
 from .inputfile import MAX_ELF_BYTES as MAX_IMAGE_BYTES
 from .inputfile import read_bytes
 from .model import (
@@ -976,9 +976,9 @@ def _parse(text: str, file: str, base: Path, careful: bool, items: bool) -> Scen
     if items:
         try:
             scan = fastitems.scan(text, fast_step)
-            if scan is not None and "*" not in scan.text:  # (an alias could reach a placeholder: not worth the care)
-                return _Loader(file, base, scan.runs).load(load_fast(scan.text, file))
-        except (ScenarioError, _Fallback):
+            if scan is not None:  # (an alias could reach a placeholder, and alias bombs count nodes: not worth the care)
+                return _Loader(file, base, scan.runs).load(load_fast(scan.text, file, aliases=False))
+        except (ScenarioError, _Fallback, HasAliases):
             pass  # the ordinary reading below says what is wrong, in its own words and places
     return _Loader(file, base).load(load_fast(text, file))
 
