@@ -101,6 +101,8 @@ CORNERS = {
     "era_keys": "steps:\n  - write: 0\n    value: 1\n    expect: {3.6: efault, 3.7: ok, modern: ok}\n",
     "unicode": "title: \"caf\u00e9 \u2192 \u2603\"\nsteps:\n  - read: 0\n    note: \u00fcber\n",
     "bool_value": "steps:\n  - read: true\n",
+    "nel_ls_ps": "title: \"a\u2028b\x85c\u2029d\"\n# e\u2028# f\ndescription: g\u2028 h\nsteps:\n  - read: 0\n",
+    "lone_cr": "title: a\r# c\rsteps:\n  - read: 0\n",
     "int_key": "steps:\n  - read: 0\n    1: x\n",
 }
 
@@ -330,6 +332,8 @@ PLACEMENTS = {
     "flow_items_spaced": "steps:\n  - { read: 0 }\n  - {read: 0,size: 4}\n  - {read: 0}  \n  - {read: 0}\n    size: 4\n",
     "flow_then_deeper": "steps:\n  - {read: 0}\n      more\n",
     "flow_slot_then_block": "slots:\n  - {slot: 0, gpa: 0, host: ram}\n  - slot: 1\n    gpa: 0x100000\n    host: rom\n",
+    "nel_ls_ps_before": "title: \"a\u2028b\"\n# c\x85# d\ndescription: e\u2029 f\nsteps:\n  - read: 0\n  - read: 4\n",
+    "lone_cr_before": "title: a\r# c\rsteps:\n  - read: 0\n  - read: 4\n",
     "bad_header": "title: [unclosed\nsteps:\n  - read: 0\n",
     "tag_in_header": "title: !!str x\nsteps:\n  - read: 0\n",
 }

@@ -33,6 +33,9 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 PLACEHOLDER = "__kvmtui_fast_run__"
+# line breaks other than "\n" (a lone CR, and NEL, LS, PS, which libyaml counts as breaks): lines here are
+# counted by "\n", so a text with any of them is left to the parsers
+_OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 MIN_RUN_ITEMS = 64  # below this the YAML parser is fast enough; fewer moving parts for small files
 
 _INT = r"0x[0-9a-fA-F]{1,16}|[1-9][0-9]{0,19}|0"  # YAML 1.2 ints, read alike by Python's int(x, 0)
@@ -94,7 +97,7 @@ class Scan(NamedTuple):
 
 def scan(text: str, make_step: StepMaker) -> Scan | None:
     """The runs of plain items in `text` and the text with placeholders; None when there is nothing to gain."""
-    if PLACEHOLDER in text:
+    if PLACEHOLDER in text or any(c in text for c in _OTHER_BREAKS):
         return None
     runs: list[Run] = []
     spans: list[tuple[int, int, int]] = []  # (start, end, indentation) of each run in the text

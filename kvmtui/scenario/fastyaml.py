@@ -145,6 +145,10 @@ def load_fast(text: str, name: str, *, aliases: bool = True) -> Any:
     tags, complex keys, over-long numbers, duplicate keys, alias bombs) with the same words. With
     aliases=False a document that uses an alias raises HasAliases instead (the caller reads it otherwise)."""
     check_nesting(text, name)
+    if "\x85" in text or "\u2028" in text or "\u2029" in text:
+        # NEL, LS, PS: line breaks to libyaml (YAML 1.1), plain characters to YAML 1.2 and the careful path:
+        # values and positions would differ, so such a (rare) text is read the careful way
+        return load_yaml(text, name)
     try:
         doc, first_alias = _build(text, name)
     except _Careful as c:
