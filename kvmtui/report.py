@@ -10,6 +10,7 @@ import orjson
 
 from .engine.records import StepRecord
 from .engine.uapi import flag_names
+from .richless import cell_len, plain
 from .run import Run
 from .runner import TraceEntry
 
@@ -221,18 +222,42 @@ def _expect_cell(e: TraceEntry) -> str:
 
 
 def print_table(run: Run, entries: list[TraceEntry], file: IO[str], terminal: bool) -> None:
+    sc = run.scenario
+    head = [f"{sc.title} — kernel {run.kernel}, {run.path} path, {len(entries)} steps", *(f"note: {note}" for note in sc.notes)]
+    rows = [_row(run, e) for e in entries]
+    if not terminal:
+        # Piped: written directly, Rich imported only if some text needs it (start-up is most of a small trace)
+        console = _LazyConsole(file)
+        lines = [plain(h, console.render) for h in head if "\t" not in h]
+        table = _plain_table(console, rows) if len(lines) == len(head) else None
+        if table is not None:
+            file.write("\n".join(lines) + "\n" + table)
+            return
+    console = _console(file, terminal)
+    console.print(head[0], style="bold" if terminal else None)
+    for line in head[1:]:
+        console.print(line)
+    _rich_table(console, rows, terminal)
+
+
+def _console(file: IO[str], terminal: bool):
     from rich.console import Console
 
-    console = Console(file=file, force_terminal=terminal, color_system="auto" if terminal else None,
-                      width=None if terminal else PLAIN_WIDTH, highlight=False, soft_wrap=not terminal)
-    sc = run.scenario
-    console.print(f"{sc.title} — kernel {run.kernel}, {run.path} path, {len(entries)} steps", style="bold" if terminal else None)
-    for note in sc.notes:
-        console.print(f"note: {note}")
-    rows = [_row(run, e) for e in entries]
-    if not terminal and _write_plain_table(console, rows, file):
-        return
-    _rich_table(console, rows, terminal)
+    return Console(file=file, force_terminal=terminal, color_system="auto" if terminal else None,
+                   width=None if terminal else PLAIN_WIDTH, highlight=False, soft_wrap=not terminal)
+
+
+class _LazyConsole:
+    """The piped table's console, made only when a cell holds markup, an emoji code or a control code."""
+
+    def __init__(self, file: IO[str]) -> None:
+        self.file = file
+        self._console: Any = None
+
+    def render(self, text: str) -> str:
+        if self._console is None:
+            self._console = _console(self.file, False)
+        return self._console.render_str(text).plain
 
 
 def _rich_table(console, rows: list[tuple[list[str], str]], terminal: bool) -> None:
@@ -251,22 +276,21 @@ def _rich_table(console, rows: list[tuple[list[str], str]], terminal: bool) -> N
     console.print(table)
 
 
-def _write_plain_table(console, rows: list[tuple[list[str], str]], file: IO[str]) -> bool:
-    """The piped table written directly, laid out as Rich lays out this table (columns as wide as their
-    widest cell, two spaces apart, # and slot right-aligned), which Rich takes minutes for on 100,000 rows.
-    False when the table is wider than PLAIN_WIDTH: Rich then decides how to squeeze it."""
-    from rich.cells import cell_len
+def _plain_table(console: _LazyConsole, rows: list[tuple[list[str], str]]) -> str | None:
+    """The piped table, laid out as Rich lays out this table (columns as wide as their widest cell, two
+    spaces apart, # and slot right-aligned), which Rich takes minutes for on 100,000 rows.
+    None when the table is wider than PLAIN_WIDTH: Rich then decides how to squeeze it."""
 
-    def plain(text: str) -> str:  # cells are console markup to Rich (outcome excepted): what it would print
-        return console.render_str(text).plain if ("[" in text or ":" in text) else text
+    def cell(text: str) -> str:  # cells are console markup to Rich (outcome excepted): what it would print
+        return plain(text, console.render) if ("[" in text or ":" in text) else text
 
-    table = [[plain(c) if i != 2 else c for i, c in enumerate(cells)] for cells, _ in rows]
+    table = [[cell(c) if i != 2 else c for i, c in enumerate(cells)] for cells, _ in rows]
     widths = [cell_len(h) for h in TABLE_COLUMNS]
     lens = [[cell_len(c) for c in cells] for cells in table]
     for row in lens:
         widths = [max(w, n) for w, n in zip(widths, row, strict=True)]
     if sum(widths) + 2 * (len(widths) - 1) > PLAIN_WIDTH:
-        return False
+        return None
     right: tuple[int, ...] = ()  # (Rich ignores right-justify for overflow="ignore" columns: kept so)
 
     def line(cells: list[str] | tuple[str, ...], ns: list[int], right: tuple[int, ...]) -> str:
@@ -275,8 +299,7 @@ def _write_plain_table(console, rows: list[tuple[list[str], str]], file: IO[str]
 
     out = [line(TABLE_COLUMNS, [cell_len(h) for h in TABLE_COLUMNS], ())]  # headers are left-aligned
     out += [line(cells, ns, right) for cells, ns in zip(table, lens, strict=True)]
-    file.write("\n".join(out) + "\n")
-    return True
+    return "\n".join(out) + "\n"
 
 
 def _cell(r) -> str:

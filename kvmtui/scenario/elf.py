@@ -1,13 +1,17 @@
 """Firmware and kernel ELF images: PT_LOAD segments placed by physical address, and their symbols.
 
-pyelftools reads the file. Every way a file can be wrong is named, with the file, and nothing here
-lets a parser exception escape: the caller gets a ScenarioError (exit 2) or an image with notes.
+The three tables kvmtui reads (the ELF header, the program headers, one symbol table through the section
+headers) are fixed-size records, read here with `struct`: pyelftools costs more to import at each cold start
+(about 0.3 s CPU) than the whole read of a 3,000-segment image, and it parses a record at a time.
+tests/test_elf_oracle.py holds this reader to pyelftools' reading of the same files; pyelftools still names
+non-x86 machines. Every way a file can be wrong is named, with the file: the caller gets a ScenarioError
+(exit 2) or an image with notes, never a parser exception.
 """
 
 from __future__ import annotations
 
-import io
 import itertools
+import struct
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +23,13 @@ from .inputfile import MAX_ELF_BYTES, read_bytes, read_head
 
 ELF_MAGIC = b"\x7fELF"
 PF_X, PF_W, PF_R = 1, 2, 4
+PT_LOAD = 1
+PN_XNUM = 0xFFFF  # e_phnum: the real count is section 0's sh_info
+SHN_UNDEF, SHN_ABS, SHN_XINDEX = 0, 0xFFF1, 0xFFFF
+SHT_SYMTAB, SHT_STRTAB, SHT_DYNSYM = 2, 3, 11
+STT_NOTYPE, STT_OBJECT, STT_FUNC = 0, 1, 2
 X86_MACHINES = ("EM_X86_64", "EM_386")
+_X86_NAMES = {62: "EM_X86_64", 3: "EM_386"}
 ReadonlyMode = Literal["auto", "always", "never"]
 
 
@@ -77,70 +87,144 @@ def is_elf(path: str | Path) -> bool:
     return head == ELF_MAGIC
 
 
+class _Corrupt(Exception):
+    """What is wrong with the file, in words; the reader names the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Format:
+    """The record layouts of one ELF class and byte order, each unpacked into one field order."""
+
+    bits: int
+    little: bool
+    ehdr: struct.Struct  # after e_ident: type, machine, version, entry, phoff, shoff, flags, ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+    phdr: struct.Struct
+    shdr: struct.Struct  # name, type, flags, addr, offset, size, link, info, addralign, entsize (both classes)
+    sym: struct.Struct
+
+    @staticmethod
+    def of(ident: bytes) -> _Format:
+        bits, little = (64 if ident[4] == 2 else 32), ident[5] == 1
+        e = "<" if little else ">"
+        w = "Q" if bits == 64 else "I"
+        return _Format(bits, little, struct.Struct(f"{e}HHI{w}{w}{w}IHHHHHH"),
+                       struct.Struct(e + ("IIQQQQQQ" if bits == 64 else "IIIIIIII")),
+                       struct.Struct(f"{e}II{w}{w}{w}{w}II{w}{w}"),
+                       struct.Struct(e + ("IBBHQQ" if bits == 64 else "IIIBBH")))
+
+    def segment(self, fields: tuple[int, ...]) -> tuple[int, int, int, int, int, int, int]:
+        """(type, flags, offset, vaddr, paddr, filesz, memsz) of an unpacked program header."""
+        if self.bits == 64:
+            return fields[:7]  # type: ignore[return-value]
+        t, off, vaddr, paddr, filesz, memsz, flags, _ = fields
+        return t, flags, off, vaddr, paddr, filesz, memsz
+
+    def symbol(self, fields: tuple[int, ...]) -> tuple[int, int, int, int, int]:
+        """(name, value, size, info, shndx) of an unpacked symbol."""
+        if self.bits == 64:
+            name, info, _, shndx, value, size = fields
+        else:
+            name, value, size, info, _, shndx = fields
+        return name, value, size, info, shndx
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    fmt: _Format
+    machine: int
+    entry: int
+    phoff: int
+    phentsize: int
+    phnum: int
+    shoff: int
+    shentsize: int
+    shnum: int
+    shstrndx: int
+
+
 def read_elf(path: str | Path, shown_as: str | None = None) -> ElfImage:
     name = shown_as or str(path)
-
-    def fail(message: str) -> ScenarioError:
-        return ScenarioError(name, None, None, message)
-
     raw = read_bytes(path, what="an ELF file", limit=MAX_ELF_BYTES, shown_as=name)
+    try:
+        header = _header(raw)
+        segments = _load_segments(raw, header)
+    except _Corrupt as e:
+        raise ScenarioError(name, None, None, str(e)) from None
+    notes: list[str] = []
+    machine = _machine_name(header.machine)
+    if machine not in X86_MACHINES:
+        notes.append(f"machine {machine.removeprefix('EM_')}: not x86; loaded anyway (kvmtui models x86 KVM)")
+    symbols = _symbols(raw, header, segments, notes)
+    return ElfImage(name, machine, header.fmt.bits, header.fmt.little, header.entry, tuple(segments), symbols, tuple(notes))
+
+
+def _header(raw: bytes) -> _Header:
     if raw[:4] != ELF_MAGIC:
-        raise fail("not an ELF file (it does not start with \\x7fELF)")
+        raise _Corrupt("not an ELF file (it does not start with \\x7fELF)")
     if len(raw) < 16 or raw[4] not in (1, 2) or raw[5] not in (1, 2):
-        raise fail("truncated or corrupt ELF identification (class or byte order unknown)")
+        raise _Corrupt("truncated or corrupt ELF identification (class or byte order unknown)")
+    fmt = _Format.of(raw[:16])
+    if len(raw) < 16 + fmt.ehdr.size:
+        raise _Corrupt(f"truncated or corrupt ELF header: the file ends at byte {len(raw)}, inside the {16 + fmt.ehdr.size}-byte header")
+    _, machine, _, entry, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum, shstrndx = fmt.ehdr.unpack_from(raw, 16)
+    return _Header(fmt, machine, entry, phoff, phentsize, phnum, shoff, shentsize, shnum, shstrndx)
 
-    from elftools.common.utils import struct_parse  # pyelftools is imported only when an ELF is read
-    from elftools.elf.elffile import ELFFile
 
-    try:
-        elf = ELFFile(io.BytesIO(raw))
-        header = elf.header
-        machine = str(header["e_machine"])
-        entry = int(header["e_entry"])
-    except Exception as e:  # noqa: BLE001 -- pyelftools raises ELFError, ELFParseError, struct and construct errors
-        raise fail(f"truncated or corrupt ELF header: {_why(e)}") from None
+def _machine_name(machine: int) -> str:
+    """e_machine as pyelftools names it (EM_X86_64); an unknown number as itself."""
+    if machine in _X86_NAMES:
+        return _X86_NAMES[machine]
+    from elftools.elf.enums import ENUM_E_MACHINE  # a non-x86 image only: the names of ~200 machines
 
+    return next((k for k, v in ENUM_E_MACHINE.items() if v == machine and k != "_default_"), str(machine))
+
+
+def _section(raw: bytes, h: _Header, index: int) -> tuple[int, ...]:
+    """Section header `index`: (name, type, flags, addr, offset, size, link, info, addralign, entsize)."""
+    at = h.shoff + index * h.shentsize
+    if h.shentsize < h.fmt.shdr.size or at + h.fmt.shdr.size > len(raw):
+        raise _Corrupt(f"section header {index} at offset {at:#x} is outside the file ({len(raw)} bytes)")
+    return h.fmt.shdr.unpack_from(raw, at)
+
+
+def _program_headers(raw: bytes, h: _Header) -> list[tuple[int, ...]]:
+    count = _section(raw, h, 0)[7] if h.phnum == PN_XNUM else h.phnum
+    if not count:
+        return []
+    if h.phentsize < h.fmt.phdr.size:
+        raise _Corrupt(f"corrupt program headers: e_phentsize {h.phentsize} is smaller than a program header ({h.fmt.phdr.size} bytes)")
+    if h.phoff + count * h.phentsize > len(raw):
+        raise _Corrupt(f"program header table ({count} entries at offset {h.phoff:#x}) runs past the end of the file ({len(raw)} bytes): truncated")
+    unpack = h.fmt.phdr.unpack_from
+    return [unpack(raw, h.phoff + i * h.phentsize) for i in range(count)]
+
+
+def _load_segments(raw: bytes, h: _Header) -> list[ElfSegment]:
+    """The PT_LOAD segments with bytes in memory, checked each against the file and together for overlaps."""
     segments: list[ElfSegment] = []
-    try:
-        count = elf.num_segments()
-        phoff = int(header["e_phoff"])
-        if count and phoff + count * int(header["e_phentsize"]) > len(raw):
-            raise fail(f"program header table ({count} entries at offset {phoff:#x}) runs past the end of the file ({len(raw)} bytes): truncated")
-        phentsize = int(header["e_phentsize"])
-        for i in range(count):
-            # The raw header only: pyelftools' segment objects for PT_DYNAMIC and friends read the section
-            # headers too, and a firmware's broken section table must not cost it its segments.
-            seg = struct_parse(elf.structs.Elf_Phdr, elf.stream, stream_pos=phoff + i * phentsize)
-            if seg["p_type"] != "PT_LOAD":
-                continue
-            paddr, vaddr = int(seg["p_paddr"]), int(seg["p_vaddr"])
-            offset, filesz, memsz = int(seg["p_offset"]), int(seg["p_filesz"]), int(seg["p_memsz"])
-            if filesz > memsz:
-                raise fail(f"segment {i}: p_filesz {filesz:#x} > p_memsz {memsz:#x}")
-            if offset + filesz > len(raw):
-                raise fail(f"segment {i}: file bytes {offset:#x}..{offset + filesz:#x} run past the end of the file ({len(raw)} bytes): truncated")
-            if paddr + memsz > U64_MAX + 1:
-                raise fail(f"segment {i}: p_paddr {paddr:#x} + p_memsz {memsz:#x} runs beyond 2^64")
-            if memsz == 0:
-                continue
-            segments.append(ElfSegment(i, paddr, vaddr, offset, filesz, memsz, int(seg["p_flags"]), raw[offset : offset + filesz]))
-    except ScenarioError:
-        raise
-    except Exception as e:  # noqa: BLE001 -- as above: any pyelftools failure is a corrupt file
-        raise fail(f"corrupt program headers: {_why(e)}") from None
+    for i, fields in enumerate(_program_headers(raw, h)):
+        p_type, flags, offset, vaddr, paddr, filesz, memsz = h.fmt.segment(fields)
+        if p_type != PT_LOAD:
+            continue
+        _check_segment(i, offset, paddr, filesz, memsz, len(raw))
+        if memsz:
+            segments.append(ElfSegment(i, paddr, vaddr, offset, filesz, memsz, flags, raw[offset : offset + filesz]))
     if not segments:
-        raise fail("no loadable (PT_LOAD) segment with any bytes in memory")
+        raise _Corrupt("no loadable (PT_LOAD) segment with any bytes in memory")
     ordered = sorted(segments, key=lambda s: s.paddr)
     for a, b in itertools.pairwise(ordered):
         if b.paddr < a.paddr + a.memsz:
-            raise fail(f"segments {a.index} and {b.index} overlap at physical address {b.paddr:#x}")
+            raise _Corrupt(f"segments {a.index} and {b.index} overlap at physical address {b.paddr:#x}")
+    return segments
 
-    notes: list[str] = []
-    if machine not in X86_MACHINES:
-        notes.append(f"machine {machine.removeprefix('EM_')}: not x86; loaded anyway (kvmtui models x86 KVM)")
-    symbols = _symbols(elf, segments, notes)
-    return ElfImage(name, machine, (int(header["e_ident"]["EI_CLASS"] == "ELFCLASS64") and 64) or 32,
-                    header["e_ident"]["EI_DATA"] == "ELFDATA2LSB", entry, tuple(segments), symbols, tuple(notes))
+
+def _check_segment(i: int, offset: int, paddr: int, filesz: int, memsz: int, file_size: int) -> None:
+    if filesz > memsz:
+        raise _Corrupt(f"segment {i}: p_filesz {filesz:#x} > p_memsz {memsz:#x}")
+    if offset + filesz > file_size:
+        raise _Corrupt(f"segment {i}: file bytes {offset:#x}..{offset + filesz:#x} run past the end of the file ({file_size} bytes): truncated")
+    if paddr + memsz > U64_MAX + 1:
+        raise _Corrupt(f"segment {i}: p_paddr {paddr:#x} + p_memsz {memsz:#x} runs beyond 2^64")
 
 
 def _why(e: Exception) -> str:
@@ -148,22 +232,64 @@ def _why(e: Exception) -> str:
     return text[:160]
 
 
-def _symbols(elf, segments: list[ElfSegment], notes: list[str]) -> tuple[ElfSymbol, ...]:
+def _cstring(raw: bytes, at: int) -> str:
+    """A NUL-terminated name (UTF-8, as pyelftools decodes it); one running off the file reads as no name."""
+    end = raw.find(b"\0", at)
+    return "" if end < 0 else raw[at:end].decode("utf-8", errors="replace")
+
+
+def _symbol_table(raw: bytes, h: _Header) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The section headers of .symtab (else .dynsym) and of its string table; None without either."""
+    if not h.shoff:
+        return None
+    count = h.shnum or _section(raw, h, 0)[5]  # e_shnum 0: the count is section 0's sh_size
+    strndx = _section(raw, h, 0)[6] if h.shstrndx == SHN_XINDEX else h.shstrndx
+    if strndx >= count:
+        raise _Corrupt(f"e_shstrndx {strndx} is not one of the {count} sections")
+    names_at = _section(raw, h, strndx)[4]
+    sections = [_section(raw, h, i) for i in range(count)]
+    by_name: dict[str, tuple[int, ...]] = {}
+    for sec in sections:
+        by_name[_cstring(raw, names_at + sec[0])] = sec  # the last of a name, as pyelftools finds it
+    table = by_name.get(".symtab") or by_name.get(".dynsym")
+    if table is None:
+        return None
+    if table[1] not in (SHT_SYMTAB, SHT_DYNSYM) or table[9] < h.fmt.sym.size:
+        raise _Corrupt(f"the symbol table's section header is not one (sh_type {table[1]}, sh_entsize {table[9]})")
+    if table[6] >= count or sections[table[6]][1] != SHT_STRTAB:
+        raise _Corrupt(f"the symbol table links to section {table[6]}, not a string table")
+    return table, sections[table[6]]
+
+
+def _raw_symbols(raw: bytes, h: _Header, table: tuple[int, ...], strings: tuple[int, ...]) -> list[tuple[str, int, int, int, int]]:
+    """(name, value, size, type, shndx) of each symbol in the table."""
+    offset, size, entsize = table[4], table[5], table[9]
+    if offset + size > len(raw) or size % entsize:
+        raise _Corrupt(f"the symbol table ({size} bytes at offset {offset:#x}, {entsize}-byte entries) is cut or runs past the end of the file")
+    unpack, symbol = h.fmt.sym.unpack_from, h.fmt.symbol
+    out = []
+    for i in range(size // entsize):
+        name, value, sym_size, info, shndx = symbol(unpack(raw, offset + i * entsize))
+        out.append((_cstring(raw, strings[4] + name) if name else "", value, sym_size, info & 0xF, shndx))
+    return out
+
+
+def _symbols(raw: bytes, h: _Header, segments: list[ElfSegment], notes: list[str]) -> tuple[ElfSymbol, ...]:
     """.symtab, else .dynsym, moved from virtual to physical addresses by each segment's paddr - vaddr."""
     try:
-        table = elf.get_section_by_name(".symtab") or elf.get_section_by_name(".dynsym")
-        if table is None:
+        found = _symbol_table(raw, h)
+        if found is None:
             notes.append("no symbol table (stripped): addresses are shown without names")
             return ()
-        raw = [(s.name, int(s["st_value"]), int(s["st_size"]), s["st_info"]["type"], s["st_shndx"]) for s in table.iter_symbols()]
-    except Exception as e:  # noqa: BLE001 -- a broken section table costs only the symbols
+        entries = _raw_symbols(raw, h, *found)
+    except (_Corrupt, struct.error) as e:  # a broken section table costs only the symbols
         notes.append(f"section headers unreadable ({_why(e)}): symbols unavailable, segments loaded")
         return ()
     by_vaddr = sorted(segments, key=lambda s: s.vaddr)
     starts = [s.vaddr for s in by_vaddr]
     out: dict[tuple[int, str], ElfSymbol] = {}
-    for name, value, size, kind, shndx in raw:
-        if not name or kind not in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE") or shndx == "SHN_UNDEF" or (shndx == "SHN_ABS" and kind == "STT_NOTYPE" and not size):
+    for name, value, size, kind, shndx in entries:
+        if not name or kind not in (STT_FUNC, STT_OBJECT, STT_NOTYPE) or shndx == SHN_UNDEF or (shndx == SHN_ABS and kind == STT_NOTYPE and not size):
             continue
         i = bisect_right(starts, value) - 1
         if i < 0 or value >= by_vaddr[i].vaddr + by_vaddr[i].memsz:

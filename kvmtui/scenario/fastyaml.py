@@ -53,6 +53,7 @@ _NUMERIC_LIKE = re.compile(
      (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)\Z""",
     re.VERBOSE,
 )
+_DECIMAL = re.compile(r"[0-9]+\.[0-9]+")
 _WORDS: dict[str, Any] = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False,
                           "null": None, "Null": None, "NULL": None, "~": None, "": None}
 
@@ -126,6 +127,8 @@ def plain_scalar(v: str) -> Any:
                 return int(v, 16)
             except ValueError:
                 return v  # 0x12zz: text (no YAML 1.2 form matches it)
+        if _DECIMAL.fullmatch(v):  # `kernel: 3.6`: ruamel's ScalarFloat equals, prints and reprs as this float
+            return float(v)
         if _NUMERIC_LIKE.match(v):
             return _ruamel_scalar(v)
         return v

@@ -12,7 +12,6 @@ def open_scenario(path: str, maps: str | None = None) -> Scenario:
     """The scenario in `path`; ScenarioError (file:line:col and what is wrong) for anything else.
     `maps` (a /proc/PID/maps file) belongs to a VMM log and is refused for anything else."""
     from .importers import looks_like_log, scenario_from_log
-    from .loader import load_scenario
 
     if is_elf(path):
         if maps:
@@ -24,4 +23,6 @@ def open_scenario(path: str, maps: str | None = None) -> Scenario:
         return scenario_from_log(path, maps)
     if maps:
         raise ScenarioError(path, None, None, "--maps names the mappings of a VMM log; this is not one")
+    from .loader import load_scenario  # the YAML parsers only for a YAML file
+
     return load_scenario(path)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from typing import TYPE_CHECKING, Any
 
 from . import inputfile
 from .errors import ScenarioError
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 MAX_BYTES = inputfile.MAX_SCENARIO_BYTES
 MAX_EXPANDED_NODES = 1_000_000
@@ -25,6 +25,8 @@ MAX_EXPANDED_NODES = 1_000_000
 
 
 def _yaml() -> YAML:
+    from ruamel.yaml import YAML  # ruamel (~0.2 s to import) only on the careful and the editing paths
+
     y = YAML(typ="rt")
     y.allow_duplicate_keys = False
     y.preserve_quotes = True
@@ -94,6 +96,8 @@ def short(value: object, limit: int = 40) -> str:
 def load_yaml(text: str, name: str) -> Any:
     """Parse YAML text into ruamel's round-trip objects, refusing tags, complex keys, deep nesting,
     over-long numbers and alias bombs: all checked on the event stream, before anything is built."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     check_nesting(text, name)
     y = _yaml()
     try:

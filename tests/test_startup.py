@@ -1,0 +1,50 @@
+"""Each command imports only what it uses: every module imported is compiled at each cold start
+(PYTHONDONTWRITEBYTECODE=1, a fresh clone), so a headless command must not pay for the app, Rich,
+ruamel or pyelftools it does not need. benchmarks/startup.py prints the time each command takes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from elfgen import Elf, Seg
+
+ROOT = Path(__file__).parent.parent
+HEAVY = ("textual", "rich", "ruamel", "elftools", "yaml")
+
+
+def _heavy_imports(argv: list[str], cwd: Path = ROOT) -> set[str]:
+    """The heavy libraries `kvmtui ARGV` imports, its output piped away."""
+    code = ("import sys, contextlib, io\nfrom kvmtui.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()): status = main(sys.argv[1:])\n"
+            "print(status, ' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
+    r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=cwd, timeout=120)
+    status, _, mods = r.stdout.strip().partition(" ")
+    assert status in ("0", "1"), r.stderr
+    return set(mods.split()) & set(HEAVY)
+
+
+def test_version_and_help_import_nothing_heavy():
+    assert _heavy_imports(["--version"]) == set()
+    assert _heavy_imports(["trace", "--help"]) == set()
+
+
+def test_trace_of_a_yaml_file_reads_it_with_libyaml_only():
+    assert _heavy_imports(["trace", "samples/rom.yaml"]) == {"yaml"}
+    assert _heavy_imports(["trace", "--json", "samples/mmio.yaml"]) == {"yaml"}
+
+
+@pytest.mark.parametrize("log", ["migration.log", "pc.strace"])
+def test_trace_of_a_log_imports_no_yaml_library(log):
+    path = ROOT / "tests" / "data" / "import" / log
+    if not path.exists():
+        pytest.skip(f"{log} not in tests/data/import")
+    assert _heavy_imports(["trace", str(path)]) == set()
+
+
+def test_trace_of_an_elf_without_symbols_needs_no_pyelftools(tmp_path):
+    elf = tmp_path / "fw.elf"
+    elf.write_bytes(Elf(segments=[Seg(0x100000, b"\x90" * 64), Seg(0x200000, b"x" * 32)], symtab=None).build())
+    assert _heavy_imports(["trace", str(elf)]) == set()
