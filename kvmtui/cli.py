@@ -122,7 +122,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from .scenario import ScenarioError
     from .scenario.importers import log_to_scenario, read_log, read_maps, scenario_yaml
-    from .scenario.loader import parse_scenario
     from .scenario.outfile import output_problem, write_output
 
     out = Path(args.output)
@@ -136,6 +135,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         scenario = log_to_scenario(log, args.log, maps)
         text = scenario_yaml(scenario)
         if len(scenario.steps) <= VALIDATE_IMPORT_STEPS:
+            from .scenario.loader import parse_scenario
+
             try:  # what is written loads (the round-trip loader is slow on huge files)
                 parse_scenario(text, str(out), out.parent)
             except ScenarioError as e:  # named by the log's line: OUTPUT was not written

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-# A Rich markup tag (rich.markup.RE_TAGS), an emoji code (rich._emoji_replace), or a control code
+# A Rich markup tag (rich.markup.RE_TAGS), an escaped bracket, an emoji code (rich._emoji_replace), or a control code
 # Rich strips (rich.control.STRIP_CONTROL_CODES): text holding none of these renders as itself.
-RICH_CHANGES = re.compile(r"\[[a-z#/@]|:\S*?:|[\x07\x08\x0b\x0c\x0d]")
+RICH_CHANGES = re.compile(r"\[[a-z#/@]|\\\[|:\S*?:|[\x07\x08\x0b\x0c\x0d]")
 # Printable ASCII and the symbols kvmtui's tables use: one cell each.
 NARROW = frozenset(map(chr, range(0x20, 0x7F))) | frozenset("→←◆▸✓✗…·–—×≥≤")
 

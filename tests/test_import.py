@@ -243,3 +243,23 @@ def test_qemu10_trace_reads_guest_memfd_fields():
     refs = [str(s.params.get("guest_memfd")) for s in sc.steps]
     assert refs == ["gmem23", "gmem23+0x80000000", "None"]
     assert all(e.expect_met is not False for e in ScenarioRun(sc).entries())
+
+
+@pytest.mark.parametrize("fields,expect", [
+    ("Slot#65535 flags=0x0 gpa=0x0000000000000000001000 size=0x1000 ua=0x7f0000000000 ret=0", (0xFFFF, 0x1000, "ok")),
+    ("Slot#7 flags=0xffffffff gpa=0xffffffffffff0000 size=0x1000 ua=0x7f0000000000 ret=-22", (7, 0xFFFFFFFFFFFF0000, "EINVAL")),
+    ("Slot#65536 flags=0x0 gpa=0x0 size=0x1000 ua=0x0 ret=0", "t.log:1:49: slot 65536 is out of range"),
+    ("Slot#0 flags=0x100000000 gpa=0x0 size=0x1000 ua=0x0 ret=0", "flags 0x100000000 is out of range"),
+    ("Slot#0 flags=0x0 gpa=0x10000000000000000 size=0x1000 ua=0x0 ret=0", "t.log:1:65: gpa '0x10000000000000000' is not a number of at most 64 bits"),
+    ("Slot#0 flags=0x0 gpa=0x0 size=0x1000 ua=0x0 ret=-2147483648", "ret -2147483648 is out of range"),
+])
+def test_qemu_numbers_at_their_limits(fields, expect):
+    """Short numbers are read at once, long ones carefully: the limits and messages are the same either way."""
+    line = f"1234@1700000000.000000:kvm_set_user_memory {fields}\n"
+    if isinstance(expect, str):
+        with pytest.raises(ScenarioError) as e:
+            parse_qemu_trace(line, "t.log")
+        assert expect in str(e.value)
+    else:
+        (ev,) = parse_qemu_trace(line, "t.log").events
+        assert (ev.slot, ev.gpa, ev.ret) == expect

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.cells import cell_len as rich_cell_len
 from rich.console import Console
+from rich.errors import MarkupError
 
 from kvmtui import richless
 
@@ -33,9 +34,16 @@ def test_plain_is_what_rich_renders(text):
     assert richless.cell_len(text) == rich_cell_len(text)
 
 
+def _outcome(f, text: str) -> str:
+    try:
+        return f(text)
+    except MarkupError as e:  # (a stray closing tag: Rich refuses it, and so does the table that asked Rich)
+        return f"MarkupError: {e}"
+
+
 @given(st.text(alphabet=st.sampled_from("ab :[]/#@\\\t\x07\r→◆漢é\u0301bold"), max_size=30))
 def test_plain_and_width_agree_with_rich(text):
-    assert richless.plain(text, _render) == _render(text)
+    assert _outcome(lambda t: richless.plain(t, _render), text) == _outcome(_render, text)
     assert richless.cell_len(text) == rich_cell_len(text)
 
 

@@ -8,7 +8,6 @@ kernel answered. Lines that are not memslot updates are skipped and counted, nev
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 from bisect import bisect_right
@@ -161,23 +160,37 @@ def bounded_int(text: str, what: str, source: str, line: int, col: int | None, l
     return -value if neg else value
 
 
+def _qemu_set(m: re.Match[str], n: int, line: str, source: str) -> MemEvent:
+    """One kvm_set_user_memory line's event. Numbers short enough to be in range whatever their digits are
+    read at once; anything longer takes the careful reading, which names the field that is out of range."""
+    new_form = m.re is QEMU_NEW
+    slot_s, flags_s, gpa_s, size_s, ua_s, ret_s = m.group("slot", "flags", "gpa", "size", "ua", "ret")
+    if (len(slot_s) < 5 and len(flags_s) <= 10 and len(gpa_s) <= 18 and len(size_s) <= 18 and len(ua_s) <= 18
+            and len(ret_s) <= 10 and not new_form):
+        ret = int(ret_s)
+        if -0x7FFFFFFF <= ret <= 0x7FFFFFFF:
+            return MemEvent(n, int(slot_s), int(flags_s, 16), int(gpa_s, 16), int(size_s, 16), int(ua_s, 16),
+                            _errname(ret), line.strip())
+    num = _Num(source, n, m)
+    as_id = num("as", "AddrSpace", 0xFFFF, default="0") if new_form else 0
+    slot = num("slot", "slot", 0xFFFF) | (as_id << 16)
+    ret = bounded_int(m["ret"], "ret", source, n, m.start("ret") + 1, 0x7FFFFFFF, signed=True)
+    gfd = bounded_int(m["gmemfd"], "guest_memfd", source, n, m.start("gmemfd") + 1, 0x7FFFFFFF, signed=True) if new_form else -1
+    return MemEvent(n, slot, num("flags", "flags", 0xFFFFFFFF), num("gpa", "gpa"), num("size", "size"), num("ua", "ua"),
+                    _errname(ret), line.strip(), 2 if new_form else 1, gfd, num("gmemoff", "guest_memfd_offset") if new_form else 0)
+
+
 def parse_qemu_trace(text: str, source: str = "<log>") -> ImportedLog:
     log = ImportedLog("qemu-trace")
     last: MemEvent | None = None
     for n, line in enumerate(text.splitlines(), 1):
-        m = QEMU_NEW.match(line) or QEMU_OLD.match(line)
+        # each pattern is tried only on a line holding its fixed words: most lines of a trace are other events
+        m = (QEMU_NEW.match(line) or QEMU_OLD.match(line)) if "kvm_set_user_memory " in line else None
         if m:
-            num = _Num(source, n, m)
-            as_id = num("as", "AddrSpace", 0xFFFF, default="0") if "as" in m.groupdict() else 0
-            slot = num("slot", "slot", 0xFFFF) | (as_id << 16)
-            ret = bounded_int(m["ret"], "ret", source, n, m.start("ret") + 1, 0x7FFFFFFF, signed=True)
-            new_form = m.groupdict().get("gmemfd") is not None
-            gfd = bounded_int(m["gmemfd"], "guest_memfd", source, n, m.start("gmemfd") + 1, 0x7FFFFFFF, signed=True) if new_form else -1
-            last = MemEvent(n, slot, num("flags", "flags", 0xFFFFFFFF), num("gpa", "gpa"), num("size", "size"), num("ua", "ua"),
-                            _errname(ret), line.strip(), 2 if new_form else 1, gfd, num("gmemoff", "guest_memfd_offset") if new_form else 0)
+            last = _qemu_set(m, n, line, source)
             log.events.append(last)
             continue
-        f = QEMU_FAIL.search(line)
+        f = QEMU_FAIL.search(line) if " failed, slot=" in line else None
         if f:
             num = _Num(source, n, f)
             err = _STRERROR.get(f["err"].strip(), "EINVAL")
@@ -188,7 +201,7 @@ def parse_qemu_trace(text: str, source: str = "<log>") -> ImportedLog:
                 log.events.append(last)
                 log.notes.append(f"line {n}: a failed ioctl known only from QEMU's message (userspace address unknown)")
             continue
-        k = QEMU_INTERNAL.search(line)
+        k = QEMU_INTERNAL.search(line) if "KVM internal error" in line else None
         if k:
             after = f", after the memslot update at line {last.line}" if last else ""
             log.notes.append(f"line {n}: KVM internal error, suberror {k['sub']} (1: emulation failure): QEMU stopped the guest{after}")
@@ -485,9 +498,12 @@ def scenario_yaml(scenario: Scenario) -> str:
     Written directly rather than through ruamel's emitter, which takes ~25 s for 50,000 steps: every
     string goes out as a JSON string (a valid YAML double-quoted scalar), every number as an integer,
     and the tests load the result back with the scenario loader."""
+    from json.encoder import encode_basestring_ascii  # json.dumps of a str, without its per-call set-up
+
     from ..engine.uapi import KVM_CAP_NAMES, flag_names
 
-    q = json.dumps
+    q = encode_basestring_ascii
+    flag_lists: dict[int, str] = {}  # a log repeats a few flag values: each written out once
     out = ["kvmtui: 1", f"title: {q(scenario.title)}", "description: |"]
     out += [f"  {line}" if line else "" for line in scenario.description.splitlines()]
     out.append(f"kernel: {scenario.kernel}")
@@ -517,8 +533,10 @@ def scenario_yaml(scenario: Scenario) -> str:
             out.append("  - reset_dirty_rings: {}")
         else:
             place = f"host: {q(str(p['host']))}" if "host" in p else f"userspace_addr: {p['uaddr']:#x}"
-            names = flag_names(p["flags"])
-            flags = "[" + ", ".join(names) + "]" if all(n.startswith("KVM_MEM_") for n in names) else f"{p['flags']:#x}"
+            flags = flag_lists.get(p["flags"])
+            if flags is None:
+                names = flag_names(p["flags"])
+                flags = flag_lists[p["flags"]] = "[" + ", ".join(names) + "]" if all(n.startswith("KVM_MEM_") for n in names) else f"{p['flags']:#x}"
             extra = ""
             if "guest_memfd" in p:
                 extra += f", guest_memfd: {q(str(p['guest_memfd']))}"
