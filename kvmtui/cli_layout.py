@@ -1,4 +1,5 @@
 """`kvmtui map` and `kvmtui diff`: the guest-physical layout of anything kvmtui opens, and the difference of two.
+Their own arguments and how they run; their descriptions and shared options are in cli.COMMANDS.
 
 Exit status, as diff's: 0 the same (map: fine), 1 the layouts differ, 2 bad input or usage.
 """
@@ -12,31 +13,13 @@ EXIT_OK, EXIT_DIFFER, EXIT_BAD_INPUT = 0, 1, 2
 WHAT_OPENS = "a scenario YAML file, an ELF image, or a VMM log (QEMU -trace kvm_set_user_memory, strace of the KVM ioctls)"
 
 
-def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    from . import __version__
-    from .cli import _Parser
-
-    p = _Parser(prog=prog, description=description)
-    p.add_argument("--version", action="version", version=f"kvmtui {__version__}")
-    return p
-
-
-def build_map_parser() -> argparse.ArgumentParser:
-    p = _parser("kvmtui map", "The whole guest-physical address space of FILE after its last step (or step N), as QEMU's "
-                "`info mtree -f` shows it: each slot with its name and flags, the holes (an access there is an MMIO exit), "
-                "the scenario's MMIO devices.")
+def map_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help=WHAT_OPENS)
     p.add_argument("--at", type=int, metavar="N", help="after step N (0: before any; default: the last)")
     p.add_argument("--json", action="store_true", help="one JSON object per range")
-    p.add_argument("--maps", metavar="F", help="a /proc/PID/maps file of the VMM: slots are named by their mapping's path")
-    p.add_argument("--mtree", metavar="F", help="QEMU's `info mtree -f` output: slots are named by QEMU's regions, matched by range")
-    return p
 
 
-def build_diff_parser() -> argparse.ArgumentParser:
-    p = _parser("kvmtui diff", "Compare the guest-physical layouts of A and B after their last steps (or steps N): the ranges "
-                "where one has a slot and the other none, or both have slots with different flags. Slot ids and host "
-                "addresses alone are no difference. Exit 0 same, 1 different, 2 bad input.")
+def diff_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("a", metavar="A", help=WHAT_OPENS)
     p.add_argument("b", metavar="B", help="the same kinds as A")
     p.add_argument("--json", action="store_true", help='one JSON object per differing range: {"gpa", "size", "as_id", "a", "b"}')
@@ -45,7 +28,6 @@ def build_diff_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--at-{side}", type=int, metavar="N", help=f"{S} after step N (default: its last)")
         p.add_argument(f"--maps-{side}", metavar="F", help=f"a /proc/PID/maps file of {S}'s VMM (names, prot and backing)")
         p.add_argument(f"--mtree-{side}", metavar="F", help=f"QEMU's `info mtree -f` output for {S} (names)")
-    return p
 
 
 def cmd_map(args: argparse.Namespace) -> int:

@@ -47,7 +47,8 @@ def _kvmtui(path):
         return e
 
 
-def _compare(tmp_path, raw: bytes) -> None:
+def _compare(tmp_path, raw: bytes, strict: bool = True) -> None:
+    """strict: the same symbols; else (a damaged file) kvmtui may also say the section table is unreadable."""
     p = tmp_path / "x.elf"
     p.write_bytes(raw)
     ref = _pyelftools(raw)
@@ -67,7 +68,9 @@ def _compare(tmp_path, raw: bytes) -> None:
     assert (im.machine, im.entry) == (machine, entry)
     assert [(s.index, s.paddr, s.vaddr, s.offset, s.filesz, s.memsz, s.flags) for s in im.segments] == loaded
     assert all(s.data == raw[s.offset : s.offset + s.filesz] for s in im.segments)
-    if symbols == "unreadable":
+    if not strict and any("symbols unavailable" in n or "no symbol table" in n for n in im.notes):
+        assert im.symbols == ()
+    elif symbols == "unreadable":
         assert im.symbols == () and any("symbols unavailable" in n for n in im.notes)
     elif symbols is None:
         assert im.symbols == () and any("no symbol table" in n for n in im.notes)
@@ -110,4 +113,4 @@ def test_flipped_bytes_read_as_pyelftools_reads_them_or_are_named(tmp_path_facto
     raw = bytearray(elf.build())
     for at, value in flips:
         raw[at % len(raw)] = value
-    _compare(tmp_path_factory.mktemp("elf"), bytes(raw))
+    _compare(tmp_path_factory.mktemp("elf"), bytes(raw), strict=False)

@@ -28,8 +28,9 @@ def scenario_from_elf(path: str | Path) -> Scenario:
                               f"RAM below the image: {format_size(ram)}", None, _P, phase="setup"))
         slot += 1
     layout = []
+    stem = Path(path).stem.replace("+", "_") or "elf"  # (once: a Path per segment was a third of the read)
     for j, r in enumerate(ranges):
-        mapping = f"{Path(path).stem.replace('+', '_') or 'elf'}.{j}"
+        mapping = f"{stem}.{j}"
         host.append(HostSpec(mapping, r.size, "rw", "anon", 0, r.image, None, _P))  # as QEMU loads a ROM: host RAM, read-only slot
         kind = "rw" if r.writable else "read-only"
         setup.append(StepSpec("set_memory_region", {"slot": slot, "gpa": r.gpa, "host": HostRef(mapping, 0), "size": r.size,
