@@ -193,7 +193,7 @@ def _program_headers(raw: bytes, h: _Header) -> list[tuple[int, ...]]:
         return []
     if h.phentsize < h.fmt.phdr.size:
         raise _Corrupt(f"corrupt program headers: e_phentsize {h.phentsize} is smaller than a program header ({h.fmt.phdr.size} bytes)")
-    if h.phoff + count * h.phentsize > len(raw):
+    if h.phoff + (count - 1) * h.phentsize + h.fmt.phdr.size > len(raw):  # (the last entry needs only its own bytes)
         raise _Corrupt(f"program header table ({count} entries at offset {h.phoff:#x}) runs past the end of the file ({len(raw)} bytes): truncated")
     unpack = h.fmt.phdr.unpack_from
     return [unpack(raw, h.phoff + i * h.phentsize) for i in range(count)]
@@ -258,7 +258,10 @@ def _symbol_table(raw: bytes, h: _Header) -> tuple[tuple[int, ...], tuple[int, .
         raise _Corrupt(f"the symbol table's section header is not one (sh_type {table[1]}, sh_entsize {table[9]})")
     if table[6] >= count or sections[table[6]][1] != SHT_STRTAB:
         raise _Corrupt(f"the symbol table links to section {table[6]}, not a string table")
-    return table, sections[table[6]]
+    strings = sections[table[6]]
+    if strings[4] + strings[5] > len(raw):
+        raise _Corrupt(f"the symbol names ({strings[5]} bytes at offset {strings[4]:#x}) run past the end of the file")
+    return table, strings
 
 
 def _raw_symbols(raw: bytes, h: _Header, table: tuple[int, ...], strings: tuple[int, ...]) -> list[tuple[str, int, int, int, int]]:
