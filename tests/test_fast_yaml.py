@@ -334,6 +334,8 @@ PLACEMENTS = {
     "flow_slot_then_block": "slots:\n  - {slot: 0, gpa: 0, host: ram}\n  - slot: 1\n    gpa: 0x100000\n    host: rom\n",
     "nel_ls_ps_before": "title: \"a\u2028b\"\n# c\x85# d\ndescription: e\u2029 f\nsteps:\n  - read: 0\n  - read: 4\n",
     "lone_cr_before": "title: a\r# c\rsteps:\n  - read: 0\n  - read: 4\n",
+    "merge_key_before": "base: &b {size: 1M}\nhost:\n  ram:\n    <<: *b\nsteps:\n  - read: 0\n  - read: 4\n",
+    "merge_key_valid": "host:\n  ram: {<<: {size: 1M}}\nsteps:\n  - read: 0\n  - read: 4\n",
     "bad_header": "title: [unclosed\nsteps:\n  - read: 0\n",
     "tag_in_header": "title: !!str x\nsteps:\n  - read: 0\n",
 }

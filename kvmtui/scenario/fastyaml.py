@@ -140,7 +140,7 @@ def plain_scalar(v: str) -> Any:
 
 
 class HasAliases(Exception):
-    """load_fast(..., aliases=False) met an alias."""
+    """load_fast(..., aliases=False) met an alias (or a merge key)."""
 
 
 def load_fast(text: str, name: str, *, aliases: bool = True) -> Any:
@@ -157,6 +157,8 @@ def load_fast(text: str, name: str, *, aliases: bool = True) -> Any:
     except _Careful as c:
         raise _careful_error(text, name, c.fallback) from None
     except _Unsupported:
+        if not aliases:  # a merge key (it comes with an alias): the caller reads the text its own way
+            raise HasAliases from None
         return load_yaml(text, name)
     except _LibyamlMarkedError as e:
         m = e.problem_mark or e.context_mark
