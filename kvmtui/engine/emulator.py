@@ -20,17 +20,20 @@ MmioRead = Callable[[int, int], bytes]  # (phys_addr, len) -> the bytes userspac
 
 
 @dataclass(frozen=True, slots=True)
-class Emulated:
+class AccessDone:
+    """What an access did inside KVM (the emulator's, or the MMU's way): how it ended, the calls on its path,
+    its MMIO exits, the bytes a read or fetch got (complete only when outcome is ok or mmio), pages dirtied."""
+
     outcome: Outcome
     chain: tuple[KernelCall, ...]
     exits: tuple[MmioExit, ...]
-    data: bytes  # what a read or fetch returned (complete only when outcome is ok or mmio)
+    data: bytes
     dirtied: tuple[tuple[int, int], ...]
 
 
 def emulate_access(
     kvm: Kvm, vcpu: Vcpu, kind: AccessKind, gpa: int, size: int, data: bytes, mmio_read: MmioRead, why: str
-) -> Emulated:
+) -> AccessDone:
     p = kvm.profile
     n = p.name_of
     chain: list[KernelCall] = [KernelCall("x86_emulate_instruction", f"{kind} gpa={gpa:#x}, {size} bytes", "", note=why)]
@@ -94,7 +97,7 @@ def emulate_access(
                 KernelCall("handle_emulation_failure", "", "KVM_EXIT_INTERNAL_ERROR", bad=True,
                            note="suberror KVM_INTERNAL_ERROR_EMULATION: cannot fetch an instruction from MMIO")
             )
-            return Emulated(Outcome.INTERNAL_ERROR, tuple(chain), tuple(exits), bytes(out), tuple(dirtied))
+            return AccessDone(Outcome.INTERNAL_ERROR, tuple(chain), tuple(exits), bytes(out), tuple(dirtied))
         answer = chunk if write else mmio_read(fgpa, flen)
         exits.append(MmioExit(fgpa, flen, answer, write))
         if not write:
@@ -103,4 +106,4 @@ def emulate_access(
             KernelCall("vcpu_mmio_write" if write else "vcpu_mmio_read", f"gpa={fgpa:#x}, len={flen}", "KVM_EXIT_MMIO",
                        key=ro_write, note="no in-kernel device: exit to userspace" + (" (read-only slot)" if ro_write else ""))
         )
-    return Emulated(Outcome.MMIO if exits else Outcome.OK, tuple(chain), tuple(exits), bytes(out), tuple(dirtied))
+    return AccessDone(Outcome.MMIO if exits else Outcome.OK, tuple(chain), tuple(exits), bytes(out), tuple(dirtied))

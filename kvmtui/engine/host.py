@@ -140,6 +140,10 @@ class GupResult:
     error: str = ""  # "no vma", "EFAULT", "EHWPOISON", "needs I/O"
 
 
+_GUP_NOT_PRESENT = GupResult(None, False, "not present and writable")
+_GUP_NOT_WRITABLE = GupResult(None, False, "not writable")
+
+
 def vma_is_valid(vma: Vma, write_fault: bool) -> bool:
     """virt/kvm/kvm_main.c (3.7+): may the fault be retried asynchronously?"""
     if not vma.vm_read:
@@ -302,10 +306,10 @@ class HostMemory:
         if p is None and self.runs:  # only where a bulk operation left runs
             p = self._state(hva >> PAGE_SHIFT)
         if p is None or p.pfn is None or not p.writable or p.poisoned:
-            return GupResult(None, False, "not present and writable")
+            return _GUP_NOT_PRESENT
         vma = self.find_vma(hva)
         if vma is None or not vma.vm_write:
-            return GupResult(None, False, "not writable")
+            return _GUP_NOT_WRITABLE
         return GupResult(p.pfn, True)
 
     def get_user_pages(self, hva: int, write: bool, nowait: bool) -> GupResult:
@@ -321,7 +325,7 @@ class HostMemory:
             p = self._state(key)
         if p is not None and p.poisoned:
             return GupResult(None, False, "EHWPOISON")
-        if nowait and self.needs_io(hva, vma):
+        if nowait and (p.pfn is None and p.needs_io if p is not None else vma.mapping.backing == "file"):  # needs_io()
             return GupResult(None, False, "needs I/O")
         if write:
             p = self._faultin_write(p)
@@ -622,20 +626,22 @@ def hva_to_pfn(
     n = profile.name_of
     calls: list[KernelCall] = []
     w = int(write_fault)
+    addr = f"addr={hva:#x}"
     # fast path: only when the caller can use a writable page
     if profile.has_fast_gup_step and (write_fault or map_writable):
         r = host.get_user_pages_fast_only(hva)
-        calls.append(KernelCall("hva_to_pfn_fast", f"addr={hva:#x}", f"pfn {r.pfn:#x}" if r.pfn is not None else "false"))
         if r.pfn is not None:
-            return HvaToPfn(r.pfn, None, True, False, tuple(calls))
+            return HvaToPfn(r.pfn, None, True, False, (KernelCall("hva_to_pfn_fast", addr, f"pfn {r.pfn:#x}"),))
+        calls.append(KernelCall("hva_to_pfn_fast", addr, "false"))
     slow_fn = "hva_to_pfn_slow" if profile.has_fast_gup_step else ("get_user_page_nowait" if nowait else "get_user_pages_fast")
+    slow_args = f"{addr}, write={w}, nowait" if nowait else f"{addr}, write={w}"
     r = host.get_user_pages(hva, write_fault, nowait)
     writable = r.writable and map_writable
     if r.pfn is not None:
         note = "zero page: mapped read-only" if r.pfn == ZERO_PFN else ("read fault mapped writable" if writable and not write_fault else "")
-        calls.append(KernelCall(slow_fn, f"addr={hva:#x}, write={w}{', nowait' if nowait else ''}", f"pfn {r.pfn:#x}", note=note))
+        calls.append(KernelCall(slow_fn, slow_args, f"pfn {r.pfn:#x}", note))
         return HvaToPfn(r.pfn, None, writable, False, tuple(calls))
-    calls.append(KernelCall(slow_fn, f"addr={hva:#x}, write={w}{', nowait' if nowait else ''}", "0 pages", note=r.error))
+    calls.append(KernelCall(slow_fn, slow_args, "0 pages", note=r.error))
     if r.error == "EHWPOISON":
         return HvaToPfn(None, PfnError.HWPOISON, False, False, (*calls, KernelCall("hva_to_pfn", "", n("pfn_hwpoison"), note="page is hardware-poisoned")))
     vma = host.find_vma(hva)

@@ -21,13 +21,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from .addresses import PAGE_SHIFT
 from .guest_memfd import gmem_fault
-from .host import ZERO_PFN, PfnError, hva_to_pfn
+from .host import ZERO_PFN, HvaToPfn, PfnError, hva_to_pfn
 from .kvm import Kvm, Vcpu
+from .memslots import MemSlot
 from .mmu_state import Spte
 from .records import KernelCall, SpteState
 
-_RW, _RO, _WP = SpteState.RW, SpteState.RO, SpteState.WP
+_RW, _RO, _WP, _MMIO = SpteState.RW, SpteState.RO, SpteState.WP, SpteState.MMIO
 
 
 class PfResult(Enum):
@@ -44,105 +46,145 @@ class Fault:
     dirtied: tuple[tuple[int, int], ...] = ()
 
 
+_ERROR_CODE = {(True, False): "PFERR_WRITE", (False, True): "PFERR_FETCH", (False, False): "PFERR_READ", (True, True): "PFERR_WRITE"}
+
+
 def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool) -> Fault:
-    """kvm_mmu_page_fault() for the page of gpa, as the era handles it."""
-    p = kvm.profile
-    n = p.name_of
-    modern = p.mmio_spte_generation
-    gfn = gpa >> 12
+    """kvm_mmu_page_fault() for the page of gpa, as the era handles it: a cached mmio spte first, then the
+    guest walk, the memslot, the pfn (kvm_faultin_pfn), and the spte (FNAME(fetch) -> mmu_set_spte)."""
+    gfn = gpa >> PAGE_SHIFT
     chain: list[KernelCall] = []
-
     spte = kvm.sptes.get(gfn)
-    if spte is not None and spte.state is SpteState.MMIO:
-        if modern and spte.gen != kvm.memslots.generation:
-            chain.append(
-                KernelCall("handle_mmio_page_fault", f"addr={gpa:#x}", "RET_PF_INVALID",
-                           note=f"mmio spte of generation {spte.gen}, memslots are at {kvm.memslots.generation}: stale, fault normally")
-            )
-            kvm.sptes.zap(gfn)
-        else:
-            chain.append(
-                KernelCall("handle_mmio_page_fault", f"addr={gpa:#x}", "RET_PF_EMULATE" if modern else "RET_MMIO_PF_EMULATE",
-                           note="cached mmio spte: emulate without looking up a memslot")
-            )
-            return Fault(PfResult.EMULATE, tuple(chain))
-
-    error_code = "PFERR_WRITE" if write else ("PFERR_FETCH" if fetch else "PFERR_READ")
-    chain.append(KernelCall(n("page_fault"), f"cr2_or_gpa={gpa:#x}, error_code={error_code}|PFERR_USER"))
-    gpte_dirty = gfn in kvm.gpte_dirty
-    if write and not gpte_dirty:
-        # The guest walk comes before the memslot lookup: the Dirty bit is set whatever the gpa holds. (Not a
-        # chain entry: it matters only to a later read fault, whose set_spte note says so.)
-        kvm.gpte_dirty.add(gfn)
+    if spte is not None and spte.state is _MMIO and handle_mmio_page_fault(kvm, gpa, spte, chain):
+        return Fault(PfResult.EMULATE, tuple(chain))
+    n = kvm.profile.name_of
+    chain.append(KernelCall(n("page_fault"), f"cr2_or_gpa={gpa:#x}, error_code={_ERROR_CODE[write, fetch]}|PFERR_USER"))
+    gpte_dirty = _walk_addr(kvm, gfn, write)
     slot = kvm.memslots.search_memslots(gfn)
     chain.append(KernelCall(n("gfn_to_memslot"), f"gfn={gfn:#x}", f"slot {slot.id}" if slot else "NULL"))
     if slot is None:
         return _noslot_fault(kvm, vcpu, gfn, chain)
     if slot.gmem_hva is not None:
         return gmem_fault(kvm, slot, gfn, write, chain)
-
     if slot.readonly and write:
-        # The seed: the read-only decision is taken from the slot flag alone, before any host lookup.
-        chain.append(KernelCall(n("gfn_to_hva"), f"slot={slot.id}, gfn={gfn:#x}, write=1", n("hva_ro_bad"), note="write to a KVM_MEM_READONLY slot"))
-        chain.append(KernelCall(n("gfn_to_pfn"), f"gfn={gfn:#x}", n("pfn_ro_fault")))
-        ret = "RET_PF_EMULATE" if modern else "1 = emulate"
-        chain.append(
-            KernelCall(n("handle_error"), f"pfn={n('pfn_ro_fault')}", ret, key=True,
-                       note="no spte installed and no mmio info cached: later reads still hit the ROM")
-        )
-        return Fault(PfResult.EMULATE, tuple(chain))
+        return _readonly_write_fault(kvm, slot, gfn, chain)
+    r = kvm_faultin_pfn(kvm, slot, gfn, write, chain)
+    if r.error is not None:
+        return kvm_handle_error_pfn(kvm, r.error, chain)
+    assert r.pfn is not None
+    return mmu_set_spte(kvm, vcpu, slot, gfn, write, gpte_dirty, r.pfn, r.writable, chain)
 
+
+def handle_mmio_page_fault(kvm: Kvm, gpa: int, spte: Spte, chain: list[KernelCall]) -> bool:
+    """A cached mmio spte: emulate without looking up a memslot (True), or, modern, a stale one of an older
+    memslot generation: zap it and fault normally (False)."""
+    modern = kvm.profile.mmio_spte_generation
+    if modern and spte.gen != kvm.memslots.generation:
+        chain.append(
+            KernelCall("handle_mmio_page_fault", f"addr={gpa:#x}", "RET_PF_INVALID",
+                       note=f"mmio spte of generation {spte.gen}, memslots are at {kvm.memslots.generation}: stale, fault normally")
+        )
+        kvm.sptes.zap(gpa >> PAGE_SHIFT)
+        return False
+    chain.append(
+        KernelCall("handle_mmio_page_fault", f"addr={gpa:#x}", "RET_PF_EMULATE" if modern else "RET_MMIO_PF_EMULATE",
+                   note="cached mmio spte: emulate without looking up a memslot")
+    )
+    return True
+
+
+def _walk_addr(kvm: Kvm, gfn: int, write: bool) -> bool:
+    """FNAME(walk_addr_generic): whether the guest PTE was dirty before this fault. A faulting write sets its
+    Dirty bit (FNAME(update_accessed_dirty_bits)); the walk comes before the memslot lookup, so the bit is set
+    whatever the gpa holds. (Not a chain entry: it matters only to a later read fault, whose set_spte note
+    says so.)"""
+    gpte_dirty = kvm.gpte_dirty
+    if gfn in gpte_dirty:
+        return True
+    if write:
+        gpte_dirty.add(gfn)
+    return False
+
+
+def _readonly_write_fault(kvm: Kvm, slot: MemSlot, gfn: int, chain: list[KernelCall]) -> Fault:
+    """The seed: the read-only decision is taken from the slot flag alone, before any host lookup."""
+    n = kvm.profile.name_of
+    chain.append(KernelCall(n("gfn_to_hva"), f"slot={slot.id}, gfn={gfn:#x}, write=1", n("hva_ro_bad"), note="write to a KVM_MEM_READONLY slot"))
+    chain.append(KernelCall(n("gfn_to_pfn"), f"gfn={gfn:#x}", n("pfn_ro_fault")))
+    ret = "RET_PF_EMULATE" if kvm.profile.mmio_spte_generation else "1 = emulate"
+    chain.append(
+        KernelCall(n("handle_error"), f"pfn={n('pfn_ro_fault')}", ret, key=True,
+                   note="no spte installed and no mmio info cached: later reads still hit the ROM")
+    )
+    return Fault(PfResult.EMULATE, tuple(chain))
+
+
+def kvm_faultin_pfn(kvm: Kvm, slot: MemSlot, gfn: int, write: bool, chain: list[KernelCall]) -> HvaToPfn:
+    """__gfn_to_hva_memslot() then hva_to_pfn(), first without waiting for I/O; when that would wait (async
+    pf, or KVM_PFN_ERR_NEEDS_IO), again synchronously: the guest has not enabled async page faults."""
+    p = kvm.profile
     hva = slot.hva_of(gfn)
-    chain.append(KernelCall(n("gfn_to_hva"), f"slot={slot.id}, gfn={gfn:#x}, write={int(write)}", f"{hva:#x}"))
+    chain.append(KernelCall(p.name_of("gfn_to_hva"), f"slot={slot.id}, gfn={gfn:#x}, write={int(write)}", f"{hva:#x}"))
     map_writable = not slot.readonly
     r = hva_to_pfn(p, kvm.host, hva, write, map_writable, nowait=True)
-    chain.extend(r.chain)
+    chain += r.chain
     if r.async_ or r.error is PfnError.NEEDS_IO:
         chain.append(
-            KernelCall("kvm_arch_setup_async_pf" if modern else "try_async_pf", "", "false",
+            KernelCall("kvm_arch_setup_async_pf" if p.mmio_spte_generation else "try_async_pf", "", "false",
                        note="the guest has not enabled async page faults: fault the page in synchronously")
         )
         r = hva_to_pfn(p, kvm.host, hva, write, map_writable, nowait=False)
-        chain.extend(r.chain)
-    if r.error is PfnError.HWPOISON:
+        chain += r.chain
+    return r
+
+
+def kvm_handle_error_pfn(kvm: Kvm, error: PfnError, chain: list[KernelCall]) -> Fault:
+    """An error pfn: SIGBUS for a poisoned page, else KVM_RUN returns -EFAULT."""
+    n = kvm.profile.name_of
+    if error is PfnError.HWPOISON:
         chain.append(
-            KernelCall(n("handle_error"), f"pfn={n('pfn_hwpoison')}", "RET_PF_RETRY" if modern else "0", bad=True,
+            KernelCall(n("handle_error"), f"pfn={n('pfn_hwpoison')}", "RET_PF_RETRY" if kvm.profile.mmio_spte_generation else "0", bad=True,
                        note="kvm_send_hwpoison_signal(): SIGBUS (BUS_MCEERR_AR) to the vCPU thread")
         )
         return Fault(PfResult.HWPOISON, tuple(chain))
-    if r.error is not None:
-        chain.append(KernelCall(n("handle_error"), f"pfn={n('pfn_fault')}", "-EFAULT", bad=True, note="KVM_RUN returns -EFAULT"))
-        return Fault(PfResult.EFAULT, tuple(chain))
+    chain.append(KernelCall(n("handle_error"), f"pfn={n('pfn_fault')}", "-EFAULT", bad=True, note="KVM_RUN returns -EFAULT"))
+    return Fault(PfResult.EFAULT, tuple(chain))
 
-    assert r.pfn is not None
-    # FNAME(protect_clean_gpte): a read or fetch through a clean guest PTE loses ACC_WRITE_MASK; through a
-    # dirty one it keeps it, and make_spte() then maps the page writable if hva_to_pfn() said it may.
-    writable = write or (gpte_dirty and r.writable)
-    state = SpteState.RW if writable else SpteState.RO
-    if write:
-        why = ""
-    elif slot.readonly:
-        why = "read-only slot: mapped without W"
-    elif r.pfn == ZERO_PFN:
-        why = "the shared zero page, mapped without W"
-    elif not gpte_dirty:
-        why = "read through a clean guest PTE: mapped without W until the first write"
-    elif writable:
-        why = "read through a dirty guest PTE of a writable host page: mapped writable"
-    else:
-        why = "the host page is not writable in the VMM's page tables: mapped without W"
-    kvm.sptes.install(gfn, Spte(state, r.pfn))
+
+def mmu_set_spte(
+    kvm: Kvm, vcpu: Vcpu, slot: MemSlot, gfn: int, write: bool, gpte_dirty: bool, pfn: int, host_writable: bool,
+    chain: list[KernelCall],
+) -> Fault:
+    """Install the spte. FNAME(protect_clean_gpte): a read or fetch through a clean guest PTE loses
+    ACC_WRITE_MASK; through a dirty one it keeps it, and make_spte() then maps the page writable if
+    hva_to_pfn() said it may, and marks it dirty in the slot (mark_page_dirty_in_slot)."""
+    writable = write or (gpte_dirty and host_writable)
+    kvm.sptes.install(gfn, Spte(_RW if writable else _RO, pfn))
     chain.append(
-        KernelCall(n("set_spte"), f"gfn={gfn:#x}, pfn={r.pfn:#x}, {'writable' if writable else 'read-only'}",
-                   "RET_PF_FIXED" if modern else "0", note=why)
+        KernelCall(kvm.profile.name_of("set_spte"), f"gfn={gfn:#x}, pfn={pfn:#x}, {'writable' if writable else 'read-only'}",
+                   "RET_PF_FIXED" if kvm.profile.mmio_spte_generation else "0", note=_spte_note(slot, write, gpte_dirty, writable, pfn))
     )
-    dirtied: tuple[tuple[int, int], ...] = ()
     if writable:
         d = kvm.mark_page_dirty(slot, gfn, vcpu.id)
         if d is not None:
-            dirtied = (d,)
             chain.append(kvm.dirty_call(vcpu.id, d))
-    return Fault(PfResult.FIXED, tuple(chain), dirtied)
+            return Fault(PfResult.FIXED, tuple(chain), (d,))
+    return Fault(PfResult.FIXED, tuple(chain))
+
+
+def _spte_note(slot: MemSlot, write: bool, gpte_dirty: bool, writable: bool, pfn: int) -> str:
+    """Why the spte is mapped as it is, for a read or fetch fault."""
+    if write:
+        return ""
+    if slot.readonly:
+        return "read-only slot: mapped without W"
+    if pfn == ZERO_PFN:
+        return "the shared zero page, mapped without W"
+    if not gpte_dirty:
+        return "read through a clean guest PTE: mapped without W until the first write"
+    if writable:
+        return "read through a dirty guest PTE of a writable host page: mapped writable"
+    return "the host page is not writable in the VMM's page tables: mapped without W"
 
 
 def _noslot_fault(kvm: Kvm, vcpu: Vcpu, gfn: int, chain: list[KernelCall]) -> Fault:

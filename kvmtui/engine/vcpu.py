@@ -5,23 +5,33 @@ nothing; otherwise it faults. A fault that installs an spte lets the access go o
 -EFAULT or SIGBUS ends it; one that needs emulation hands the whole access to the emulator, which then
 does every fragment by its own rules (kvm-semantics.md h).
 Emulated: every access goes through the instruction emulator, as CPL0 code does on this host.
+
+This is the hot loop of every long trace: enum members are compared by identity and their text read from
+`_value_` (a plain attribute; `.value` and `str()` go through Python-level enum code), and each record is
+built once, directly.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from .addresses import PAGE_MASK, PAGE_SHIFT, split_at_pages
-from .emulator import MmioRead, emulate_access
-from .kvm import Kvm
+from .addresses import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, split_at_pages
+from .emulator import AccessDone, MmioRead, emulate_access
+from .kvm import Kvm, Vcpu
 from .mmu import PfResult, page_fault, spte_permits
-from .records import KernelCall, MmioExit, SpteChange, StepRecord
+from .records import KernelCall, SpteChange, SpteState, StepRecord
 from .uapi import KVM_EXIT_DIRTY_RING_FULL, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO, AccessKind, Outcome
 
 AccessPath = Literal["native", "emulated"]
 _WRITE, _FETCH = AccessKind.WRITE, AccessKind.FETCH
+_OK, _MMIO = Outcome.OK, Outcome.MMIO
+_FIXED, _EMULATE, _EFAULT = PfResult.FIXED, PfResult.EMULATE, PfResult.EFAULT
 _HIT_NOTE = "translated by the existing spte: KVM is not involved"
+_CPL0 = "emulated access path (CPL0 code on this host)"
 ACCESS_PATHS: tuple[str, ...] = ("native", "emulated")
+# What KVM_RUN hands to userspace for an access that ends this way (None: it does not return).
+_EXIT_REASON = {Outcome.MMIO.value: KVM_EXIT_MMIO, Outcome.INTERNAL_ERROR.value: KVM_EXIT_INTERNAL_ERROR,
+                Outcome.DIRTY_RING_FULL.value: KVM_EXIT_DIRTY_RING_FULL}
 
 
 def kvm_access(
@@ -34,106 +44,124 @@ def kvm_access(
     path: AccessPath,
     mmio_read: MmioRead,
 ) -> StepRecord:
-    write = kind is _WRITE
-    sptes = kvm.sptes
-    if path == "native" and kind is not _FETCH and (gpa & PAGE_MASK) + size <= 4096:
-        # The hot path: a read or write of one page whose spte already allows it. The hardware does it alone.
-        gfn = gpa >> PAGE_SHIFT
-        spte = sptes.get(gfn)
-        if spte_permits(spte, write):
-            slot = kvm.memslots.search_memslots(gfn)
-            assert slot is not None, "an spte that permits access always belongs to a slot"
-            hva = slot.native_hva(gfn) + (gpa & PAGE_MASK)
-            if write:
-                kvm.host.write(hva, value.to_bytes(size, "little"))  # type: ignore[union-attr]
-                got = value
-            else:
-                got = int.from_bytes(kvm.host.read(hva, size), "little")
-            assert spte is not None  # spte_permits(None, ...) is False
-            st = spte.state
-            return StepRecord(
-                op=kind.value,
-                args={"vcpu": vcpu_id, "gpa": gpa, "size": size, "value": value} if write else {"vcpu": vcpu_id, "gpa": gpa, "size": size},
-                outcome="ok",
-                chain=(KernelCall("(hardware)", f"{kind.value} gpa={gpa:#x}, {size} bytes", f"spte {st.value}: no exit", note=_HIT_NOTE),),
-                spte=(SpteChange(gfn, st, st),),
-                value=got,
-                slot=slot.id,
-                hva=hva,
-                pfn=spte.pfn,
-            )
+    """The access as the guest's instruction makes it: the hardware alone when the sptes allow it, else
+    KVM's fault path (native) or its instruction emulator (emulated)."""
+    one_page = (gpa & PAGE_MASK) + size <= PAGE_SIZE
+    if path == "native" and kind is not _FETCH and one_page:
+        hit = _spte_hit(kvm, vcpu_id, kind, gpa, size, value)
+        if hit is not None:
+            return hit
     vcpu = kvm.vcpu(vcpu_id)
-    fetch = kind is AccessKind.FETCH
-    data = (value or 0).to_bytes(size, "little") if write else b""
-    frags = split_at_pages(gpa, size) if (gpa & PAGE_MASK) + size > 4096 else [(gpa, size)]
-    before = [sptes.state(f[0] >> PAGE_SHIFT) for f in frags]
+    data = (value or 0).to_bytes(size, "little") if kind is _WRITE else b""
+    frags = [(gpa, size)] if one_page else split_at_pages(gpa, size)
+    state = kvm.sptes.state
+    before = [state(f >> PAGE_SHIFT) for f, _ in frags]
+    if path == "native":
+        done = _native_access(kvm, vcpu, kind, gpa, size, data, frags, before, mmio_read)
+    else:
+        done = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, _CPL0)
+    return _access_record(kvm, vcpu_id, kind, gpa, size, value, path, frags, before, done)
+
+
+def _spte_hit(kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, value: int | None) -> StepRecord | None:
+    """A read or write within one page whose spte already allows it: the hardware does it alone, KVM is
+    not involved. None when the spte does not allow it (the access faults)."""
+    gfn = gpa >> PAGE_SHIFT
+    spte = kvm.sptes.get(gfn)
+    write = kind is _WRITE
+    if not spte_permits(spte, write):
+        return None
+    assert spte is not None  # spte_permits(None, ...) is False
+    slot = kvm.memslots.search_memslots(gfn)
+    assert slot is not None, "an spte that permits access always belongs to a slot"
+    hva = slot.native_hva(gfn) + (gpa & PAGE_MASK)
+    op = kind._value_
+    if write:
+        kvm.host.write(hva, value.to_bytes(size, "little"))  # type: ignore[union-attr]
+        got = value
+        args = {"vcpu": vcpu_id, "gpa": gpa, "size": size, "value": value}
+    else:
+        got = int.from_bytes(kvm.host.read(hva, size), "little")
+        args = {"vcpu": vcpu_id, "gpa": gpa, "size": size}
+    st = spte.state
+    return StepRecord(
+        op, args, "ok",
+        (KernelCall("(hardware)", f"{op} gpa={gpa:#x}, {size} bytes", f"spte {st._value_}: no exit", _HIT_NOTE),),
+        spte=(SpteChange(gfn, st, st),), value=got, slot=slot.id, hva=hva, pfn=spte.pfn,
+    )
+
+
+def _native_access(
+    kvm: Kvm, vcpu: Vcpu, kind: AccessKind, gpa: int, size: int, data: bytes,
+    frags: list[tuple[int, int]], before: list[SpteState], mmio_read: MmioRead,
+) -> AccessDone:
+    """The MMU's way, page by page: kvm_mmu_page_fault() for each page whose spte does not allow the access.
+
+    A fetch takes the same fault path as a read: __kvm_faultin_pfn() asks hva_to_pfn() for write access only
+    when fault->write, so a fetch through a writable slot over host memory without PROT_WRITE is mapped like
+    a read of it (kvm-semantics.md h, measured on this machine)."""
+    write = kind is _WRITE
+    fetch = kind is _FETCH
+    get = kvm.sptes.get
     chain: list[KernelCall] = []
     dirtied: list[tuple[int, int]] = []
-    outcome = Outcome.OK
-    exits: tuple[MmioExit, ...] = ()
-    result = b""
+    for fgpa, _ in frags:
+        if spte_permits(get(fgpa >> PAGE_SHIFT), write):
+            continue
+        f = page_fault(kvm, vcpu, fgpa, write, fetch)
+        chain += f.chain
+        dirtied += f.dirtied
+        if f.result is _FIXED:
+            if f.dirtied and kvm.vm.dirty_ring_size and kvm.vm.ring(vcpu.id).soft_full:
+                # kvm_dirty_ring_check_request() on the way back in: the vCPU stops before the instruction
+                # is retried, so the write does not land (kvm-semantics §i F11)
+                return AccessDone(Outcome.DIRTY_RING_FULL, tuple(chain), (), b"", tuple(dirtied))
+            continue
+        if f.result is _EMULATE:
+            em = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, f"page fault at {fgpa:#x} asked for emulation")
+            return AccessDone(em.outcome, (*chain, *em.chain), em.exits, em.data, (*dirtied, *em.dirtied))
+        return AccessDone(Outcome.EFAULT if f.result is _EFAULT else Outcome.HWPOISON, tuple(chain), (), b"", tuple(dirtied))
+    # Every page has an spte that allows the access: the hardware completes it.
+    result = _through_sptes(kvm, frags, write, data)
+    if not chain:
+        states = "/".join(s._value_ for s in before)
+        chain.append(KernelCall("(hardware)", f"{kind._value_} gpa={gpa:#x}, {size} bytes", f"spte {states}: no exit", _HIT_NOTE))
+    return AccessDone(_OK, tuple(chain), (), result, tuple(dirtied))
 
-    if path == "native":
-        emulate_why = ""
-        # A fetch takes the same fault path as a read: __kvm_faultin_pfn() asks hva_to_pfn() for write access
-        # only when fault->write, so a fetch through a writable slot over host memory without PROT_WRITE is
-        # mapped like a read of it (kvm-semantics.md h, measured on this machine).
-        for fgpa, _ in frags:
-            if spte_permits(sptes.get(fgpa >> PAGE_SHIFT), write):
-                continue
-            f = page_fault(kvm, vcpu, fgpa, write, fetch)
-            chain.extend(f.chain)
-            dirtied.extend(f.dirtied)
-            if f.result is PfResult.FIXED:
-                if f.dirtied and kvm.vm.dirty_ring_size and kvm.vm.ring(vcpu_id).soft_full:
-                    # kvm_dirty_ring_check_request() on the way back in: the vCPU stops before the instruction
-                    # is retried, so the write does not land (kvm-semantics §i F11)
-                    outcome = Outcome.DIRTY_RING_FULL
-                    break
-                continue
-            if f.result is PfResult.EMULATE:
-                emulate_why = f"page fault at {fgpa:#x} asked for emulation"
-                break
-            outcome = Outcome.EFAULT if f.result is PfResult.EFAULT else Outcome.HWPOISON
-            break
-        else:
-            # Every page has an spte that allows the access: the hardware completes it.
-            result = _through_sptes(kvm, frags, write, data)
-            if not chain:
-                states = "/".join(str(s) for s in before)
-                chain.append(KernelCall("(hardware)", f"{kind} gpa={gpa:#x}, {size} bytes", f"spte {states}: no exit", note=_HIT_NOTE))
-        if emulate_why:
-            em = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, emulate_why)
-            chain.extend(em.chain)
-            dirtied.extend(em.dirtied)
-            outcome, exits, result = em.outcome, em.exits, em.data
-    else:
-        em = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, "emulated access path (CPL0 code on this host)")
-        chain.extend(em.chain)
-        dirtied.extend(em.dirtied)
-        outcome, exits, result = em.outcome, em.exits, em.data
 
+def _access_record(
+    kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, value: int | None, path: AccessPath,
+    frags: list[tuple[int, int]], before: list[SpteState], done: AccessDone,
+) -> StepRecord:
+    """The record of an access that went through KVM: what it returned, and the sptes of its pages after."""
     gfn0 = gpa >> PAGE_SHIFT
     slot = kvm.memslots.search_memslots(gfn0)
+    sptes = kvm.sptes
     spte0 = sptes.get(gfn0)
-    if outcome is Outcome.OK or outcome is Outcome.MMIO:
-        got = value if write else int.from_bytes(result, "little")
+    write = kind is _WRITE
+    outcome = done.outcome._value_
+    got = None  # the access did not complete
+    if outcome == "ok" or outcome == "mmio":
+        got = value if write else int.from_bytes(done.data, "little")
+    if len(frags) == 1:
+        spte: tuple[SpteChange, ...] = (SpteChange(gfn0, before[0], sptes.state(gfn0)),)
     else:
-        got = None
-    exit_reason = {Outcome.MMIO: KVM_EXIT_MMIO, Outcome.INTERNAL_ERROR: KVM_EXIT_INTERNAL_ERROR,
-                   Outcome.DIRTY_RING_FULL: KVM_EXIT_DIRTY_RING_FULL}.get(outcome)
+        spte = tuple(SpteChange(f >> PAGE_SHIFT, b, sptes.state(f >> PAGE_SHIFT)) for (f, _), b in zip(frags, before, strict=True))
+    hva = None
+    if slot is not None:
+        hva = (slot.native_hva(gfn0) if path == "native" else slot.hva_of(gfn0)) + (gpa & PAGE_MASK)
     return StepRecord(
-        op=str(kind),
-        args={"vcpu": vcpu_id, "gpa": gpa, "size": size, **({"value": value} if write else {})},
-        outcome=str(outcome),
-        chain=tuple(chain),
-        exits=tuple(exits),
-        exit_reason=exit_reason,
-        spte=tuple(SpteChange(f[0] >> PAGE_SHIFT, b, sptes.state(f[0] >> PAGE_SHIFT)) for f, b in zip(frags, before, strict=True)),
-        dirtied=tuple(dict.fromkeys(dirtied)),
+        op=kind._value_,
+        args={"vcpu": vcpu_id, "gpa": gpa, "size": size, "value": value} if write else {"vcpu": vcpu_id, "gpa": gpa, "size": size},
+        outcome=outcome,
+        chain=done.chain,
+        exits=done.exits,
+        exit_reason=_EXIT_REASON.get(outcome),
+        spte=spte,
+        dirtied=tuple(dict.fromkeys(done.dirtied)) if done.dirtied else (),
         value=got,
         slot=slot.id if slot else None,
-        hva=(slot.native_hva(gfn0) if path == "native" else slot.hva_of(gfn0)) + (gpa & PAGE_MASK) if slot else None,
+        hva=hva,
         pfn=spte0.pfn if spte0 is not None else None,
     )
 
