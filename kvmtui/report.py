@@ -17,18 +17,18 @@ from .runner import TraceEntry
 
 def entry_json(run: Run, e: TraceEntry) -> dict[str, Any]:
     r = e.record
-    spec = e.spec
-    out: dict[str, Any] = {
-        "step": e.index,
-        "phase": spec.phase,
-        "op": r.op,
-        "outcome": r.outcome,
-        "expect_met": e.expect_met,
-        "note": spec.note if spec.note_variants is None else spec.note_for(run.kernel, run.path),
-    }
     if r.is_access:
-        _access_json(run, r, out)
+        out = _access_json(run, e)
     else:
+        spec = e.spec
+        out = {
+            "step": e.index,
+            "phase": spec.phase,
+            "op": r.op,
+            "outcome": r.outcome,
+            "expect_met": e.expect_met,
+            "note": spec.note_for(run.kernel, run.path),
+        }
         _other_json(run, r, out)
     out["summary"] = r.summary
     if e.unmet:
@@ -38,20 +38,12 @@ def entry_json(run: Run, e: TraceEntry) -> dict[str, Any]:
     return out
 
 
-def _access_json(run: Run, r: StepRecord, out: dict[str, Any]) -> None:
-    """The fields of a guest access (the hot path of a long trace: written out without helpers)."""
+def _access_json(run: Run, e: TraceEntry) -> dict[str, Any]:
+    """A guest access, the hot path of a long trace: one dict display in the contract's key order."""
+    r = e.record
+    spec = e.spec
     a = r.args
     gpa = a["gpa"]
-    out["vcpu"] = a["vcpu"]
-    out["gpa"] = gpa
-    out["size"] = a["size"]
-    out["value"] = r.value
-    out["slot"] = r.slot
-    out["hva"] = r.hva
-    out["pfn"] = r.pfn
-    out["symbol"] = run.symbol(gpa)
-    out["exits"] = [{"reason": "KVM_EXIT_MMIO", "phys_addr": x.phys_addr, "len": x.len, "data": x.data.hex(), "is_write": x.is_write}
-                    for x in r.exits]
     chain = []
     for c in r.chain:
         call: dict[str, str | bool] = {"fn": c.fn, "ret": c.ret, "args": c.args}
@@ -60,13 +52,32 @@ def _access_json(run: Run, r: StepRecord, out: dict[str, Any]) -> None:
         if c.key:
             call["key"] = True
         chain.append(call)
-    out["chain"] = chain
-    # SpteState is a StrEnum: orjson writes its value, which is its str()
-    out["spte"] = [{"gfn": s.gfn, "before": s.before, "after": s.after} for s in r.spte]
+    out = {
+        "step": e.index,
+        "phase": spec.phase,
+        "op": r.op,
+        "outcome": r.outcome,
+        "expect_met": e.expect_met,
+        "note": spec.note if spec.note_variants is None else spec.note_for(run.kernel, run.path),
+        "vcpu": a["vcpu"],
+        "gpa": gpa,
+        "size": a["size"],
+        "value": r.value,
+        "slot": r.slot,
+        "hva": r.hva,
+        "pfn": r.pfn,
+        "symbol": run.symbol(gpa),
+        "exits": [{"reason": "KVM_EXIT_MMIO", "phys_addr": x.phys_addr, "len": x.len, "data": x.data.hex(), "is_write": x.is_write}
+                  for x in r.exits] if r.exits else [],
+        "chain": chain,
+        # SpteState is a StrEnum: orjson writes its value, which is its str()
+        "spte": [{"gfn": s.gfn, "before": s.before, "after": s.after} for s in r.spte],
+    }
     if r.exit_reason:
         out["exit_reason"] = r.exit_reason
     if r.dirtied:
         out["dirtied"] = [{"slot": s, "page": p} for s, p in r.dirtied]
+    return out
 
 
 def _other_json(run: Run, r: StepRecord, out: dict[str, Any]) -> None:
