@@ -178,3 +178,32 @@ async def test_goto_a_symbol_in_the_live_app():
         assert not isinstance(app.screen, Prompt), "goto refused the symbol"
         assert app.query_one(MemslotTable).selected == 2
         assert app.run_.symbol_address("reset_vector") == 0xFFFFFFF0
+
+
+def test_check_live_leaves_a_step_it_cannot_perform_unchecked(tmp_path, capsys):
+    f = tmp_path / "poison.yaml"
+    f.write_text("host:\n  ram: {size: 64K}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - poison: {host: ram}\n    expect: ok\n")
+    assert main(["check", "--live", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "0 expectations met, 1 unchecked" in out and "unchecked: outcome: not performed here: poison" in out
+
+
+@pytest.mark.asyncio
+async def test_the_live_app_shows_unchecked_expectations_as_such(tmp_path):
+    from kvmtui.tui.app import KvmApp
+    from kvmtui.tui.widgets.panels import StatusLine
+
+    f = tmp_path / "unseen.yaml"
+    f.write_text(UNSEEN)
+    app = KvmApp(str(f), live=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("home", "n")  # step 2: the read that expects an spte
+        await pilot.pause()
+        assert app.index == 1
+        status = str(app.query_one(StatusLine).render())
+        assert "expect ?" in status and "expect ✓" not in status
+        body = str(app.query_one("#resolution-body").render())
+        assert "? unchecked (not visible live): spte: expected ro" in body and "expectation met" not in body
+        await pilot.press("n", "n")  # step 4: a read, its value checked
+        await pilot.pause()
+        assert "expect ✓" in str(app.query_one(StatusLine).render())

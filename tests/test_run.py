@@ -70,6 +70,15 @@ def test_the_judge_gives_each_expected_field_a_verdict():
     assert judge(Expect(value=0x90), _read(op="fetch"), SIMULATED).unmet == ("value: expected 0x90, got nothing (the access did not complete)",)
 
 
+def test_a_step_the_backend_did_not_perform_is_unchecked_live_and_unmet_simulated():
+    poison = StepRecord("poison", {"hva": 0, "size": 4096}, "unsupported", message="poison: not done live")
+    live = judge(Expect(outcome="ok"), poison, LIVE)
+    assert live.unmet == () and live.unchecked == ("outcome: not performed here: poison: not done live",)
+    assert judge(Expect(outcome="ok"), poison, SIMULATED).unmet == ("outcome: expected ok, got unsupported",)
+    assert judge(Expect(outcome="unsupported"), poison, LIVE).unmet == ()  # expected so: checked, and met
+    assert [j.verdict for j in judge(Expect(outcome="unsupported"), poison, LIVE).judgements] == [Verdict.MET]
+
+
 def test_an_unchecked_expectation_is_never_counted_as_met():
     rec = _read(value=7)
     sc = parse_scenario("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - read: 0x1000\n    expect: {spte: ro}\n", "<u>")
