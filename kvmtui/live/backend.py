@@ -76,9 +76,8 @@ class LiveRun:
         # The slot table as the kernel accepted it: each accepted set_memory_region commits to it (bumping
         # its generation, as install_new_memslots() does), and omitted fields of later steps are read from it.
         self.kvm = Kvm(get_profile("modern"), settings=self.settings)
-        self._commits: list[tuple[int, MemslotUpdate] | None] = []  # per step: (address space, what it committed)
+        self._commits: dict[int, tuple[int, MemslotUpdate]] = {}  # step index -> (address space, what it committed)
         self._snapshot: tuple[int, Kvm] = (0, self.kvm.copy())  # the table after some step, to replay from
-        self._committed: tuple[int, MemslotUpdate] | None = None  # by the step being applied
         self.maps: dict[str, _LiveMapping] = {}
         # Fixed addresses mmap refused (e.g. a range crossing the user address limit): ioctls get the
         # scenario's own address, so the kernel judges the range the scenario wrote.
@@ -203,9 +202,7 @@ class LiveRun:
         while len(self._entries) <= i:
             j = len(self._entries)
             spec = self.specs[j]
-            self._committed = None
             rec = self._apply(resolve_step(spec, self.layout, self.kvm.memslots_of))
-            self._commits.append(self._committed)
             # The modern era's expectations: this kernel is one (kvm-semantics.md e).
             self._entries.append(entry_of(j, spec, rec, "modern", self.path, LIVE))
         return self._entries[i]
@@ -219,7 +216,8 @@ class LiveRun:
         if at > n:
             at, kvm = 0, Kvm(get_profile("modern"), settings=self.settings)
         kvm = kvm.copy()
-        for commit in self._commits[at:n]:
+        for j in range(at, n):
+            commit = self._commits.get(j)
             if commit is not None:
                 kvm.memslots_of(commit[0]).commit(commit[1])
         self._snapshot = (n, kvm)
@@ -315,7 +313,7 @@ class LiveRun:
                           gmem=gmem, gmem_offset=m.guest_memfd_offset if gmem else 0, ioctl=old.ioctl if old is not None else m.ioctl)
         update = MemslotUpdate(0, kind, old, new, ())
         table.commit(update)
-        self._committed = (as_id, update)
+        self._commits[len(self._entries)] = (as_id, update)  # the step being applied
         return kind
 
     def _dirty_log(self, slot: int) -> StepRecord:
