@@ -207,3 +207,28 @@ async def test_the_live_app_shows_unchecked_expectations_as_such(tmp_path):
         await pilot.press("n", "n")  # step 4: a read, its value checked
         await pilot.pause()
         assert "expect ✓" in str(app.query_one(StatusLine).render())
+
+
+@pytest.mark.asyncio
+async def test_the_live_apps_memslot_table_follows_the_steps(tmp_path):
+    """Step by step, forth and back, the app's memslot table is the table the kernel accepted (it was
+    drawn once and never again when the live generation stayed 0)."""
+    from kvmtui.tui.app import KvmApp
+    from kvmtui.tui.widgets.memslots import MemslotTable
+
+    f = tmp_path / "slots.yaml"
+    f.write_text(SLOTS)
+    sim = ScenarioRun(parse_scenario(SLOTS, "<slots>"), "modern", settings=host_settings())
+    app = KvmApp(str(f), live=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("home")
+        order = [*range(len(sim)), *range(len(sim) - 2, -1, -3)]  # forth, then back in strides
+        for i in order:
+            while app.index != i:
+                await pilot.press("n" if app.index < i else "b")
+            await pilot.pause()
+            table = app.query_one(MemslotTable)
+            want = sorted(sim.state_after(i + 1).memslots, key=lambda s: s.base_gfn)
+            rows = [table.render_line(y).text.lstrip("▶* ").split() for y in range(1, len(want) + 3)]
+            shown = [(int(r[0]), int(r[1], 16)) for r in rows if len(r) > 2 and r[0].isdigit() and r[1].startswith("0x")]
+            assert shown == [(s.id, s.base_gfn << 12) for s in want], f"after step {i + 1}"
