@@ -124,21 +124,21 @@ def check_files(paths: Sequence[str], load: Load, kernel: str | None, path: str 
 def _check_simulated(p: str, scenario: Scenario, kernel: str | None, path: str | None, out: IO[str]) -> int:
     from .runner import ScenarioRun
 
-    run = ScenarioRun(scenario, kernel, path)
-    tally = Tally()
-    for e in run.stream():
-        tally.add(e)
-    return report_check(p, run, tally, out)
+    return _check(p, ScenarioRun(scenario, kernel, path), out)
 
 
 def _check_live(p: str, scenario: Scenario, path: str | None, out: IO[str]) -> int:
     from .live.backend import LiveRun
 
     with LiveRun(scenario, path) as run:
-        tally = Tally()
-        for e in run.entries():
-            tally.add(e)
-        return report_check(p, run, tally, out)
+        return _check(p, run, out)
+
+
+def _check(p: str, run: Run, out: IO[str]) -> int:
+    tally = Tally()
+    for e in run.stream():
+        tally.add(e)
+    return report_check(p, run, tally, out)
 
 
 def _sum_up(command: str, n: int, run: int, ok: int, out: IO[str]) -> None:

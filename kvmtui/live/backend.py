@@ -13,6 +13,7 @@ import errno
 import os
 import struct
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
@@ -230,6 +231,11 @@ class LiveRun:
             raise LiveError("live mode probes at the last step only: go to the end (End) first")
         self.specs.append(spec)
         return self.entry(index)
+
+    def stream(self) -> Iterator[TraceEntry]:
+        """Every step's entry in order, each run when reached (a real VM cannot replay: the run keeps them)."""
+        for i in range(len(self.specs)):
+            yield self.entry(i)
 
     def entries(self) -> list[TraceEntry]:
         if self.specs:
