@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-import kvmtui.live.backend as backend
+import kvmtui.live.hostmem as hostmem
 from kvmtui.cli import main
 from kvmtui.live.backend import LiveRun
 from kvmtui.live.kvmapi import kvm_available
@@ -52,8 +52,8 @@ def test_a_thousand_live_runs_with_failures_injected_leak_nothing(monkeypatch):
         run.entries()
     before_fds, before_maps = _fds(), _mappings()
     rng = random.Random(11)
-    real = {name: getattr(backend.os, name) for name in ("ftruncate", "pwrite", "fsync", "posix_fadvise")}
-    real_mmap, real_mprotect = backend.k.host_mmap, backend.k.host_mprotect
+    real = {name: getattr(hostmem.os, name) for name in ("ftruncate", "pwrite", "fsync", "posix_fadvise")}
+    real_mmap, real_mprotect = hostmem.k.host_mmap, hostmem.k.host_mprotect
     failures = {"ftruncate", "pwrite", "fsync", "posix_fadvise", "mmap", "mprotect", "steps", "none"}
     seen: set[str] = set()
 
@@ -65,9 +65,9 @@ def test_a_thousand_live_runs_with_failures_injected_leak_nothing(monkeypatch):
         return call
 
     for name, fn in real.items():
-        monkeypatch.setattr(backend.os, name, failing(name, fn))
-    monkeypatch.setattr(backend.k, "host_mmap", failing("mmap", real_mmap))
-    monkeypatch.setattr(backend.k, "host_mprotect", failing("mprotect", real_mprotect))
+        monkeypatch.setattr(hostmem.os, name, failing(name, fn))
+    monkeypatch.setattr(hostmem.k, "host_mmap", failing("mmap", real_mmap))
+    monkeypatch.setattr(hostmem.k, "host_mprotect", failing("mprotect", real_mprotect))
     for _ in range(1000):
         target = rng.choice(sorted(failures))
         try:
@@ -104,18 +104,18 @@ def test_sizes_that_cannot_be_mapped_are_a_scenario_error_naming_the_line(host, 
 @live
 def test_a_file_backed_fill_is_written_in_bounded_chunks(monkeypatch):
     sizes: list[int] = []
-    real = backend.os.pwrite
+    real = hostmem.os.pwrite
 
     def pwrite(fd, data, offset):
         sizes.append(len(data))
         return real(fd, data, offset)
 
-    monkeypatch.setattr(backend.os, "pwrite", pwrite)
+    monkeypatch.setattr(hostmem.os, "pwrite", pwrite)
     sc = parse_scenario("host:\n  rom: {size: 8M, backing: file, fill: 0x5a}\nslots:\n  - {slot: 0, gpa: 0, host: rom}\n"
                         "steps:\n  - read: 0x7ff000\n    size: 1\n    expect: {value: 0x5a}\n", "<fill>")
     with LiveRun(sc) as run:
         assert run.entries()[-1].expect_met
-    assert max(sizes) <= backend.FILL_CHUNK and sum(sizes) == 8 << 20
+    assert max(sizes) <= hostmem.FILL_CHUNK and sum(sizes) == 8 << 20
 
 
 @live

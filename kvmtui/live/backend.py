@@ -8,16 +8,11 @@ skipped, never faked.
 
 from __future__ import annotations
 
-import ctypes
-import errno
-import os
 import struct
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
-from ..engine import Access, AccessKind, CheckExtension, GetDirtyLog, HostOp, Mapping, SetMemoryRegion, Step, StepRecord
+from ..engine import Access, AccessKind, CheckExtension, GetDirtyLog, Mapping, SetMemoryRegion, Step, StepRecord
 from ..engine.addresses import split_slot
 from ..engine.kvm import Kvm
 from ..engine.memapi import region_args
@@ -29,31 +24,11 @@ from ..judge import LIVE
 from ..resolve import HostLayout, Symbols, current_slot, resolve_step
 from ..run import Run
 from ..runner import TraceEntry, entry_of, mmio_answer
-from ..scenario.errors import ScenarioError
 from ..scenario.model import Scenario, StepSpec
-from . import kvmapi as k
+from .hostmem import LiveHost, LiveMapping
 from .memapi_ops import LiveMemApi
 from .params import host_settings
 from .vm import HARNESS_END, HARNESS_GPA, HARNESS_SLOT, LiveError, LiveVm
-
-MAX_FILLED_MAPPING = 256 << 20
-FILL_CHUNK = 1 << 20
-USER_SPACE = 1 << 47  # x86-64 with 4-level paging: TASK_SIZE_MAX is just under this
-RESERVED_TAIL = 1 << 30  # slots may reach past the last mapping: that must fault there too, not hit other memory
-POSIX_FADV_DONTNEED = 4
-
-
-@dataclass
-class _LiveMapping:
-    name: str
-    sim_hva: int
-    live_hva: int
-    size: int
-    fd: int | None
-
-
-def _page_up(n: int) -> int:
-    return (n + 4095) & ~4095
 
 
 class LiveRun:
@@ -79,108 +54,12 @@ class LiveRun:
         self.kvm = Kvm(get_profile("modern"), settings=self.settings)
         self._commits: dict[int, tuple[int, MemslotUpdate]] = {}  # step index -> (address space, what it committed)
         self._snapshot: tuple[int, Kvm] = (0, self.kvm.copy())  # the table after some step, to replay from
-        self.maps: dict[str, _LiveMapping] = {}
-        # Fixed addresses mmap refused (e.g. a range crossing the user address limit): ioctls get the
-        # scenario's own address, so the kernel judges the range the scenario wrote.
-        self.unplaced: set[int] = set()
         self._entries: list[TraceEntry] = []
         try:
-            self._mmap_all()
+            self.host = LiveHost(scenario, self.layout, self.vm)
         except BaseException:
             self.close()
             raise
-
-    # -- host memory ------------------------------------------------------------------------------------------
-    def _mmap_all(self) -> None:
-        # The simulator lays mappings out one unmapped guard page apart; live, the same layout sits inside
-        # one PROT_NONE reservation, so what lies between and beyond the mappings faults in both.
-        for h in self.scenario.host:
-            self._check_fits(h)
-        laid_out = [self.layout.mappings[h.name] for h in self.scenario.host if h.hva is None] + list(self.layout.gmem_mappings.values())
-        self.layout_base = self.layout_lo = 0
-        if laid_out:
-            self.layout_lo = min(m.hva for m in laid_out)
-            span = _page_up(max(m.end for m in laid_out)) + RESERVED_TAIL - self.layout_lo
-            try:
-                self.layout_base = k.host_mmap(span, "none")
-            except OSError as e:
-                raise ScenarioError(self.scenario.file, None, None, f"the host mappings ({span:#x} bytes with guard pages) cannot be "
-                                    f"reserved live: -{errno_name(e.errno or errno.ENOMEM)} ({e.strerror})") from None
-            self.vm.maps.append((self.layout_base, span))
-        for h in self.scenario.host:
-            try:
-                self._mmap_one(h)
-            except OSError as e:  # the kernel refused: name the mapping in the scenario, not just the errno
-                raise self._scenario_error(h, f"mmap/ftruncate refused live: -{errno_name(e.errno or errno.EINVAL)} ({e.strerror})") from None
-        for g in self.layout.gmem_mappings.values():  # mmapped over the reservation when the kernel makes the file
-            self.maps[g.name] = _LiveMapping(g.name, g.hva, self.layout_base + (g.hva - self.layout_lo), _page_up(g.size), None)
-
-    def _scenario_error(self, h, message: str) -> ScenarioError:
-        pos = h.pos if h.pos is not None and h.pos.line else None
-        return ScenarioError(self.scenario.file, pos.line if pos else None, pos.col if pos else None,
-                             f"host mapping {h.name!r}: {message}")
-
-    def _check_fits(self, h) -> None:
-        size = _page_up(h.size)
-        # Checked before any syscall: what the kernel's types or this process cannot hold is a scenario
-        # error naming the mapping (mmap answers ENOMEM past the user address space; a fill is written
-        # byte by byte, so it is capped like anonymous memory's).
-        if size > USER_SPACE:
-            raise self._scenario_error(h, f"{size:#x} bytes do not fit in the user address space (mmap would answer ENOMEM)")
-        if h.fill and size > MAX_FILLED_MAPPING:
-            raise self._scenario_error(h, f"a fill byte over {size:#x} bytes is more than live mode writes (at most {MAX_FILLED_MAPPING:#x})")
-
-    def _mmap_one(self, h) -> None:
-        sim = self.layout.mappings[h.name]
-        size = _page_up(h.size)
-        fd = None
-        if h.backing == "file":
-            fd, path = tempfile.mkstemp(prefix="kvmtui-live-")
-            self.vm.fds.append(fd)  # owned from now on: closed on every error path
-            os.unlink(path)
-            os.ftruncate(fd, size)  # sparse: only the image and the fill are written
-            if h.fill:
-                chunk = bytes([h.fill]) * min(size, FILL_CHUNK)
-                for off in range(0, size, FILL_CHUNK):
-                    _pwrite_all(fd, chunk[: size - off], off)
-            if h.image:
-                _pwrite_all(fd, h.image, 0)
-            os.fsync(fd)
-            os.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)  # cold: the first touch needs I/O, as the scenario says
-            live = self._map(size, h.prot, fd, h.hva, sim.hva)
-            if h.hva is not None:
-                self.vm.maps.append((live, size))
-        else:
-            live = self._map(size, "rw", -1, h.hva, sim.hva)
-            if h.hva is not None:
-                self.vm.maps.append((live, size))  # owned before anything else can fail
-            if h.fill:
-                ctypes.memset(live, h.fill, size)
-            if h.image:
-                ctypes.memmove(live, h.image, len(h.image))
-            if h.prot != "rw":
-                k.host_mprotect(live, size, h.prot)
-        self.maps[h.name] = _LiveMapping(h.name, sim.hva, live, size, fd)
-
-    def _map(self, size: int, prot: str, fd: int, hint: int | None, sim_hva: int) -> int:
-        if hint is None:  # inside the reservation, where the simulator put it
-            return k.host_mmap(size, prot, fd, self.layout_base + (sim_hva - self.layout_lo), shared=fd >= 0, replace=True)
-        try:  # the scenario fixed the address: honour it where the kernel lets us
-            return k.host_mmap(size, prot, fd, hint, shared=fd >= 0)
-        except OSError:
-            self.unplaced.add(hint)
-        return k.host_mmap(size, prot, fd, 0, shared=fd >= 0)
-
-    def live_hva(self, sim_hva: int) -> int:
-        for m in self.maps.values():
-            if m.sim_hva <= sim_hva <= m.sim_hva + m.size:
-                if m.sim_hva in self.unplaced:
-                    return sim_hva
-                return m.live_hva + (sim_hva - m.sim_hva)
-        return sim_hva  # an address outside every mapping stays as written (NULL, unmapped holes)
-
-    def _mapping_at(self, live_hva: int) -> _LiveMapping | None:
-        return next((m for m in self.maps.values() if m.live_hva <= live_hva < m.live_hva + m.size), None)
 
     def host_label(self, hva: int) -> str:
         return self.layout.label(hva)
@@ -194,6 +73,11 @@ class LiveRun:
     @property
     def mappings(self) -> dict[str, Mapping]:
         return self.layout.mappings
+
+    @property
+    def maps(self) -> dict[str, LiveMapping]:
+        """Each mapping as made in this process."""
+        return self.host.maps
 
     # -- steps -------------------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -249,7 +133,7 @@ class LiveRun:
         if isinstance(step, CreateVm):
             return api.create_vm(step)
         if isinstance(step, CreateGuestMemfd):
-            m = self.maps.get(step.name)
+            m = self.host.maps.get(step.name)
             return api.create_guest_memfd(step, m.live_hva if m is not None and step.name in self.layout.gmem_mappings else None)
         if isinstance(step, EnableCap):
             return api.enable_cap(step)
@@ -271,7 +155,7 @@ class LiveRun:
 
             return StepRecord("check_extension", {"cap": KVM_CAP_NAMES.get(step.cap, str(step.cap))}, "ok", cap_value=value, value=value,
                               message=f"KVM_CHECK_EXTENSION = {value} (live)")
-        return self._host_op(step)
+        return self.host.host_op(step, self.api.is_private)
 
     def _access(self, step: Access) -> StepRecord:
         gpa, size = step.gpa, step.size
@@ -290,7 +174,7 @@ class LiveRun:
 
     def _set_memory_region(self, step: SetMemoryRegion) -> StepRecord:
         m = step.region
-        live_uaddr = self.live_hva(m.userspace_addr)
+        live_uaddr = self.host.live_hva(m.userspace_addr)
         if m.ioctl == 2:
             err = self.api.set_memory_region2(step, live_uaddr)
         else:
@@ -329,31 +213,6 @@ class LiveRun:
             return StepRecord("get_dirty_log", {"slot": slot}, errno_name(err), message=f"KVM_GET_DIRTY_LOG: -{errno_name(err)} (live)")
         return StepRecord("get_dirty_log", {"slot": slot}, "ok", dirty=tuple(bits or ()), message=f"KVM_GET_DIRTY_LOG: {bits} (live)")
 
-    def _host_op(self, step: HostOp) -> StepRecord:
-        args = {"hva": step.hva, "size": step.size}
-        if step.op == "poison":
-            return StepRecord(step.op, args, "unsupported", message="poison: not done live (poisoning a host page is permanent)")
-        live = self.live_hva(step.hva)
-        try:
-            if step.op == "evict":
-                m = self._mapping_at(live)
-                k.host_evict(live, _page_up(step.size), m.fd if m else None, live - m.live_hva if m else 0)
-            elif step.op == "mprotect":
-                k.host_mprotect(live, _page_up(step.size), step.prot or "rw")
-            elif step.op == "munmap":
-                k.host_munmap(live, _page_up(step.size))
-            elif step.op == "madvise_dontneed":
-                k.host_madvise_dontneed(live, _page_up(step.size))
-            else:
-                if self.api.is_private(live, len(step.data)):  # guest_memfd without INIT_SHARED (§i F3)
-                    return StepRecord(step.op, args, "EFAULT", message="a private guest_memfd page: the VMM would take SIGBUS")
-                if not _writable(live, len(step.data)):
-                    return StepRecord(step.op, args, "EFAULT", message="the VMM cannot write here (it would take SIGSEGV)")
-                ctypes.memmove(live, step.data, len(step.data))
-        except OSError as e:
-            return StepRecord(step.op, args, errno_name(e.errno or errno.EINVAL), message=f"{step.op}: {e.strerror}")
-        return StepRecord(step.op, args, "ok", message=f"{step.op}: done (live)")
-
     def close(self) -> None:
         self.vm.close()
 
@@ -368,29 +227,6 @@ if TYPE_CHECKING:  # mypy holds the live run to the protocol every driver reads 
 
     def _live_is_a_run(run: LiveRun) -> Run:
         return run
-
-
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view, offset = view[n:], offset + n
-
-
-def _writable(addr: int, n: int) -> bool:
-    """Is [addr, addr+n) mapped writable in this process? /proc/self/maps says, rather than a SIGSEGV."""
-    end = addr + n
-    with open("/proc/self/maps") as f:
-        for line in f:
-            rng, perms = line.split()[:2]
-            lo, hi = (int(x, 16) for x in rng.split("-"))
-            if lo <= addr < hi:
-                if "w" not in perms:
-                    return False
-                if end <= hi:
-                    return True
-                addr = hi
-    return False
 
 
 def _pagemap_pfn(hva: int) -> int | None:
