@@ -1,7 +1,8 @@
-"""Turn a Scenario into engine steps, run them, and check each step's `expect:`.
+"""The simulated run: a Scenario's steps on the engine's Machine, each record held to its `expect:`.
 
-This is scenario plumbing (mapping names, omitted fields, the userspace MMIO devices), not kernel logic:
-every kernel decision comes from kvmtui.engine.
+Steps become kernel requests through resolve.py and records are judged by judge.py, exactly as the live
+run does; what is here is the simulator's side (the machine, its history for stepping back, the userspace
+MMIO devices). Every kernel decision comes from kvmtui.engine.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from .engine import (
     History,
     HostSettings,
     Machine,
-    Mapping,
     Step,
     get_profile,
 )
@@ -23,7 +23,7 @@ from .engine.profiles import with_address_spaces
 from .engine.records import StepRecord
 from .judge import SIMULATED, Sight, judge
 from .resolve import HostLayout, Symbols, resolve_step
-from .scenario.model import HostRef, Scenario, StepSpec
+from .scenario.model import Scenario, StepSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +49,6 @@ class TraceEntry:
         if self.unmet:
             return False
         return None if self.unchecked else True
-
-
-def build_mappings(scenario: Scenario) -> list[Mapping]:
-    return list(HostLayout.of(scenario).mappings.values())
 
 
 def mmio_answer(scenario: Scenario):
@@ -95,7 +91,6 @@ class ScenarioRun:
         self.settings = settings  # the host's (module parameters, swap): a live host's, or the kernel defaults
         self.layout = HostLayout.of(scenario)
         self.mappings = self.layout.mappings
-        self.gmem_mappings = self.layout.gmem_mappings
         self.symbols = Symbols(scenario)
         self.specs: list[StepSpec] = list(scenario.all_steps)
         profile = get_profile(self.kernel)
@@ -120,13 +115,6 @@ class ScenarioRun:
 
     def close(self) -> None:
         """Nothing to release: the simulated VM is plain Python values."""
-
-    def mapping(self, name: str) -> Mapping:
-        """A host mapping by name: one the VMM made at start, or the mmap of a guest_memfd."""
-        return self.layout.mapping(name)
-
-    def hva(self, ref: HostRef) -> int:
-        return self.layout.hva(ref)
 
     def __len__(self) -> int:
         return len(self.specs)
