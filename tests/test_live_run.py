@@ -232,3 +232,13 @@ async def test_the_live_apps_memslot_table_follows_the_steps(tmp_path):
             rows = [table.render_line(y).text.lstrip("▶* ").split() for y in range(1, len(want) + 3)]
             shown = [(int(r[0]), int(r[1], 16)) for r in rows if len(r) > 2 and r[0].isdigit() and r[1].startswith("0x")]
             assert shown == [(s.id, s.base_gfn << 12) for s in want], f"after step {i + 1}"
+
+
+def test_compare_json_carries_the_live_verdicts(tmp_path, capsys):
+    f = tmp_path / "unseen.yaml"
+    f.write_text(UNSEEN)
+    assert main(["compare", "--json", str(f)]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["live"]["expect_met"] for x in lines] == [None, None, None, True]
+    assert [x["simulator"]["expect_met"] for x in lines] == [None, True, True, True]
+    assert "unchecked" in lines[1]["live"] and "unchecked" not in lines[1]["simulator"]
