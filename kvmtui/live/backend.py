@@ -104,7 +104,7 @@ class LiveRun:
         for j in range(at, n):
             commit = self._commits.get(j)
             if commit is not None:
-                kvm.memslots_of(commit[0]).commit(commit[1])
+                _install(kvm, *commit)
         self._snapshot = (n, kvm)
         return kvm.copy()
 
@@ -190,8 +190,7 @@ class LiveRun:
         """What the kernel just accepted, into the live slot table (the kind read off the table, as
         kvm_set_memory_region() classifies it); a new generation whatever changed."""
         as_id, sid = split_slot(m.slot)
-        table = self.kvm.memslots_of(as_id)
-        old = table.id_to_memslot(sid)
+        old = self.kvm.memslots_of(as_id).id_to_memslot(sid)
         new = None
         if m.memory_size == 0:
             kind: ChangeKind = "delete"
@@ -202,7 +201,7 @@ class LiveRun:
             new = MemSlot(sid, m.guest_phys_addr >> 12, m.memory_size >> 12, m.userspace_addr, m.flags, as_id,
                           gmem=gmem, gmem_offset=m.guest_memfd_offset if gmem else 0, ioctl=old.ioctl if old is not None else m.ioctl)
         update = MemslotUpdate(0, kind, old, new, ())
-        table.commit(update)
+        _install(self.kvm, as_id, update)
         self._commits[len(self._entries)] = (as_id, update)  # the step being applied
         return kind
 
@@ -221,6 +220,11 @@ class LiveRun:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _install(kvm: Kvm, as_id: int, update: MemslotUpdate) -> None:
+    """An accepted change into a slot table, through the engine's own commit (a new generation)."""
+    kvm.memslots_of(as_id).commit(update)
 
 
 if TYPE_CHECKING:  # mypy holds the live run to the protocol every driver reads runs through
