@@ -73,8 +73,9 @@ class Tally:
             self.unchecked.append(e)
 
     def counts(self) -> str:
-        """", 2 unchecked" after the met or unmet count, when there are any."""
-        return f", {len(self.unchecked)} unchecked" if self.unchecked else ""
+        """", 2 with unchecked parts" after the met or unmet count: expectations whose other fields held
+        (or did not) while a field the backend cannot show was left unchecked, listed below the line."""
+        return f", {len(self.unchecked)} with unchecked parts" if self.unchecked else ""
 
 
 def _where(path: str, e: TraceEntry) -> str:

@@ -355,6 +355,6 @@ def print_compare(path: str, sim: Run, sim_entries: list[TraceEntry], live_entri
         unmet = [e for e in expected if e.unmet]
         unchecked = [e for e in expected if not e.unmet and e.unchecked]
         console.print(f"  expectations on /dev/kvm: {len(expected) - len(unmet) - len(unchecked)} met, {len(unmet)} unmet, "
-                      f"{len(unchecked)} unchecked (what the kernel does not show)")
+                      f"{len(unchecked)} with unchecked parts (what the kernel does not show)")
         for e in [*unmet, *unchecked]:
             console.print(f"  step {e.index} ({e.record.op}): {_expect_cell(e)}", markup=False)

@@ -109,12 +109,12 @@ def test_check_live_lists_what_the_kernel_does_not_show_as_unchecked(tmp_path, c
     assert "3 expectations met" in capsys.readouterr().out  # the simulator shows sptes and fetched bytes
     assert main(["check", "--live", str(f)]) == 0  # nothing unmet
     out = capsys.readouterr().out
-    assert f"ok   {f} (kernel live, native): 1 expectations met, 2 unchecked, 4 steps" in out
+    assert f"ok   {f} (kernel live, native): 1 expectations met, 2 with unchecked parts, 4 steps" in out
     assert f"{f}:7:13: step 2 (read): unchecked: spte: expected ro; the kernel does not show its sptes" in out
     assert "step 3 (fetch): unchecked: value: expected 0x9090; the bytes a fetch read are not visible live" in out
     f.write_text(UNSEEN.replace("spte: ro", "spte: ro, outcome: mmio").replace("{outcome: ok, ", "{"))
     assert main(["check", "--live", str(f)]) == 1  # unmet beside unchecked: the step fails
-    assert "1 of 3 expectations unmet, 2 unchecked" in capsys.readouterr().out
+    assert "1 of 3 expectations unmet, 2 with unchecked parts" in capsys.readouterr().out
 
 
 def test_trace_live_json_says_unchecked_and_gives_no_verdict(tmp_path, capsys):
@@ -155,7 +155,7 @@ def test_compare_shows_the_expectations_on_the_kernel(tmp_path, capsys):
     f.write_text(UNSEEN)
     assert main(["compare", str(f)]) == 0
     out = capsys.readouterr().out
-    assert "expectations on /dev/kvm: 1 met, 0 unmet, 2 unchecked" in out
+    assert "expectations on /dev/kvm: 1 met, 0 unmet, 2 with unchecked parts" in out
     assert "step 2 (read): ? unchecked: spte: expected ro" in out
 
 
@@ -185,7 +185,7 @@ def test_check_live_leaves_a_step_it_cannot_perform_unchecked(tmp_path, capsys):
     f.write_text("host:\n  ram: {size: 64K}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - poison: {host: ram}\n    expect: ok\n")
     assert main(["check", "--live", str(f)]) == 0
     out = capsys.readouterr().out
-    assert "0 expectations met, 1 unchecked" in out and "unchecked: outcome: not performed here: poison" in out
+    assert "0 expectations met, 1 with unchecked parts" in out and "unchecked: outcome: not performed here: poison" in out
 
 
 @pytest.mark.asyncio
