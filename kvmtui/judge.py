@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .engine.records import StepRecord
+from .engine.vocabulary import Op
 from .scenario.model import Expect
 
 
@@ -74,7 +75,7 @@ def judge(e: Expect, r: StepRecord, sight: Sight = SIMULATED) -> Judged:
     if e.outcome is not None:
         out.append(_MET["outcome"] if r.outcome == e.outcome else _unmet("outcome", f"outcome: expected {e.outcome}, got {r.outcome}"))
     if e.value is not None:
-        if r.op == "fetch" and not sight.fetched_bytes:
+        if r.op == Op.FETCH and not sight.fetched_bytes:
             out.append(Judgement("value", Verdict.UNCHECKED, f"value: expected {e.value:#x}; the bytes a fetch read are not visible live"))
         elif r.value == e.value:
             out.append(_MET["value"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .engine.addresses import format_size
+from .engine.addresses import format_size, gfn_to_gpa
 from .engine.kvm import Kvm
 from .engine.layout import GPA_SPACE_END, LayoutDiff, diff_address_spaces, flat_ranges
 from .engine.memslots import MemSlot
@@ -76,7 +76,7 @@ class Layout:
         if self.mtree:
             view = view_of(self.mtree, slot.as_id)
             if view is not None:
-                found = region_at(view, slot.base_gfn << 12)
+                found = region_at(view, gfn_to_gpa(slot.base_gfn))
                 if found:
                     return found
         for m in self.run.mappings.values():
@@ -91,7 +91,7 @@ class Layout:
             return None
         name, off = found
         text = name if not off else f"{name} @{off:#x}"
-        sym = self.run.symbol(slot.base_gfn << 12) if self.run.scenario.symbols else None
+        sym = self.run.symbol(gfn_to_gpa(slot.base_gfn)) if self.run.scenario.symbols else None
         return f"{text} <{sym}>" if sym and "+" not in sym else text
 
 
@@ -173,9 +173,9 @@ def slot_json(layout: Layout, slot: MemSlot | None, gpa: int) -> dict[str, Any] 
         return None
     found = layout.named(slot)
     out: dict[str, Any] = {"slot": slot.number, "as_id": slot.as_id, "flags": flag_names(slot.flags),
-                           "name": found[0] if found else None, "hva": slot.userspace_addr + gpa - (slot.base_gfn << 12)}
+                           "name": found[0] if found else None, "hva": slot.userspace_addr + gpa - (gfn_to_gpa(slot.base_gfn))}
     if found:
-        out["offset"] = found[1] + gpa - (slot.base_gfn << 12)  # where this range starts in what is named
+        out["offset"] = found[1] + gpa - (gfn_to_gpa(slot.base_gfn))  # where this range starts in what is named
     return out
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .engine.uapi import EEXIST, EFAULT, EINVAL, ENOENT, Outcome, errno_name
+from .engine.uapi import EEXIST, EFAULT, EINVAL, ENOENT, errno_name
+from .engine.vocabulary import Outcome
 from .plain import explain
 from .run import Run
 from .scenario.model import Question

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .engine.records import StepRecord
+from .engine.profiles import names_in_any_era
+from .engine.records import KernelCall, StepRecord
 
 OUTCOMES: dict[str, str] = {
     "ok": "The access completed: the guest got its bytes (or its write landed) without KVM leaving the guest.",
@@ -80,13 +81,20 @@ FUNCTIONS: dict[str, str] = {
 
 KEY_FUNCTIONS = frozenset(FUNCTIONS)
 
-RETURNS: dict[str, str] = {
-    "KVM_HVA_ERR_RO_BAD": "the slot is read-only, so there is no address to write through",
-    "KVM_PFN_ERR_RO_FAULT": "a write to a read-only slot",
-    "KVM_PFN_ERR_FAULT": "the host page could not be had",
-    "KVM_PFN_ERR_HWPOISON": "the host page is hardware-poisoned",
-    "KVM_HVA_ERR_BAD": "no usable host address",
+# What an error value means, by its role; each era's name of it is looked up in the profiles.
+_RETURN_ROLES: dict[str, str] = {
+    "hva_ro_bad": "the slot is read-only, so there is no address to write through",
+    "pfn_ro_fault": "a write to a read-only slot",
+    "pfn_fault": "the host page could not be had",
+    "pfn_hwpoison": "the host page is hardware-poisoned",
+    "hva_bad": "no usable host address",
 }
+RETURNS: dict[str, str] = {name: words for role, words in _RETURN_ROLES.items() for name in sorted(names_in_any_era(role))}
+
+
+def _return_words(c: KernelCall) -> str | None:
+    """The plain meaning of an error value a call returned (its `code`), if it has one."""
+    return RETURNS.get(c.code) if c.code else None
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,7 @@ def plain_lines(rec: StepRecord) -> list[PlainLine]:
         if c.fn in FUNCTIONS and c.fn not in seen:
             seen.add(c.fn)
             text = FUNCTIONS[c.fn]
-            why = next((w for r, w in RETURNS.items() if c.ret.startswith(r)), None)
+            why = _return_words(c)
             if why:
                 text = f"{text} Here: {why}."
             out.append(PlainLine(c.fn, text))
@@ -121,7 +129,7 @@ def explain(rec: StepRecord) -> str:
     """A short plain explanation of why the step ended as it did: the key turns of the chain, then the outcome."""
     turns = []
     for c in rec.chain:
-        why = next((w for r, w in RETURNS.items() if c.ret.startswith(r)), None)
+        why = _return_words(c)
         if why and why not in turns:
             turns.append(why)
     if rec.key_moment:

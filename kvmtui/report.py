@@ -8,8 +8,10 @@ from typing import IO, Any
 
 import orjson
 
+from .engine.profiles import names_in_any_era
 from .engine.records import StepRecord
 from .engine.uapi import flag_names
+from .engine.vocabulary import CallResult, Op
 from .richless import cell_len, plain
 from .run import Run
 from .runner import TraceEntry
@@ -82,24 +84,24 @@ def _access_json(run: Run, e: TraceEntry) -> dict[str, Any]:
 
 def _other_json(run: Run, r: StepRecord, out: dict[str, Any]) -> None:
     a = r.args
-    if r.op == "set_memory_region":
+    if r.op == Op.SET_MEMORY_REGION:
         out.update(slot=a["slot"], gpa=a["gpa"], size=a["size"], hva=a["hva"], flags=flag_names(a["flags"]), kind=r.kind,
                    ioctl=a.get("ioctl", 1), guest_memfd=a.get("guest_memfd"))
-    elif r.op == "get_dirty_log":
+    elif r.op == Op.GET_DIRTY_LOG:
         out.update(slot=a["slot"], dirty=list(r.dirty) if r.dirty is not None else None)
-    elif r.op == "check_extension":
+    elif r.op == Op.CHECK_EXTENSION:
         out.update(cap=a["cap"], value=r.cap_value)
-    elif r.op == "create_vm":
+    elif r.op == Op.CREATE_VM:
         out.update(vm_type=a["vm_type"])
-    elif r.op == "create_guest_memfd":
+    elif r.op == Op.CREATE_GUEST_MEMFD:
         out.update(name=a["name"], size=a["size"], flags=list(a["flags"]))
-    elif r.op == "enable_cap":
+    elif r.op == Op.ENABLE_CAP:
         out.update(cap=a["cap"], args=list(a["args"]), value=r.value)
-    elif r.op == "clear_dirty_log":
+    elif r.op == Op.CLEAR_DIRTY_LOG:
         out.update(slot=a["slot"], first_page=a["first_page"], num_pages=a["num_pages"])
-    elif r.op == "harvest_dirty_ring":
+    elif r.op == Op.HARVEST_DIRTY_RING:
         out.update(vcpu=a["vcpu"], ring=[list(x) for x in r.ring] if r.ring is not None else None)
-    elif r.op == "reset_dirty_rings":
+    elif r.op == Op.RESET_DIRTY_RINGS:
         out.update(value=r.value)
     else:
         out.update(host=run.host_label(a["hva"]), size=a["size"])
@@ -152,29 +154,29 @@ def _what(run: Run, e: TraceEntry) -> str:
     r = e.record
     a = r.args
     if r.is_access:
-        v = f" = {a['value']:#x}" if r.op == "write" else ""
+        v = f" = {a['value']:#x}" if r.op == Op.WRITE else ""
         sym = run.symbol(a["gpa"])
         return f"{r.op} {a['gpa']:#x} /{a['size']}{v}" + (f" <{sym}>" if sym else "")
-    if r.op == "set_memory_region":
+    if r.op == Op.SET_MEMORY_REGION:
         if a["size"] == 0:
             return f"delete slot {a['slot']}"
         flags = "|".join(f.removeprefix("KVM_MEM_") for f in flag_names(a["flags"]))
         return f"slot {a['slot']} gpa {a['gpa']:#x} size {a['size']:#x}" + (f" {flags}" if flags else "")
-    if r.op == "get_dirty_log":
+    if r.op == Op.GET_DIRTY_LOG:
         return f"get_dirty_log slot {a['slot']}"
-    if r.op == "check_extension":
+    if r.op == Op.CHECK_EXTENSION:
         return f"check_extension {a['cap']}"
-    if r.op == "create_vm":
+    if r.op == Op.CREATE_VM:
         return f"create_vm {a['vm_type']}"
-    if r.op == "create_guest_memfd":
+    if r.op == Op.CREATE_GUEST_MEMFD:
         return f"create_guest_memfd {a['name']} {a['size']:#x}" + (f" {'|'.join(a['flags'])}" if a["flags"] else "")
-    if r.op == "enable_cap":
+    if r.op == Op.ENABLE_CAP:
         return f"enable_cap {a['cap'].removeprefix('KVM_CAP_')} {', '.join(hex(x) for x in a['args'])}"
-    if r.op == "clear_dirty_log":
+    if r.op == Op.CLEAR_DIRTY_LOG:
         return f"clear_dirty_log slot {a['slot']} pages {a['first_page']}+{a['num_pages']}"
-    if r.op == "harvest_dirty_ring":
+    if r.op == Op.HARVEST_DIRTY_RING:
         return f"harvest_dirty_ring vcpu {a['vcpu']}"
-    if r.op == "reset_dirty_rings":
+    if r.op == Op.RESET_DIRTY_RINGS:
         return "reset_dirty_rings"
     return f"{r.op} {a['hva']:#x}"
 
@@ -188,24 +190,30 @@ def _result(e: TraceEntry) -> str:
     r = e.record
     if r.exits:
         return "; ".join(f"KVM_EXIT_MMIO {'W' if x.is_write else 'R'} {x.phys_addr:#x}/{x.len} {x.data.hex()}" for x in r.exits)
-    if r.op == "get_dirty_log" and r.dirty is not None:
+    if r.op == Op.GET_DIRTY_LOG and r.dirty is not None:
         return f"dirty {list(r.dirty)}"
-    if r.op == "check_extension":
+    if r.op == Op.CHECK_EXTENSION:
         return str(r.cap_value)
-    if r.op == "harvest_dirty_ring" and r.ring is not None:
+    if r.op == Op.HARVEST_DIRTY_RING and r.ring is not None:
         return f"ring {[list(x) for x in r.ring[:8]]}" + ("…" if len(r.ring) > 8 else "")
-    if r.op == "reset_dirty_rings" and r.value is not None:
+    if r.op == Op.RESET_DIRTY_RINGS and r.value is not None:
         return f"{r.value} reset"
-    if r.op == "set_memory_region" and r.kind:
+    if r.op == Op.SET_MEMORY_REGION and r.kind:
         return r.kind + (" (REGION2)" if r.args.get("ioctl") == 2 else "")
-    if r.is_access and r.value is not None and r.op != "write":
+    if r.is_access and r.value is not None and r.op != Op.WRITE:
         return f"value {r.value:#x}"
     return ""
 
 
+# Lookups whose answer (a slot, or NULL) says where the step went.
+_LOOKUPS = names_in_any_era("gfn_to_memslot") | {"find_vma_intersection"}
+
+
 def _path(e: TraceEntry) -> str:
-    """The chain in one line: the calls that returned something worth reading."""
-    parts = [f"{c.fn}={c.ret}" for c in e.record.chain if c.ret and (c.key or c.bad or "ERR" in c.ret or c.ret.startswith(("KVM_", "-", "1 =", "RET_PF_EMULATE", "slot", "NULL")))]
+    """The chain in one line: the calls that returned something worth reading (an error, a route, an exit,
+    the failing or key call, and the memslot lookup)."""
+    parts = [f"{c.fn}={c.ret}" for c in e.record.chain
+             if c.ret and (c.result is not CallResult.OK or c.key or c.bad or c.fn in _LOOKUPS)]
     return " ▸ ".join(parts[-4:])
 
 
@@ -315,8 +323,8 @@ def _plain_table(console: _LazyConsole, rows: list[tuple[list[str], str]]) -> st
 
 def _cell(r) -> str:
     parts = [r.outcome]
-    if r.op in ("read", "reset_dirty_rings") and r.value is not None:
-        parts.append(f"{r.value:#x}" if r.op == "read" else f"{r.value} reset")
+    if r.op in (Op.READ, Op.RESET_DIRTY_RINGS) and r.value is not None:
+        parts.append(f"{r.value:#x}" if r.op == Op.READ else f"{r.value} reset")
     parts += [f"{'W' if x.is_write else 'R'}{x.phys_addr:#x}/{x.len}:{x.data.hex()}" for x in r.exits]
     if r.dirty is not None:
         parts.append(f"dirty {list(r.dirty)}")

@@ -23,7 +23,7 @@ from .engine import (
     Step,
     UserMemoryRegion,
 )
-from .engine.addresses import split_slot
+from .engine.addresses import gfn_to_gpa, split_slot
 from .engine.host import HostMemory
 from .engine.memslots import MemSlot, Memslots
 from .engine.steps import (
@@ -128,7 +128,7 @@ def resolve_step(spec: StepSpec, layout: HostLayout, memslots_of: MemslotsOf) ->
         return SetMemoryRegion(_region(p, layout, current_slot(memslots_of, p["slot"])))
     if op == "delete_slot":
         cur = current_slot(memslots_of, p["slot"])
-        gpa, uaddr = (cur.base_gfn << 12, cur.userspace_addr) if cur else (0, 0)
+        gpa, uaddr = (gfn_to_gpa(cur.base_gfn), cur.userspace_addr) if cur else (0, 0)
         if cur is not None and cur.gmem:  # through REGION2 with its fd and offset (scenario-format.md)
             return SetMemoryRegion(UserMemoryRegion(p["slot"], cur.flags, gpa, 0, uaddr, cur.gmem, cur.gmem_offset, 2))
         return SetMemoryRegion(UserMemoryRegion(p["slot"], 0, gpa, 0, uaddr))
@@ -162,11 +162,11 @@ def _region(p: dict, layout: HostLayout, cur: MemSlot | None) -> UserMemoryRegio
         size = p.get("size", layout.size_from(host))
     elif "uaddr" in p:  # a raw userspace address (imported logs, userspace_addr:)
         uaddr = p["uaddr"]
-        size = p.get("size", cur.npages << 12 if cur else 0)
+        size = p.get("size", gfn_to_gpa(cur.npages) if cur else 0)
     else:
         uaddr = cur.userspace_addr if cur else 0
-        size = p.get("size", cur.npages << 12 if cur else 0)
-    gpa = p.get("gpa", cur.base_gfn << 12 if cur else 0)
+        size = p.get("size", gfn_to_gpa(cur.npages) if cur else 0)
+    gpa = p.get("gpa", gfn_to_gpa(cur.base_gfn) if cur else 0)
     flags = p.get("flags", cur.flags if cur else 0)
     ref: HostRef | None = p.get("guest_memfd")
     gmem, gmem_off = (ref.name, ref.offset) if ref is not None else ((cur.gmem, cur.gmem_offset) if cur and cur.gmem else (None, 0))

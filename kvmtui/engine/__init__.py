@@ -11,28 +11,85 @@ set of shallow copies (copy-on-snapshot); `History` keeps checkpoints spaced by 
 from the nearest one to step back.
 """
 
-from .addresses import PAGE_SHIFT, PAGE_SIZE, format_size, parse_size
-from .compare import StepDiff, compare_records, rerun
-from .history import History
-from .host import Mapping
-from .machine import Machine
-from .memslots import MemSlot, UserMemoryRegion
-from .profiles import KERNEL_ERAS, PROFILES, Profile, get_profile
-from .records import KernelCall, MmioExit, SlotChange, SpteChange, SpteState, StepRecord
-from .settings import DEFAULT_SETTINGS, HostSettings
-from .steps import Access, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, Step
-from .uapi import AccessKind, Outcome
-from .vcpu import ACCESS_PATHS
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported on first use (below)
+    from .addresses import PAGE_SHIFT, PAGE_SIZE, format_size, parse_size
+    from .compare import StepDiff, compare_records, rerun
+    from .history import History
+    from .host import Mapping
+    from .machine import Machine
+    from .memslots import MemSlot, UserMemoryRegion
+    from .profiles import KERNEL_ERAS, PROFILES, Profile, get_profile
+    from .records import KernelCall, MmioExit, SlotChange, SpteChange, SpteState, StepRecord
+    from .settings import DEFAULT_SETTINGS, HostSettings
+    from .steps import Access, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, Step
+    from .vocabulary import ACCESS_PATHS, ERAS, AccessKind, CallResult, Op, Outcome
+
+# Importing kvmtui.engine.<module> (the CLI reads the vocabulary to build its parsers) must not import the
+# whole engine: these names load their module when first asked for (PEP 562).
+_WHERE = {
+    "PAGE_SHIFT": "addresses",
+    "PAGE_SIZE": "addresses",
+    "format_size": "addresses",
+    "parse_size": "addresses",
+    "StepDiff": "compare",
+    "compare_records": "compare",
+    "rerun": "compare",
+    "History": "history",
+    "Mapping": "host",
+    "Machine": "machine",
+    "MemSlot": "memslots",
+    "UserMemoryRegion": "memslots",
+    "KERNEL_ERAS": "profiles",
+    "PROFILES": "profiles",
+    "Profile": "profiles",
+    "get_profile": "profiles",
+    "KernelCall": "records",
+    "MmioExit": "records",
+    "SlotChange": "records",
+    "SpteChange": "records",
+    "SpteState": "records",
+    "StepRecord": "records",
+    "DEFAULT_SETTINGS": "settings",
+    "HostSettings": "settings",
+    "Access": "steps",
+    "CheckExtension": "steps",
+    "GetDirtyLog": "steps",
+    "HostOp": "steps",
+    "SetMemoryRegion": "steps",
+    "Step": "steps",
+    "ACCESS_PATHS": "vocabulary",
+    "ERAS": "vocabulary",
+    "AccessKind": "vocabulary",
+    "CallResult": "vocabulary",
+    "Op": "vocabulary",
+    "Outcome": "vocabulary",
+}
+
+
+def __getattr__(name: str) -> object:
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{mod}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ACCESS_PATHS",
     "DEFAULT_SETTINGS",
+    "ERAS",
     "KERNEL_ERAS",
     "PAGE_SHIFT",
     "PAGE_SIZE",
     "PROFILES",
     "Access",
     "AccessKind",
+    "CallResult",
     "CheckExtension",
     "GetDirtyLog",
     "History",
@@ -43,6 +100,7 @@ __all__ = [
     "Mapping",
     "MemSlot",
     "MmioExit",
+    "Op",
     "Outcome",
     "Profile",
     "SetMemoryRegion",

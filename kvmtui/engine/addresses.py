@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import re
-from typing import NewType
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 PAGE_MASK = PAGE_SIZE - 1
 U64_MAX = (1 << 64) - 1
 
-Gpa = NewType("Gpa", int)
-Gfn = NewType("Gfn", int)
-Hva = NewType("Hva", int)
-Pfn = NewType("Pfn", int)
-
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
 _SIZE_RE = re.compile(r"^\s*(0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)\s*([KMGTPE]?)(?:i?B)?\s*$")
 
 
+# Addresses stay plain ints (the access path makes millions of them); these name what a shift or a mask
+# means, so no module writes `>> 12` or `& 0xFFF` by hand. Hot loops use PAGE_SHIFT / PAGE_MASK directly.
 def gpa_to_gfn(gpa: int) -> int:
+    """The guest frame number of a guest-physical address (gpa_to_gfn)."""
     return gpa >> PAGE_SHIFT
 
 
 def gfn_to_gpa(gfn: int) -> int:
+    """The guest-physical address a frame starts at (gfn_to_gpa)."""
     return gfn << PAGE_SHIFT
+
+
+def page_offset(addr: int) -> int:
+    """offset_in_page(): where addr lies within its page."""
+    return addr & PAGE_MASK
+
+
+def page_base(addr: int) -> int:
+    """The start of addr's page (addr & PAGE_MASK in the kernel's spelling, which masks the other way)."""
+    return addr & ~PAGE_MASK
 
 
 def page_aligned(value: int) -> bool:

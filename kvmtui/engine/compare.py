@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .machine import Machine
 from .records import StepRecord
 from .steps import Step
+from .vocabulary import Op
 
 # What `kvmtui compare` holds two records to (trace-format.md).
 COMPARED_FIELDS: tuple[str, ...] = ("op", "outcome", "value", "exits", "dirty", "ring")
@@ -28,7 +29,7 @@ class StepDiff:
 def _view(r: StepRecord, name: str) -> object:
     if name == "value":
         # reads, and the counts today's memory API returns (reset_dirty_rings, enable_cap)
-        return r.value if r.op in ("read", "reset_dirty_rings", "enable_cap") else None
+        return r.value if r.op in (Op.READ, Op.RESET_DIRTY_RINGS, Op.ENABLE_CAP) else None
     return getattr(r, name)
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .addresses import PAGE_SHIFT, split_at_pages
+from .addresses import PAGE_SHIFT, PAGE_SIZE, page_base, page_offset, split_at_pages
 from .kvm import Kvm, Vcpu
-from .records import KernelCall, MmioExit
-from .uapi import AccessKind, Outcome
+from .records import KernelCall, MmioExit, errno_call, exit_call
+from .uapi import KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO
+from .vocabulary import AccessKind, Outcome
 
 MmioRead = Callable[[int, int], bytes]  # (phys_addr, len) -> the bytes userspace answers
 
@@ -61,20 +62,20 @@ def emulate_access(
             slot = kvm.memslots.search_memslots(gfn)
             fn = n("write_guest") if write else ("kvm_fetch_guest_virt" if kind is AccessKind.FETCH else n("read_guest"))
             if slot is None:
-                chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}", "-EFAULT", note=f"{n('hva_bad')}: no slot"))
+                chain.append(errno_call(fn, f"gpa={fgpa:#x}, len={flen}", "EFAULT", note=f"{n('hva_bad')}: no slot"))
             elif write and slot.readonly:
                 ro_write = True
-                chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}", "-EFAULT", note=f"__gfn_to_hva_many(write=1) = {n('hva_ro_bad')}"))
+                chain.append(errno_call(fn, f"gpa={fgpa:#x}, len={flen}", "EFAULT", note=f"__gfn_to_hva_many(write=1) = {n('hva_ro_bad')}"))
             else:
-                hva = slot.hva_of(gfn) + (fgpa & 0xFFF)
+                hva = slot.hva_of(gfn) + page_offset(fgpa)
                 before = kvm.host.page(hva)
                 r = kvm.host.get_user_pages(hva, write, nowait=False)  # copy_{to,from}_user faults it in
                 if r.pfn is None:
-                    chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "-EFAULT", note=f"copy_{'to' if write else 'from'}_user failed: {r.error}"))
+                    chain.append(errno_call(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "EFAULT", note=f"copy_{'to' if write else 'from'}_user failed: {r.error}"))
                 else:
                     if before is None or before.pfn != r.pfn:
                         # The host page changed under the guest (faulted in, or COW from the zero page).
-                        kvm.mmu_notifier_invalidate(hva & ~0xFFF, (hva & ~0xFFF) + 0x1000)
+                        kvm.mmu_notifier_invalidate(page_base(hva), page_base(hva) + PAGE_SIZE)
                     if write:
                         kvm.host.write(hva, chunk)
                         note = ""
@@ -94,7 +95,7 @@ def emulate_access(
             continue
         if kind is AccessKind.FETCH:
             chain.append(
-                KernelCall("handle_emulation_failure", "", "KVM_EXIT_INTERNAL_ERROR", bad=True,
+                exit_call("handle_emulation_failure", "", KVM_EXIT_INTERNAL_ERROR, bad=True,
                            note="suberror KVM_INTERNAL_ERROR_EMULATION: cannot fetch an instruction from MMIO")
             )
             return AccessDone(Outcome.INTERNAL_ERROR, tuple(chain), tuple(exits), bytes(out), tuple(dirtied))
@@ -103,7 +104,7 @@ def emulate_access(
         if not write:
             out += answer
         chain.append(
-            KernelCall("vcpu_mmio_write" if write else "vcpu_mmio_read", f"gpa={fgpa:#x}, len={flen}", "KVM_EXIT_MMIO",
+            exit_call("vcpu_mmio_write" if write else "vcpu_mmio_read", f"gpa={fgpa:#x}, len={flen}", KVM_EXIT_MMIO,
                        key=ro_write, note="no in-kernel device: exit to userspace" + (" (read-only slot)" if ro_write else ""))
         )
     return AccessDone(Outcome.MMIO if exits else Outcome.OK, tuple(chain), tuple(exits), bytes(out), tuple(dirtied))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .addresses import PAGE_MASK, PAGE_SHIFT
 from .mmu_state import Spte
-from .records import KernelCall, SpteState
+from .records import KernelCall, SpteState, errno_call
 from .uapi import EBADF, EINVAL, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, errno_name
 from .vmstate import GmemFile
 
@@ -53,7 +53,7 @@ def make_binder(kvm: Kvm):
         args = f"slot={slot.id}, fd={name or -1}, offset={offset:#x}"
 
         def fail(err: int, why: str) -> tuple[int, tuple[KernelCall, ...], int | None]:
-            return err, (KernelCall("kvm_gmem_bind", args, f"-{errno_name(err)}", bad=True, note=why),), None
+            return err, (errno_call("kvm_gmem_bind", args, errno_name(err), bad=True, note=why),), None
 
         f = kvm.vm.gmem.get(name) if name else None
         if name == OTHER_VM:

@@ -21,7 +21,7 @@ from typing import Literal
 
 from .addresses import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
 from .profiles import Profile
-from .records import KernelCall
+from .records import KernelCall, error_call, route_call
 
 Prot = Literal["r", "rw", "none"]
 Backing = Literal["anon", "file"]
@@ -643,11 +643,11 @@ def hva_to_pfn(
         return HvaToPfn(r.pfn, None, writable, False, tuple(calls))
     calls.append(KernelCall(slow_fn, slow_args, "0 pages", note=r.error))
     if r.error == "EHWPOISON":
-        return HvaToPfn(None, PfnError.HWPOISON, False, False, (*calls, KernelCall("hva_to_pfn", "", n("pfn_hwpoison"), note="page is hardware-poisoned")))
+        return HvaToPfn(None, PfnError.HWPOISON, False, False, (*calls, error_call("hva_to_pfn", "", n("pfn_hwpoison"), note="page is hardware-poisoned")))
     vma = host.find_vma(hva)
     if vma is None:
         calls.append(KernelCall("find_vma_intersection", f"addr={hva:#x}", "NULL"))
-        return HvaToPfn(None, PfnError.FAULT, False, False, (*calls, KernelCall("hva_to_pfn", "", n("pfn_fault"), note="no VMA at this hva")))
+        return HvaToPfn(None, PfnError.FAULT, False, False, (*calls, error_call("hva_to_pfn", "", n("pfn_fault"), note="no VMA at this hva")))
     if profile.vma_is_valid:
         valid = vma_is_valid(vma, write_fault)
         calls.append(KernelCall("vma_is_valid", f"vma prot={vma.prot}, write_fault={w}", "true" if valid else "false"))
@@ -656,6 +656,6 @@ def hva_to_pfn(
         calls.append(KernelCall("vma->vm_flags & VM_WRITE", f"vma prot={vma.prot}", "VM_WRITE" if valid else "0"))
     if nowait and valid:
         if "pfn_needs_io" in profile.names:
-            return HvaToPfn(None, PfnError.NEEDS_IO, False, True, (*calls, KernelCall("hva_to_pfn", "", n("pfn_needs_io"))))
-        return HvaToPfn(None, PfnError.FAULT, False, True, (*calls, KernelCall("hva_to_pfn", "", f"{n('pfn_fault')}, *async = true")))
-    return HvaToPfn(None, PfnError.FAULT, False, False, (*calls, KernelCall("hva_to_pfn", "", n("pfn_fault"), bad=True)))
+            return HvaToPfn(None, PfnError.NEEDS_IO, False, True, (*calls, error_call("hva_to_pfn", "", n("pfn_needs_io"))))
+        return HvaToPfn(None, PfnError.FAULT, False, True, (*calls, route_call("hva_to_pfn", "", n("pfn_fault"), ret=f"{n('pfn_fault')}, *async = true")))
+    return HvaToPfn(None, PfnError.FAULT, False, False, (*calls, error_call("hva_to_pfn", "", n("pfn_fault"), bad=True)))

@@ -1,7 +1,8 @@
 """struct kvm and struct kvm_vcpu: the state one VM holds, bundled so it can be snapshotted as a whole.
 
 Every container here holds immutable values (frozen dataclasses, ints, bytes), so a snapshot is a set of
-shallow container copies: copy-on-snapshot, never a deep copy.
+shallow container copies: copy-on-snapshot, never a deep copy. The memslot tables are immutable values
+themselves (memslots.py): a snapshot keeps them as they are and copies only their dirty bitmaps.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from .addresses import PAGE_MASK, PAGE_SHIFT
 from .host import HostMemory
-from .memslots import MemSlot, Memslots
+from .memslots import MemSlot, Memslots, MemslotUpdate
 from .mmu_state import Sptes
 from .profiles import Profile
 from .records import KernelCall, SpteChange, SpteState
@@ -50,6 +51,18 @@ class Kvm:
     def memslots_of(self, as_id: int) -> Memslots:
         """__kvm_memslots(kvm, as_id); an out-of-range as_id gets address space 0 (the ioctl refuses it first)."""
         return self.memslots_by_as[as_id] if 0 <= as_id < len(self.memslots_by_as) else self.memslots
+
+    def install_memslots(self, as_id: int, table: Memslots) -> Memslots:
+        """kvm_swap_active_memslots(): table becomes address space as_id's active one (the old stays whole)."""
+        if as_id == 0:
+            self.memslots = table
+        tables = self.memslots_by_as
+        self.memslots_by_as = (table,) if len(tables) == 1 else (*tables[:as_id], table, *tables[as_id + 1 :])
+        return table
+
+    def commit_memslots(self, as_id: int, update: MemslotUpdate) -> Memslots:
+        """Commit a validated update to address space as_id: a new table, installed."""
+        return self.install_memslots(as_id, self.memslots_by_as[as_id].commit(update))
 
     def vcpu(self, vcpu_id: int) -> Vcpu:
         v = self.vcpus.get(vcpu_id)

@@ -12,7 +12,7 @@ from .host import Mapping
 from .kvm import Kvm
 from .memslots import MemSlot, MemslotUpdate, kvm_set_memory_region
 from .profiles import Profile
-from .records import KernelCall, SlotChange, SpteChange, SpteState, StepRecord
+from .records import KernelCall, SlotChange, SpteChange, SpteState, StepRecord, errno_call, error_call
 from .settings import DEFAULT_SETTINGS, HostSettings
 from .steps import (
     Access,
@@ -37,7 +37,8 @@ from .uapi import (
     errno_name,
     flag_names,
 )
-from .vcpu import AccessPath, kvm_access
+from .vcpu import kvm_access
+from .vocabulary import AccessPath, Op, Outcome
 
 
 def _fill_answer(fill: int) -> MmioRead:
@@ -112,14 +113,14 @@ class Machine:
         mem = step.region
         if mem.ioctl == 2 and not kvm.profile.guest_memfd:
             return memapi.no_such_ioctl(kvm, step, "KVM_SET_USER_MEMORY_REGION2")
-        as_id = split_slot(mem.slot)[0] if kvm.profile.mmio_spte_generation else 0
+        as_id = split_slot(mem.slot)[0] if kvm.profile.slot_as_id else 0
         binder = make_binder(kvm) if mem.flags & KVM_MEM_GUEST_MEMFD and kvm.profile.guest_memfd else None  # only REGION2 gmem slots bind
         u = kvm_set_memory_region(kvm.profile, kvm.memslots_of(as_id), mem, binder)
         args = memapi.region_args(step)
         if u.errno:
             ioctl = "KVM_SET_USER_MEMORY_REGION2" if mem.ioctl == 2 else "KVM_SET_USER_MEMORY_REGION"
             return StepRecord(
-                op="set_memory_region", args=args, outcome=errno_name(u.errno), chain=u.chain, kind=None,
+                op=Op.SET_MEMORY_REGION, args=args, outcome=errno_name(u.errno), chain=u.chain, kind=None,
                 message=f"{ioctl} slot {mem.slot}: -{errno_name(u.errno)} ({u.chain[-1].note})",
             )
         chain = list(u.chain)
@@ -127,62 +128,69 @@ class Machine:
         self._commit(u, chain, spte)
         changes = () if u.kind == "noop" and u.old == u.new else (SlotChange(u.old, u.new),)
         return StepRecord(
-            op="set_memory_region", args=args, outcome="ok", chain=tuple(chain), kind=u.kind,
+            op=Op.SET_MEMORY_REGION, args=args, outcome=Outcome.OK, chain=tuple(chain), kind=u.kind,
             slot_changes=changes, spte=tuple(spte), message=_slot_summary(u),
         )
 
     def _commit(self, u: MemslotUpdate, chain: list[KernelCall], spte: list[SpteChange]) -> None:
-        """__kvm_set_memory_region()'s second half and kvm_arch_commit_memory_region(), per era."""
+        """__kvm_set_memory_region()'s second half and kvm_arch_commit_memory_region(), by the era's rules."""
         kvm = self.kvm
         p = kvm.profile
-        n = p.name_of
         changed = u.new or u.old
-        table = kvm.memslots_of(changed.as_id if changed is not None else 0)
-
-        def zap_all(why: str) -> None:
-            gone = [(g, s.state) for g, s in kvm.sptes.items()]
-            kvm.sptes.zap_all()
-            spte.extend(SpteChange(g, st, SpteState.NONE) for g, st in gone)
-            chain.append(KernelCall(n("flush_all"), "", "", note=f"{len(gone)} sptes zapped: {why}"))
-
-        def write_protect(slot: MemSlot, why: str) -> None:
-            # kvm_mmu_slot_remove_write_access(): every rw spte of the slot becomes wp
-            gfns = [g for g in kvm.sptes.gfns_in(slot.base_gfn, slot.npages) if kvm.sptes.state(g) is SpteState.RW]
-            kvm.sptes.write_protect(gfns)
-            spte.extend(SpteChange(g, SpteState.RW, SpteState.WP) for g in gfns)
-            chain.append(KernelCall("kvm_mmu_slot_remove_write_access", f"slot={slot.id}", "", note=f"{len(gfns)} sptes write-protected: {why}"))
-
-        if not p.mmio_spte_generation:  # 3.6 / 3.7
+        as_id = changed.as_id if changed is not None else 0
+        if not p.mr_change_kinds:  # 3.x: one update path for every request
             if u.kind == "delete":
-                zap_all("a slot is deleted")
-                if u.old is not None:
-                    table.commit(u)
-                else:
-                    table.bump_generation()  # the empty slot went through the update all the same
+                self._zap_all("a slot is deleted", chain, spte)
+            if u.old is None and u.new is None:  # the empty slot went through the update all the same
+                kvm.install_memslots(as_id, kvm.memslots_by_as[as_id].bump_generation())
                 return
-            table.commit(u)
-            assert u.new is not None
-            write_protect(u.new, "3.x write-protects the slot on every commit")
+            kvm.commit_memslots(as_id, u)
+            if u.new is None:
+                return
+            if p.write_protect_on_every_commit:
+                self._write_protect(u.new, "3.x write-protects the slot on every commit", chain, spte)
             old_base = u.old.base_gfn if u.old is not None else 0
-            if old_base != u.new.base_gfn:
-                zap_all("base_gfn changed: clear all mmio sptes" if u.old is None else "the slot moved")
+            if p.flush_all_on_create_or_move and old_base != u.new.base_gfn:
+                self._zap_all("base_gfn changed: clear all mmio sptes" if u.old is None else "the slot moved", chain, spte)
             return
 
-        if u.kind in ("delete", "move"):
-            chain.append(KernelCall("kvm_invalidate_memslot", f"slot={u.old.id if u.old else '?'}", "", note="KVM_MEMSLOT_INVALID during the update: faults retry"))
-            zap_all("KVM_X86_QUIRK_SLOT_ZAP_ALL (the default)")
         if u.kind == "noop":
             return
-        table.commit(u)
+        if u.old is None and u.new is None:  # a delete of an empty slot an era accepts
+            kvm.install_memslots(as_id, kvm.memslots_by_as[as_id].bump_generation())
+            return
+        if u.kind in ("delete", "move"):
+            chain.append(KernelCall("kvm_invalidate_memslot", f"slot={u.old.id if u.old else '?'}", "", note="KVM_MEMSLOT_INVALID during the update: faults retry"))
+            self._zap_all("KVM_X86_QUIRK_SLOT_ZAP_ALL (the default)", chain, spte)
+        table = kvm.commit_memslots(as_id, u)
         commit_binding(kvm, u.old, u.new)
-        if u.new is not None and u.new.log_dirty and (u.old is None or not u.old.log_dirty):
+        if u.new is not None and p.write_protect_on_every_commit:
+            self._write_protect(u.new, "the era write-protects the slot on every commit", chain, spte)
+        elif u.new is not None and u.new.log_dirty and (u.old is None or not u.old.log_dirty):
             if memapi.initially_set(kvm, table.dirty_bitmaps, u.new.id, u.new.npages):
                 chain.append(KernelCall("kvm_alloc_dirty_bitmap", f"slot={u.new.id}", "",
                                         note="KVM_DIRTY_LOG_INITIALLY_SET: every bit set, nothing write-protected (§i F18)"))
             else:
-                write_protect(u.new, "dirty logging enabled")
+                self._write_protect(u.new, "dirty logging enabled", chain, spte)
+        if u.new is not None and p.flush_all_on_create_or_move and (u.old is None or u.old.base_gfn != u.new.base_gfn):
+            self._zap_all("base_gfn changed: clear all mmio sptes", chain, spte)
         chain.append(KernelCall("kvm_swap_active_memslots", "", f"generation {table.generation}",
                                 note="mmio sptes of older generations are now stale"))
+
+    def _zap_all(self, why: str, chain: list[KernelCall], spte: list[SpteChange]) -> None:
+        sptes = self.kvm.sptes
+        gone = [(g, s.state) for g, s in sptes.items()]
+        sptes.zap_all()
+        spte.extend(SpteChange(g, st, SpteState.NONE) for g, st in gone)
+        chain.append(KernelCall(self.kvm.profile.name_of("flush_all"), "", "", note=f"{len(gone)} sptes zapped: {why}"))
+
+    def _write_protect(self, slot: MemSlot, why: str, chain: list[KernelCall], spte: list[SpteChange]) -> None:
+        # kvm_mmu_slot_remove_write_access(): every rw spte of the slot becomes wp
+        sptes = self.kvm.sptes
+        gfns = [g for g in sptes.gfns_in(slot.base_gfn, slot.npages) if sptes.state(g) is SpteState.RW]
+        sptes.write_protect(gfns)
+        spte.extend(SpteChange(g, SpteState.RW, SpteState.WP) for g in gfns)
+        chain.append(KernelCall("kvm_mmu_slot_remove_write_access", f"slot={slot.id}", "", note=f"{len(gfns)} sptes write-protected: {why}"))
 
     # -- KVM_GET_DIRTY_LOG ---------------------------------------------------------------------------------
     def get_dirty_log(self, slot_id: int) -> StepRecord:
@@ -191,25 +199,24 @@ class Machine:
         args = {"slot": slot_id}
         chain = [KernelCall("kvm_vm_ioctl_get_dirty_log", f"slot={slot_id}", "")]
         if kvm.vm.dirty_ring_size:
-            chain.append(KernelCall("kvm_get_dirty_log_protect", "", "-ENXIO", bad=True, note="the dirty ring is on: no bitmaps (§i F13)"))
-            return StepRecord("get_dirty_log", args, errno_name(ENXIO), tuple(chain), message=f"KVM_GET_DIRTY_LOG slot {slot_id}: -ENXIO (the dirty ring is on)")
-        modern = p.mmio_spte_generation
-        as_id, sid = split_slot(slot_id) if modern else (0, slot_id)
+            chain.append(errno_call("kvm_get_dirty_log_protect", "", "ENXIO", bad=True, note="the dirty ring is on: no bitmaps (§i F13)"))
+            return StepRecord(Op.GET_DIRTY_LOG, args, errno_name(ENXIO), tuple(chain), message=f"KVM_GET_DIRTY_LOG slot {slot_id}: -ENXIO (the dirty ring is on)")
+        as_id, sid = split_slot(slot_id) if p.slot_as_id else (0, slot_id)
         if as_id >= p.address_spaces or sid >= p.user_mem_slots:
-            chain.append(KernelCall("kvm_get_dirty_log", "", "-EINVAL", bad=True, note=f"slot id out of range (< {p.user_mem_slots})"))
-            return StepRecord("get_dirty_log", args, "EINVAL", tuple(chain), message=f"KVM_GET_DIRTY_LOG slot {slot_id}: -EINVAL")
+            chain.append(errno_call("kvm_get_dirty_log", "", "EINVAL", bad=True, note=f"slot id out of range (< {p.user_mem_slots})"))
+            return StepRecord(Op.GET_DIRTY_LOG, args, "EINVAL", tuple(chain), message=f"KVM_GET_DIRTY_LOG slot {slot_id}: -EINVAL")
         table = kvm.memslots_of(as_id)
         slot = table.id_to_memslot(sid)
         bitmap = table.dirty_bitmaps.get(sid) if slot else None
         if slot is None or bitmap is None:
             why = "no such slot" if slot is None else "slot does not log dirty pages"
-            chain.append(KernelCall("kvm_get_dirty_log", "", "-ENOENT", bad=True, note=why))
-            return StepRecord("get_dirty_log", args, "ENOENT", tuple(chain), message=f"KVM_GET_DIRTY_LOG slot {slot_id}: -ENOENT ({why})")
+            chain.append(errno_call("kvm_get_dirty_log", "", "ENOENT", bad=True, note=why))
+            return StepRecord(Op.GET_DIRTY_LOG, args, "ENOENT", tuple(chain), message=f"KVM_GET_DIRTY_LOG slot {slot_id}: -ENOENT ({why})")
         dirty = tuple(sorted(bitmap))
         if kvm.vm.manual_protect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE:
             chain.append(KernelCall("kvm_get_dirty_log_protect", f"slot={sid}", f"{len(dirty)} dirty pages",
                                     note="manual protect: bits copied, nothing cleared or write-protected (KVM_CLEAR_DIRTY_LOG does that)"))
-            return StepRecord("get_dirty_log", args, "ok", tuple(chain), dirty=dirty,
+            return StepRecord(Op.GET_DIRTY_LOG, args, Outcome.OK, tuple(chain), dirty=dirty,
                               message=f"KVM_GET_DIRTY_LOG slot {slot_id}: {len(dirty)} dirty (manual protect: still set)" + (f" {list(dirty[:8])}" if dirty else ""))
         bitmap.clear()
         gfns = [slot.base_gfn + i for i in dirty]
@@ -218,7 +225,7 @@ class Machine:
         chain.append(KernelCall("kvm_get_dirty_log_protect", f"slot={sid}", f"{len(dirty)} dirty pages", note="bitmap snapshot, then cleared"))
         chain.append(KernelCall("kvm_arch_mmu_enable_log_dirty_pt_masked", "", "", note=f"{len(rw)} sptes write-protected again"))
         return StepRecord(
-            "get_dirty_log", args, "ok", tuple(chain), dirty=dirty,
+            Op.GET_DIRTY_LOG, args, Outcome.OK, tuple(chain), dirty=dirty,
             spte=tuple(SpteChange(g, SpteState.RW, SpteState.WP) for g in rw),
             message=f"KVM_GET_DIRTY_LOG slot {slot_id}: {len(dirty)} dirty page{'s' if len(dirty) != 1 else ''}" + (f" {list(dirty[:8])}" if dirty else ""),
         )
@@ -228,7 +235,7 @@ class Machine:
         value = self.kvm.profile.check_extension(cap)
         name = KVM_CAP_NAMES.get(cap, str(cap))
         chain = (KernelCall("kvm_vm_ioctl_check_extension", name, str(value)),)
-        return StepRecord("check_extension", {"cap": name}, "ok", chain, cap_value=value, value=value,
+        return StepRecord(Op.CHECK_EXTENSION, {"cap": name}, Outcome.OK, chain, cap_value=value, value=value,
                           message=f"KVM_CHECK_EXTENSION {name} = {value}")
 
     # -- the VMM's own memory ----------------------------------------------------------------------------------
@@ -242,14 +249,14 @@ class Machine:
             args["data"] = step.data.hex()
         start, size = step.hva, step.size
         if start & PAGE_MASK and step.op != "host_write":
-            return StepRecord(step.op, args, "EINVAL", (KernelCall(step.op, f"addr={start:#x}", "-EINVAL", bad=True, note="address not page aligned"),),
+            return StepRecord(Op(step.op), args, "EINVAL", (errno_call(step.op, f"addr={start:#x}", "EINVAL", bad=True, note="address not page aligned"),),
                               message=f"{step.op} at {start:#x}: -EINVAL (not page aligned)")
         if step.op != "host_write" and start + ((size + PAGE_MASK) & ~PAGE_MASK) > 1 << 64:
             # mprotect/madvise/munmap: `end < start` after PAGE_ALIGN(len) is -EINVAL; nothing is changed
-            return StepRecord(step.op, args, "EINVAL", (KernelCall(step.op, f"addr={start:#x}, len={size:#x}", "-EINVAL", bad=True, note="the range wraps past the end of the address space"),),
+            return StepRecord(Op(step.op), args, "EINVAL", (errno_call(step.op, f"addr={start:#x}, len={size:#x}", "EINVAL", bad=True, note="the range wraps past the end of the address space"),),
                               message=f"{step.op} at {start:#x}: -EINVAL (range wraps past 2^64)")
         if step.op in ("mprotect", "madvise_dontneed") and _has_hole(host, start, start + size):
-            return StepRecord(step.op, args, "ENOMEM", (KernelCall(step.op, f"addr={start:#x}, len={size:#x}", "-ENOMEM", bad=True, note="part of the range is not mapped"),),
+            return StepRecord(Op(step.op), args, "ENOMEM", (errno_call(step.op, f"addr={start:#x}, len={size:#x}", "ENOMEM", bad=True, note="part of the range is not mapped"),),
                               message=f"{step.op} at {start:#x}: -ENOMEM (range not fully mapped)")
         chain: list[KernelCall] = []
         spte: list[SpteChange] = []
@@ -257,7 +264,7 @@ class Machine:
         if step.op == "host_write":
             err = self._host_write(step.hva, step.data, chain, spte)
             if err:
-                return StepRecord(step.op, args, errno_name(err), tuple(chain), message=f"host write at {start:#x}: the VMM would take SIGSEGV")
+                return StepRecord(Op(step.op), args, errno_name(err), tuple(chain), message=f"host write at {start:#x}: the VMM would take SIGSEGV")
         else:
             note = ""
             if step.op == "mprotect":
@@ -277,7 +284,7 @@ class Machine:
             zapped = kvm.mmu_notifier_invalidate(*rng)
             spte.extend(zapped)
             chain.append(KernelCall("kvm_mmu_notifier_invalidate_range_start", f"{rng[0]:#x}-{rng[1]:#x}", "", note=f"{len(zapped)} sptes zapped"))
-        return StepRecord(step.op, args, "ok", tuple(chain), spte=tuple(spte), message=f"{step.op} {start:#x}+{size:#x}: done")
+        return StepRecord(Op(step.op), args, Outcome.OK, tuple(chain), spte=tuple(spte), message=f"{step.op} {start:#x}+{size:#x}: done")
 
     def _host_write(self, hva: int, data: bytes, chain: list[KernelCall], spte: list[SpteChange]) -> int:
         host = self.kvm.host
@@ -288,7 +295,7 @@ class Machine:
             before = host.page(at)
             r = host.get_user_pages(at, write=True, nowait=False)
             if r.pfn is None:
-                chain.append(KernelCall("(VMM store)", f"addr={at:#x}", "SIGSEGV", bad=True, note=f"the VMM cannot write here: {r.error}"))
+                chain.append(error_call("(VMM store)", f"addr={at:#x}", "SIGSEGV", bad=True, note=f"the VMM cannot write here: {r.error}"))
                 return EFAULT
             if before is None or before.pfn != r.pfn:
                 page = at & ~PAGE_MASK
@@ -315,12 +322,17 @@ def _has_hole(host, start: int, end: int) -> bool:
     return pos < end
 
 
+_FLAGS_TEXT: dict[int, str] = {}  # flags -> their names as a summary shows them (a handful of values)
+
+
 def _slot_summary(u: MemslotUpdate) -> str:
     s = u.new or u.old
     if u.kind == "delete":
         return f"slot {u.old.number} deleted" if u.old else "delete of an empty slot: accepted (3.x)"
     assert s is not None
-    flags = ",".join(flag_names(s.flags)) or "no flags"
+    flags = _FLAGS_TEXT.get(s.flags)
+    if flags is None:
+        flags = _FLAGS_TEXT[s.flags] = ",".join(flag_names(s.flags)) or "no flags"
     gpa = s.base_gfn << PAGE_SHIFT
     return f"slot {s.number} {u.kind}: gpa {gpa:#x}+{s.npages << PAGE_SHIFT:#x} -> hva {s.userspace_addr:#x} ({flags})"
 

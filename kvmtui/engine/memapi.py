@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .addresses import split_slot
 from .dirty_ring import enable_dirty_log_ring_errno
 from .guest_memfd import create_errno, gmem_host_prot
 from .host import Mapping
 from .kvm import Kvm
-from .records import KernelCall, SpteChange, SpteState, StepRecord
+from .records import KernelCall, SpteChange, SpteState, StepRecord, errno_call, exit_call
 from .steps import (
     Access,
     CheckExtension,
@@ -39,6 +40,7 @@ from .uapi import (
     gmem_flag_names,
 )
 from .vmstate import GmemFile
+from .vocabulary import OP_OF_ACCESS, Op, Outcome
 
 CAP_MANUAL_PROTECT = KVM_CAPS["KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2"]
 CAP_RING = KVM_CAPS["KVM_CAP_DIRTY_LOG_RING"]
@@ -86,38 +88,42 @@ def step_args(step: Step) -> dict[str, Any]:
     return {}
 
 
-def op_of(step: Step) -> str:
+_OP_OF_TYPE: dict[type, Op] = {
+    SetMemoryRegion: Op.SET_MEMORY_REGION, GetDirtyLog: Op.GET_DIRTY_LOG, CheckExtension: Op.CHECK_EXTENSION,
+    CreateVm: Op.CREATE_VM, CreateGuestMemfd: Op.CREATE_GUEST_MEMFD, EnableCap: Op.ENABLE_CAP,
+    ClearDirtyLog: Op.CLEAR_DIRTY_LOG, HarvestDirtyRing: Op.HARVEST_DIRTY_RING, ResetDirtyRings: Op.RESET_DIRTY_RINGS}
+
+
+def op_of(step: Step) -> Op:
     if isinstance(step, Access):
-        return step.kind.value
+        return OP_OF_ACCESS[step.kind]
     if isinstance(step, HostOp):
-        return step.op
-    return {SetMemoryRegion: "set_memory_region", GetDirtyLog: "get_dirty_log", CheckExtension: "check_extension",
-            CreateVm: "create_vm", CreateGuestMemfd: "create_guest_memfd", EnableCap: "enable_cap",
-            ClearDirtyLog: "clear_dirty_log", HarvestDirtyRing: "harvest_dirty_ring", ResetDirtyRings: "reset_dirty_rings"}[type(step)]
+        return Op(step.op)
+    return _OP_OF_TYPE[type(step)]
 
 
 def no_such_ioctl(kvm: Kvm, step: Step, ioctl: str) -> StepRecord:
     """An ioctl the era's kernel did not have: kvm_vm_ioctl() falls through to -ENOTTY."""
-    chain = (KernelCall("kvm_vm_ioctl", ioctl, "-ENOTTY", bad=True, note=f"{ioctl} does not exist in Linux {kvm.profile.name}"),)
+    chain = (errno_call("kvm_vm_ioctl", ioctl, "ENOTTY", bad=True, note=f"{ioctl} does not exist in Linux {kvm.profile.name}"),)
     return StepRecord(op_of(step), step_args(step), "ENOTTY", chain, message=f"{ioctl}: -ENOTTY (not in Linux {kvm.profile.name})")
 
 
 def unsupported(kvm: Kvm, step: Step) -> StepRecord:
     """Every step after a refused KVM_CREATE_VM: there is no VM to run it on."""
     why = f"KVM_CREATE_VM refused the {kvm.vm.vm_type_refused} type: there is no VM"
-    return StepRecord(op_of(step), step_args(step), "unsupported", (KernelCall("(no VM)", "", "", note=why),), message=f"not run: {why}")
+    return StepRecord(op_of(step), step_args(step), Outcome.UNSUPPORTED, (KernelCall("(no VM)", "", "", note=why),), message=f"not run: {why}")
 
 
 # -- KVM_CREATE_VM ------------------------------------------------------------------------------------------
 def create_vm(kvm: Kvm, step: CreateVm) -> StepRecord:
     args = step_args(step)
     if step.type_value == 0:
-        return StepRecord("create_vm", args, "ok", (KernelCall("kvm_dev_ioctl_create_vm", "type=0", "vm fd"),), message="KVM_CREATE_VM: the default type")
+        return StepRecord(Op.CREATE_VM, args, Outcome.OK, (KernelCall("kvm_dev_ioctl_create_vm", "type=0", "vm fd"),), message="KVM_CREATE_VM: the default type")
     kvm.vm.vm_type_refused = step.vm_type
     chain = (KernelCall("kvm_dev_ioctl_create_vm", f"type={step.type_value}", ""),
-             KernelCall("kvm_arch_init_vm", f"type={step.type_value}", "-EINVAL", bad=True,
+             errno_call("kvm_arch_init_vm", f"type={step.type_value}", "EINVAL", bad=True,
                         note="kvm_is_vm_type_supported(): KVM_CAP_VM_TYPES = 1, the default VM only (§i F19)"))
-    return StepRecord("create_vm", args, "EINVAL", chain, message=f"KVM_CREATE_VM type {step.vm_type} ({step.type_value}): -EINVAL")
+    return StepRecord(Op.CREATE_VM, args, "EINVAL", chain, message=f"KVM_CREATE_VM type {step.vm_type} ({step.type_value}): -EINVAL")
 
 
 # -- KVM_CREATE_GUEST_MEMFD -----------------------------------------------------------------------------------------
@@ -130,8 +136,8 @@ def create_guest_memfd(kvm: Kvm, step: CreateGuestMemfd) -> StepRecord:
     err, why = create_errno(step.size, step.flags)
     if err:
         kvm.vm.gmem[step.name] = GmemFile(step.name, step.size, step.flags, False, None)
-        refused = (KernelCall("kvm_gmem_create", call, f"-{errno_name(err)}", bad=True, note=why),)
-        return StepRecord("create_guest_memfd", args, errno_name(err), refused,
+        refused = (errno_call("kvm_gmem_create", call, errno_name(err), bad=True, note=why),)
+        return StepRecord(Op.CREATE_GUEST_MEMFD, args, errno_name(err), refused,
                           message=f"KVM_CREATE_GUEST_MEMFD {step.name}: -{errno_name(err)} ({why}); the name now stands for fd -1")
     hva = None
     chain = [KernelCall("kvm_gmem_create", call, f"fd ({step.name})")]
@@ -143,7 +149,7 @@ def create_guest_memfd(kvm: Kvm, step: CreateGuestMemfd) -> StepRecord:
                                 note="shared with the guest (INIT_SHARED)" if prot == "rw" else "private pages: a VMM touch is SIGBUS (§i F3)"))
     kvm.vm.gmem[step.name] = GmemFile(step.name, step.size, step.flags, True, hva)
     flags = ", ".join(gmem_flag_names(step.flags)) or "no flags"
-    return StepRecord("create_guest_memfd", args, "ok", tuple(chain), message=f"KVM_CREATE_GUEST_MEMFD {step.name}: {step.size:#x} bytes ({flags})")
+    return StepRecord(Op.CREATE_GUEST_MEMFD, args, Outcome.OK, tuple(chain), message=f"KVM_CREATE_GUEST_MEMFD {step.name}: {step.size:#x} bytes ({flags})")
 
 
 # -- KVM_ENABLE_CAP -------------------------------------------------------------------------------------------------
@@ -169,7 +175,8 @@ def enable_cap(kvm: Kvm, step: EnableCap) -> StepRecord:
         if not err:
             st.dirty_ring_size = arg0
             done = f"a {arg0 // 16}-entry ring per vCPU; GET/CLEAR_DIRTY_LOG now answer ENXIO"
-        chain.append(KernelCall("kvm_vm_ioctl_enable_dirty_log_ring", f"size={arg0:#x}", f"-{errno_name(err)}" if err else "0", bad=bool(err), note=why))
+        fn, call_args = "kvm_vm_ioctl_enable_dirty_log_ring", f"size={arg0:#x}"
+        chain.append(errno_call(fn, call_args, errno_name(err), bad=True, note=why) if err else KernelCall(fn, call_args, "0", note=why))
         why = why if err else ""
     elif step.cap == CAP_RING_WITH_BITMAP:
         err, why = EINVAL, "KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP is 0 on this kernel"
@@ -177,10 +184,10 @@ def enable_cap(kvm: Kvm, step: EnableCap) -> StepRecord:
         err, why = EINVAL, "kvm_vm_ioctl_enable_cap(): not a capability this kernel enables"
     if err:
         if not chain[-1].bad:
-            chain.append(KernelCall("kvm_vm_ioctl_enable_cap_generic", "", f"-{errno_name(err)}", bad=True, note=why))
-        return StepRecord("enable_cap", args, errno_name(err), tuple(chain), message=f"KVM_ENABLE_CAP {name} {arg0:#x}: -{errno_name(err)} ({why})")
+            chain.append(errno_call("kvm_vm_ioctl_enable_cap_generic", "", errno_name(err), bad=True, note=why))
+        return StepRecord(Op.ENABLE_CAP, args, errno_name(err), tuple(chain), message=f"KVM_ENABLE_CAP {name} {arg0:#x}: -{errno_name(err)} ({why})")
     chain.append(KernelCall("kvm_vm_ioctl_enable_cap_generic", "", "0", note=done))
-    return StepRecord("enable_cap", args, "ok", tuple(chain), value=0, message=f"KVM_ENABLE_CAP {name} {arg0:#x}: {done}")
+    return StepRecord(Op.ENABLE_CAP, args, Outcome.OK, tuple(chain), value=0, message=f"KVM_ENABLE_CAP {name} {arg0:#x}: {done}")
 
 
 # -- KVM_CLEAR_DIRTY_LOG ---------------------------------------------------------------------------------------------
@@ -192,12 +199,12 @@ def clear_dirty_log(kvm: Kvm, step: ClearDirtyLog) -> StepRecord:
     chain = [KernelCall("kvm_vm_ioctl_clear_dirty_log", f"slot={step.slot}, first_page={first}, num_pages={num}", "")]
 
     def fail(err: int, why: str) -> StepRecord:
-        chain.append(KernelCall("kvm_clear_dirty_log_protect", "", f"-{errno_name(err)}", bad=True, note=why))
-        return StepRecord("clear_dirty_log", args, errno_name(err), tuple(chain), message=f"KVM_CLEAR_DIRTY_LOG slot {step.slot}: -{errno_name(err)} ({why})")
+        chain.append(errno_call("kvm_clear_dirty_log_protect", "", errno_name(err), bad=True, note=why))
+        return StepRecord(Op.CLEAR_DIRTY_LOG, args, errno_name(err), tuple(chain), message=f"KVM_CLEAR_DIRTY_LOG slot {step.slot}: -{errno_name(err)} ({why})")
 
     if kvm.vm.dirty_ring_size:
         return fail(ENXIO, "the dirty ring is on: there are no bitmaps (kvm_use_dirty_bitmap() is false)")
-    as_id, sid = step.slot >> 16, step.slot & 0xFFFF
+    as_id, sid = split_slot(step.slot)
     if as_id >= 1 or sid >= kvm.profile.user_mem_slots:
         return fail(EINVAL, f"slot id out of range (< {kvm.profile.user_mem_slots}, address space 0)")
     if first & 63:
@@ -217,7 +224,7 @@ def clear_dirty_log(kvm: Kvm, step: ClearDirtyLog) -> StepRecord:
     chain.append(KernelCall("kvm_clear_dirty_log_protect", f"slot={sid}", f"{len(cleared)} bits cleared"))
     chain.append(KernelCall("kvm_arch_mmu_enable_log_dirty_pt_masked", "", "", note=f"{len(rw)} sptes write-protected: the next write is logged again"))
     shown = f" {cleared[:8]}" if cleared else ""
-    return StepRecord("clear_dirty_log", args, "ok", tuple(chain), spte=tuple(SpteChange(g, SpteState.RW, SpteState.WP) for g in rw),
+    return StepRecord(Op.CLEAR_DIRTY_LOG, args, Outcome.OK, tuple(chain), spte=tuple(SpteChange(g, SpteState.RW, SpteState.WP) for g in rw),
                       message=f"KVM_CLEAR_DIRTY_LOG slot {step.slot} pages {first}..{first + num - 1 if num else first}: {len(cleared)} bits cleared{shown}")
 
 
@@ -226,16 +233,16 @@ def harvest_dirty_ring(kvm: Kvm, step: HarvestDirtyRing) -> StepRecord:
     args = step_args(step)
     size = kvm.vm.dirty_ring_size
     if not size:
-        no_ring = (KernelCall("mmap", f"vcpu fd, offset=KVM_DIRTY_LOG_PAGE_OFFSET pages, len={size}", "-EINVAL", bad=True,
+        no_ring = (errno_call("mmap", f"vcpu fd, offset=KVM_DIRTY_LOG_PAGE_OFFSET pages, len={size}", "EINVAL", bad=True,
                             note="no dirty ring: the ring is 0 bytes"),)
-        return StepRecord("harvest_dirty_ring", args, "EINVAL", no_ring, message=f"harvest vCPU {step.vcpu}: no dirty ring (-EINVAL)")
+        return StepRecord(Op.HARVEST_DIRTY_RING, args, "EINVAL", no_ring, message=f"harvest vCPU {step.vcpu}: no dirty ring (-EINVAL)")
     kvm.vm.created_vcpus.add(step.vcpu)  # the ring lives in the vCPU fd
     ring = kvm.vm.ring(step.vcpu)
     got = ring.harvest()
     calls = (KernelCall("(VMM) read kvm_dirty_gfn entries", f"vcpu={step.vcpu}", f"{len(got)} entries",
                         note="entries with KVM_DIRTY_GFN_F_DIRTY since the last harvest, now marked F_RESET (collected)"),)
     shown = f" {[list(e) for e in got[:6]]}" + ("…" if len(got) > 6 else "") if got else ""
-    return StepRecord("harvest_dirty_ring", args, "ok", calls, ring=got, message=f"harvest vCPU {step.vcpu}: {len(got)} entries{shown}")
+    return StepRecord(Op.HARVEST_DIRTY_RING, args, Outcome.OK, calls, ring=got, message=f"harvest vCPU {step.vcpu}: {len(got)} entries{shown}")
 
 
 def reset_dirty_rings(kvm: Kvm, step: ResetDirtyRings) -> StepRecord:
@@ -243,8 +250,8 @@ def reset_dirty_rings(kvm: Kvm, step: ResetDirtyRings) -> StepRecord:
         return no_such_ioctl(kvm, step, "KVM_RESET_DIRTY_RINGS")
     args = step_args(step)
     if not kvm.vm.dirty_ring_size:
-        no_ring = (KernelCall("kvm_vm_ioctl_reset_dirty_pages", "", "-EINVAL", bad=True, note="no dirty ring"),)
-        return StepRecord("reset_dirty_rings", args, "EINVAL", no_ring, message="KVM_RESET_DIRTY_RINGS: -EINVAL (no dirty ring)")
+        no_ring = (errno_call("kvm_vm_ioctl_reset_dirty_pages", "", "EINVAL", bad=True, note="no dirty ring"),)
+        return StepRecord(Op.RESET_DIRTY_RINGS, args, "EINVAL", no_ring, message="KVM_RESET_DIRTY_RINGS: -EINVAL (no dirty ring)")
     chain = [KernelCall("kvm_vm_ioctl_reset_dirty_pages", "", "")]
     total = 0
     spte: list[SpteChange] = []
@@ -266,7 +273,7 @@ def reset_dirty_rings(kvm: Kvm, step: ResetDirtyRings) -> StepRecord:
             chain.append(KernelCall("kvm_dirty_ring_reset", f"vcpu={vcpu_id}", str(len(done)),
                                     note=f"collected entries freed; {len(rw)} sptes write-protected again"))
     chain.append(KernelCall("kvm_vm_ioctl_reset_dirty_pages", "", str(total), note="stops at the first entry not yet harvested"))
-    return StepRecord("reset_dirty_rings", args, "ok", tuple(chain), spte=tuple(spte), value=total,
+    return StepRecord(Op.RESET_DIRTY_RINGS, args, Outcome.OK, tuple(chain), spte=tuple(spte), value=total,
                       message=f"KVM_RESET_DIRTY_RINGS: {total} entries reset")
 
 
@@ -277,9 +284,9 @@ def ring_full(kvm: Kvm, step: Access) -> StepRecord | None:
     ring = kvm.vm.ring(step.vcpu)
     if not ring.soft_full:
         return None
-    chain = (KernelCall("kvm_dirty_ring_check_request", f"vcpu={step.vcpu}", "KVM_EXIT_DIRTY_RING_FULL", bad=True,
+    chain = (exit_call("kvm_dirty_ring_check_request", f"vcpu={step.vcpu}", KVM_EXIT_DIRTY_RING_FULL, bad=True,
                         note=f"{len(ring.entries)} of {ring.size} entries used (soft limit {ring.soft_limit}): harvest and reset first"),)
-    return StepRecord(step.kind.value, step_args(step), "dirty_ring_full", chain, exit_reason=KVM_EXIT_DIRTY_RING_FULL)
+    return StepRecord(OP_OF_ACCESS[step.kind], step_args(step), Outcome.DIRTY_RING_FULL, chain, exit_reason=KVM_EXIT_DIRTY_RING_FULL)
 
 
 def initially_set(kvm: Kvm, bitmaps: dict[int, set[int]], slot_id: int, npages: int) -> bool:

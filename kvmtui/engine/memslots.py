@@ -7,14 +7,15 @@ write-protection) belong to the caller (machine.py), as kvm_arch_commit_memory_r
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Literal
 
 from .addresses import PAGE_MASK, PAGE_SHIFT, U64_MAX, join_slot, split_slot
+from .persistent import IdArray, SortedChunks
 from .profiles import Profile
-from .records import KernelCall
+from .records import KernelCall, errno_call
 from .uapi import (
     EEXIST,
     EINVAL,
@@ -24,14 +25,17 @@ from .uapi import (
     errno_name,
     short_flag_names,
 )
+from .values import fast_init
 
 KVM_MEM_MAX_NR_PAGES = (1 << 31) - 1
 # x86-64 with 4-level paging: access_ok() accepts ranges ending at or below TASK_SIZE_MAX.
 TASK_SIZE_MAX = 0x7FFFFFFFF000
 
+_BASE_GFN = attrgetter("base_gfn")
 ChangeKind = Literal["create", "delete", "move", "flags_only", "noop"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MemSlot:
     """struct kvm_memory_slot, as far as this model needs it."""
@@ -85,6 +89,7 @@ class MemSlot:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class UserMemoryRegion:
     """struct kvm_userspace_memory_region, the argument of KVM_SET_USER_MEMORY_REGION."""
@@ -104,6 +109,7 @@ class UserMemoryRegion:
 GmemBind = Callable[[MemSlot, str | None, int], tuple[int, tuple[KernelCall, ...], int | None]]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MemslotUpdate:
     """What __kvm_set_memory_region() decided: an errno, or a change to commit."""
@@ -116,123 +122,131 @@ class MemslotUpdate:
 
 
 class Memslots:
-    """struct kvm_memslots: the slots of one address space, plus their dirty bitmaps."""
+    """struct kvm_memslots: the slots of one address space, an immutable value.
 
-    __slots__ = ("_bases", "_by_id", "_last_used", "_slots", "dirty_bitmaps", "generation")
+    `commit` returns a new table and leaves this one as it was, as kvm_swap_active_memslots() installs a new
+    struct kvm_memslots; the two share every slot and every page of the id array they have in common
+    (persistent.py), so a commit costs O(sqrt n) and keeping a table (a snapshot, a view of a step) costs
+    nothing. Lookups are by binary search with a last-used cache, as search_memslots() does.
+
+    The dirty bitmaps are the one mutable part: the log the guest's writes set bits in. A table shares its
+    bitmaps with the table it was committed from (the kernel hands old->dirty_bitmap to the new slot), and
+    `copy` (a snapshot) copies them.
+    """
+
+    __slots__ = ("_ids", "_last", "_sorted", "dirty_bitmaps", "generation")
 
     def __init__(self) -> None:
-        self._slots: list[MemSlot] = []  # sorted by base_gfn
-        self._bases: list[int] = []
-        self._by_id: dict[int, MemSlot] = {}
+        self._sorted: SortedChunks[MemSlot] = SortedChunks(_BASE_GFN)  # by base_gfn
+        self._ids: IdArray[MemSlot] = IdArray()  # id_to_memslot
         self.generation = 0
-        self._last_used = 0
+        self._last: MemSlot | None = None  # last_used_slot: a cache, not part of the value
         # dirty_bitmap of each slot that has one: the set of dirty page indices (sparse for huge slots)
         self.dirty_bitmaps: dict[int, set[int]] = {}
 
+    def _with(self, sorted_: SortedChunks[MemSlot], ids: IdArray[MemSlot], generation: int, bitmaps: dict[int, set[int]]) -> Memslots:
+        other = Memslots.__new__(Memslots)
+        other._sorted, other._ids, other.generation, other.dirty_bitmaps = sorted_, ids, generation, bitmaps
+        other._last = None
+        return other
+
     # -- lookup -------------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self._slots)
+        return len(self._sorted)
 
-    def __iter__(self):
-        return iter(self._slots)
+    def __iter__(self) -> Iterator[MemSlot]:
+        """The slots in base_gfn order."""
+        return iter(self._sorted)
 
     def id_to_memslot(self, slot_id: int) -> MemSlot | None:
-        return self._by_id.get(slot_id)
-
-    def by_id(self) -> dict[int, MemSlot]:
-        return self._by_id
+        return self._ids.get(slot_id)
 
     def search_memslots(self, gfn: int) -> MemSlot | None:
         """Binary search with a last-used cache, as search_memslots() / the memslot gfn_tree do."""
-        slots = self._slots
-        i = self._last_used
-        if i < len(slots):
-            s = slots[i]
-            if s.base_gfn <= gfn < s.base_gfn + s.npages:
-                return s
-        i = bisect_right(self._bases, gfn) - 1
+        s = self._last
+        if s is not None and s.base_gfn <= gfn < s.base_gfn + s.npages:
+            return s
+        c, i = self._sorted.floor(gfn)
         if i >= 0:
-            s = slots[i]
+            s = self._sorted.at(c, i)
             if gfn < s.base_gfn + s.npages:
-                self._last_used = i
+                self._last = s
                 return s
         return None
 
     def overlapping(self, base_gfn: int, npages: int, ignore_id: int | None) -> MemSlot | None:
         """The first slot (other than ignore_id) whose range intersects [base_gfn, base_gfn+npages)."""
         end = base_gfn + npages
-        i = bisect_right(self._bases, base_gfn) - 1
-        if i < 0:
-            i = 0
-        slots = self._slots
-        while i < len(slots) and slots[i].base_gfn < end:
-            s = slots[i]
+        sorted_ = self._sorted
+        c, i = sorted_.floor(base_gfn)
+        if i >= 0:  # the slot starting at or before base_gfn: usually the only candidate besides the next
+            s = sorted_.at(c, i)
             if s.id != ignore_id and s.base_gfn + s.npages > base_gfn:
                 return s
-            i += 1
+        nxt = sorted_.after(c, i)
+        if nxt is None or nxt.base_gfn >= end:  # the common answer, without walking on
+            return None
+        for s in sorted_.iter_from(c, i + 1):
+            if s.base_gfn >= end:
+                break
+            if s.id != ignore_id and s.base_gfn + s.npages > base_gfn:
+                return s
         return None
 
     def slots_at_hva(self, hva_start: int, hva_end: int) -> list[MemSlot]:
         """Slots whose userspace range meets [hva_start, hva_end): the mmu notifier's hva_tree query."""
         return [
             s
-            for s in self._slots
+            for s in self._sorted
             if s.userspace_addr < hva_end and s.userspace_addr + (s.npages << PAGE_SHIFT) > hva_start
         ]
 
-    # -- mutation (only through commit) -----------------------------------------------------------
-    def _remove(self, slot: MemSlot) -> None:
-        i = bisect_right(self._bases, slot.base_gfn) - 1
-        while self._slots[i].id != slot.id:  # equal bases are possible only for empty ranges
-            i -= 1
-        del self._slots[i]
-        del self._bases[i]
-        del self._by_id[slot.id]
-        self._last_used = 0
-
-    def _insert(self, slot: MemSlot) -> None:
-        i = bisect_right(self._bases, slot.base_gfn)
-        self._slots.insert(i, slot)
-        self._bases.insert(i, slot.base_gfn)
-        self._by_id[slot.id] = slot
-
-    def commit(self, update: MemslotUpdate) -> None:
-        """install_new_memslots(): apply a validated update and bump the generation."""
-        if update.old is not None:
-            self._remove(update.old)
-        if update.new is not None:
-            self._insert(update.new)
-            if update.new.log_dirty:
-                self.dirty_bitmaps.setdefault(update.new.id, set())
+    # -- new tables -----------------------------------------------------------------------------------
+    def commit(self, update: MemslotUpdate) -> Memslots:
+        """install_new_memslots(): the table with a validated update applied, one generation on."""
+        sorted_, ids, bitmaps = self._sorted, self._ids, self.dirty_bitmaps
+        old, new = update.old, update.new
+        if old is not None:
+            pos = sorted_.floor(old.base_gfn)
+            if pos[1] < 0 or sorted_.at(*pos) is not old:  # equal bases (empty ranges) or an equal copy
+                pos = sorted_.position(old.base_gfn, lambda s: s.id == old.id)  # type: ignore[assignment]
+            assert pos is not None, f"slot {old.id} is in the table"
+            if new is not None and new.base_gfn == old.base_gfn:  # flags only: the slot keeps its place
+                sorted_ = sorted_.replace_at(*pos, new)
             else:
-                self.dirty_bitmaps.pop(update.new.id, None)
-        elif update.old is not None:
-            self.dirty_bitmaps.pop(update.old.id, None)
-        self.generation += 1
+                sorted_ = sorted_.remove(*pos)
+                if new is not None:
+                    sorted_ = sorted_.insert(new)
+            ids = ids.set(old.id, new) if new is None or new.id == old.id else ids.set(old.id, None).set(new.id, new)
+        elif new is not None:
+            sorted_ = sorted_.insert(new)
+            ids = ids.set(new.id, new)
+        if new is not None:
+            if new.log_dirty:
+                if new.id not in bitmaps:
+                    bitmaps = {**bitmaps, new.id: set()}
+            elif new.id in bitmaps:
+                bitmaps = {k: v for k, v in bitmaps.items() if k != new.id}
+        elif old is not None and old.id in bitmaps:
+            bitmaps = {k: v for k, v in bitmaps.items() if k != old.id}
+        return self._with(sorted_, ids, self.generation + 1, bitmaps)
 
-    def bump_generation(self) -> None:
-        self.generation += 1
+    def bump_generation(self) -> Memslots:
+        """The same slots, one generation on (an update that changed nothing still swaps the table)."""
+        return self._with(self._sorted, self._ids, self.generation + 1, self.dirty_bitmaps)
 
-    # -- snapshots ----------------------------------------------------------------------------------
     def copy(self) -> Memslots:
-        other = Memslots.__new__(Memslots)
-        other._slots = self._slots.copy()
-        other._bases = self._bases.copy()
-        other._by_id = self._by_id.copy()
-        other.generation = self.generation
-        other._last_used = 0
-        other.dirty_bitmaps = {k: v.copy() for k, v in self.dirty_bitmaps.items()}
-        return other
+        """A snapshot: the same immutable slots, and copies of the dirty bitmaps (the one mutable part)."""
+        return self._with(self._sorted, self._ids, self.generation, {k: v.copy() for k, v in self.dirty_bitmaps.items()})
 
 
 def _fail(chain: list[KernelCall], err: int, why: str) -> MemslotUpdate:
-    chain.append(KernelCall("__kvm_set_memory_region", "", f"-{errno_name(err)}", note=why, bad=True))
+    chain.append(errno_call("__kvm_set_memory_region", "", errno_name(err), note=why, bad=True))
     return MemslotUpdate(err, None, None, None, tuple(chain))
 
 
 def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegion, gmem_bind: GmemBind | None = None) -> MemslotUpdate:
     """Validate one KVM_SET_USER_MEMORY_REGION(2) and say what it changes, in the era's order of checks."""
-    modern = not profile.overlap_check_every_request
     args = (
         f"slot={mem.slot:#x}, flags={mem.flags:#x}, guest_phys_addr={mem.guest_phys_addr:#x}, "
         f"memory_size={mem.memory_size:#x}, userspace_addr={mem.userspace_addr:#x}"
@@ -242,10 +256,9 @@ def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegi
     chain: list[KernelCall] = [KernelCall("kvm_vm_ioctl_set_memory_region", args, "", note="KVM_SET_USER_MEMORY_REGION2" if mem.ioctl == 2 else "")]
 
     # 1. the ioctl's pre-check on the slot id
-    slot_for_check = split_slot(mem.slot)[1] if modern else mem.slot
-    if slot_for_check >= profile.user_mem_slots:
-        limit = "KVM_USER_MEM_SLOTS" if modern else "KVM_MEMORY_SLOTS"
-        return _fail(chain, EINVAL, f"slot {slot_for_check} >= {limit} ({profile.user_mem_slots})")
+    as_id, slot_id = split_slot(mem.slot) if profile.slot_as_id else (0, mem.slot)
+    if slot_id >= profile.user_mem_slots:
+        return _fail(chain, EINVAL, f"slot {slot_id} >= {profile.name_of('user_mem_slots')} ({profile.user_mem_slots})")
     # 2. flag bits
     valid = profile.valid_flags
     gmem = bool(mem.flags & KVM_MEM_GUEST_MEMFD)
@@ -253,7 +266,8 @@ def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegi
         # check_memory_region_flags(): GUEST_MEMFD only through REGION2, never with LOG_DIRTY or READONLY
         valid = (valid | KVM_MEM_GUEST_MEMFD) & ~(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY) if gmem else valid
     bad = mem.flags & ~valid
-    chain.append(KernelCall("check_memory_region_flags", f"flags={mem.flags:#x}", "-EINVAL" if bad else "0"))
+    flags_args = f"flags={mem.flags:#x}"
+    chain.append(errno_call("check_memory_region_flags", flags_args, "EINVAL") if bad else KernelCall("check_memory_region_flags", flags_args, "0"))
     if bad:
         why = f"flag bits {bad:#x} not valid in this kernel"
         if gmem and mem.ioctl == 1 and profile.guest_memfd:
@@ -273,7 +287,6 @@ def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegi
     if gmem and (mem.guest_memfd_offset & PAGE_MASK or mem.guest_memfd_offset + mem.memory_size > U64_MAX):
         return _fail(chain, EINVAL, "guest_memfd_offset is not page aligned, or offset + size wraps")
     # 7. address space and id
-    as_id, slot_id = split_slot(mem.slot) if modern else (0, mem.slot)
     if as_id >= profile.address_spaces or slot_id >= profile.mem_slots_num:
         why = f"as_id {as_id} >= KVM_ADDRESS_SPACE_NUM ({profile.address_spaces})" if as_id >= profile.address_spaces else f"id {slot_id} >= KVM_MEM_SLOTS_NUM"
         return _fail(chain, EINVAL, why)
@@ -287,9 +300,9 @@ def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegi
         return _fail(chain, EINVAL, f"{npages} pages > KVM_MEM_MAX_NR_PAGES ({KVM_MEM_MAX_NR_PAGES})")
 
     old = slots.id_to_memslot(slot_id)
-    if modern:
+    if profile.mr_change_kinds:
         return _classify_modern(profile, slots, mem, slot_id, base_gfn, npages, old, chain, as_id, gmem_bind)
-    return _classify_3x(profile, slots, mem, slot_id, base_gfn, npages, old, chain)
+    return _classify_3x(profile, slots, mem, slot_id, base_gfn, npages, old, chain, as_id)
 
 
 def _classify_modern(
@@ -305,12 +318,16 @@ def _classify_modern(
     gmem_bind: GmemBind | None = None,
 ) -> MemslotUpdate:
     if npages == 0:
-        if old is None:
+        if old is None and not profile.delete_absent_ok:
             return _fail(chain, EINVAL, f"delete of slot {slot_id}, which does not exist")
+        if old is None:
+            chain.append(KernelCall("kvm_set_memory_region", "npages=0", "0", note="slot was empty: the delete path still runs"))
+            return MemslotUpdate(0, "delete", None, None, tuple(chain))
         chain.append(KernelCall("kvm_set_memslot", "change=KVM_MR_DELETE", "0",
                                 note=f"kvm_gmem_unbind(): {old.gmem}+{old.gmem_offset:#x} is free again" if old.gmem else ""))
         return MemslotUpdate(0, "delete", old, None, tuple(chain))
-    new = MemSlot(slot_id, base_gfn, npages, mem.userspace_addr, mem.flags, as_id, ioctl=mem.ioctl)
+    # the slot keeps the ioctl that made it
+    new = MemSlot(slot_id, base_gfn, npages, mem.userspace_addr, mem.flags, as_id, ioctl=mem.ioctl if old is None else old.ioctl)
     if old is None:
         kind: ChangeKind = "create"
     else:
@@ -319,12 +336,14 @@ def _classify_modern(
         if (mem.flags ^ old.flags) & KVM_MEM_GUEST_MEMFD:
             return _fail(chain, EINVAL, "KVM_MEM_GUEST_MEMFD cannot be dropped from an existing slot")
         if mem.userspace_addr != old.userspace_addr:
-            return _fail(chain, EINVAL, "userspace_addr of an existing slot cannot change")
+            if not profile.uaddr_change_ignored:
+                return _fail(chain, EINVAL, "userspace_addr of an existing slot cannot change")
+            new = MemSlot(slot_id, base_gfn, npages, old.userspace_addr, mem.flags, as_id, ioctl=old.ioctl)
+            chain.append(KernelCall("kvm_set_memory_region", "", "", note=f"userspace_addr change ignored: slot keeps {old.userspace_addr:#x}"))
         if npages != old.npages:
             return _fail(chain, EINVAL, f"existing slot cannot be resized ({old.npages} -> {npages} pages)")
-        if (mem.flags ^ old.flags) & KVM_MEM_READONLY:
+        if (mem.flags ^ old.flags) & KVM_MEM_READONLY and not profile.readonly_toggle_allowed:
             return _fail(chain, EINVAL, "KVM_MEM_READONLY cannot be toggled on an existing slot")
-        new = replace(new, ioctl=old.ioctl)
         if base_gfn != old.base_gfn:
             kind = "move"
         elif mem.flags != old.flags:
@@ -332,7 +351,7 @@ def _classify_modern(
         else:
             chain.append(KernelCall("kvm_set_memory_region", "", "0", note="identical to the existing slot: no-op"))
             return MemslotUpdate(0, "noop", old, old, tuple(chain))
-    if kind in ("create", "move"):
+    if kind in ("create", "move") or profile.overlap_check_every_request:
         other = slots.overlapping(base_gfn, npages, slot_id)
         if other is not None:
             return _fail(chain, EEXIST, f"gfn range overlaps slot {other.id}")
@@ -346,8 +365,8 @@ def _classify_modern(
             new = replace(new, gmem=mem.guest_memfd, gmem_offset=mem.guest_memfd_offset, gmem_hva=gmem_hva)
         if profile.max_gfn is not None and base_gfn + npages - 1 > profile.max_gfn:
             chain.append(
-                KernelCall(
-                    "kvm_arch_prepare_memory_region", "", "-EINVAL", bad=True,
+                errno_call(
+                    "kvm_arch_prepare_memory_region", "", "EINVAL", bad=True,
                     note=f"last gfn {base_gfn + npages - 1:#x} > kvm_mmu_max_gfn() {profile.max_gfn:#x}",
                 )
             )
@@ -366,6 +385,7 @@ def _classify_3x(
     npages: int,
     old: MemSlot | None,
     chain: list[KernelCall],
+    as_id: int = 0,
 ) -> MemslotUpdate:
     flags = mem.flags if npages else mem.flags & ~KVM_MEM_LOG_DIRTY_PAGES
     if npages and old is not None and npages != old.npages:
@@ -373,20 +393,29 @@ def _classify_3x(
     if old is not None and not profile.readonly_toggle_allowed and (flags ^ old.flags) & KVM_MEM_READONLY and npages:
         return _fail(chain, EINVAL, "KVM_MEM_READONLY cannot be toggled on an existing slot")
     # The 3.x overlap loop runs for every request, deletes included (fixed in v3.8).
-    other = slots.overlapping(base_gfn, npages, slot_id) if npages else _strictly_inside(slots, base_gfn, slot_id)
-    if other is not None:
-        return _fail(chain, EEXIST, f"gfn {base_gfn:#x} range overlaps slot {other.id}")
+    if profile.overlap_check_every_request:
+        other = slots.overlapping(base_gfn, npages, slot_id) if npages else _strictly_inside(slots, base_gfn, slot_id)
+        if other is not None:
+            return _fail(chain, EEXIST, f"gfn {base_gfn:#x} range overlaps slot {other.id}")
+    elif npages and (old is None or base_gfn != old.base_gfn):
+        other = slots.overlapping(base_gfn, npages, slot_id)
+        if other is not None:
+            return _fail(chain, EEXIST, f"gfn {base_gfn:#x} range overlaps slot {other.id}")
+    if npages == 0 and old is None and not profile.delete_absent_ok:
+        return _fail(chain, EINVAL, f"delete of slot {slot_id}, which does not exist")
     if npages == 0:
         note = "slot was empty: the delete path still runs" if old is None else ""
         chain.append(KernelCall("__kvm_set_memory_region", "npages=0", "0", note=note))
         return MemslotUpdate(0, "delete", old, None, tuple(chain))
     if old is None:
-        new = MemSlot(slot_id, base_gfn, npages, mem.userspace_addr, flags)
+        new = MemSlot(slot_id, base_gfn, npages, mem.userspace_addr, flags, as_id)
         kind: ChangeKind = "create"
     else:
         # new = old, then id/base_gfn/npages/flags overwritten: userspace_addr stays the old one.
         new = replace(old, base_gfn=base_gfn, npages=npages, flags=flags)
         if mem.userspace_addr != old.userspace_addr:
+            if not profile.uaddr_change_ignored:
+                return _fail(chain, EINVAL, "userspace_addr of an existing slot cannot change")
             chain.append(
                 KernelCall("__kvm_set_memory_region", "", "", note=f"userspace_addr change ignored: slot keeps {old.userspace_addr:#x}")
             )

@@ -27,7 +27,7 @@ from .host import ZERO_PFN, HvaToPfn, PfnError, hva_to_pfn
 from .kvm import Kvm, Vcpu
 from .memslots import MemSlot
 from .mmu_state import Spte
-from .records import KernelCall, SpteState
+from .records import KernelCall, SpteState, errno_call, error_call, route_call
 
 _RW, _RO, _WP, _MMIO = SpteState.RW, SpteState.RO, SpteState.WP, SpteState.MMIO
 
@@ -78,8 +78,7 @@ def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool) -> Faul
 def handle_mmio_page_fault(kvm: Kvm, gpa: int, spte: Spte, chain: list[KernelCall]) -> bool:
     """A cached mmio spte: emulate without looking up a memslot (True), or, modern, a stale one of an older
     memslot generation: zap it and fault normally (False)."""
-    modern = kvm.profile.mmio_spte_generation
-    if modern and spte.gen != kvm.memslots.generation:
+    if kvm.profile.mmio_spte_generation and spte.gen != kvm.memslots.generation:
         chain.append(
             KernelCall("handle_mmio_page_fault", f"addr={gpa:#x}", "RET_PF_INVALID",
                        note=f"mmio spte of generation {spte.gen}, memslots are at {kvm.memslots.generation}: stale, fault normally")
@@ -87,7 +86,7 @@ def handle_mmio_page_fault(kvm: Kvm, gpa: int, spte: Spte, chain: list[KernelCal
         kvm.sptes.zap(gpa >> PAGE_SHIFT)
         return False
     chain.append(
-        KernelCall("handle_mmio_page_fault", f"addr={gpa:#x}", "RET_PF_EMULATE" if modern else "RET_MMIO_PF_EMULATE",
+        route_call("handle_mmio_page_fault", f"addr={gpa:#x}", kvm.profile.name_of("ret_mmio_emulate"),
                    note="cached mmio spte: emulate without looking up a memslot")
     )
     return True
@@ -109,11 +108,10 @@ def _walk_addr(kvm: Kvm, gfn: int, write: bool) -> bool:
 def _readonly_write_fault(kvm: Kvm, slot: MemSlot, gfn: int, chain: list[KernelCall]) -> Fault:
     """The seed: the read-only decision is taken from the slot flag alone, before any host lookup."""
     n = kvm.profile.name_of
-    chain.append(KernelCall(n("gfn_to_hva"), f"slot={slot.id}, gfn={gfn:#x}, write=1", n("hva_ro_bad"), note="write to a KVM_MEM_READONLY slot"))
-    chain.append(KernelCall(n("gfn_to_pfn"), f"gfn={gfn:#x}", n("pfn_ro_fault")))
-    ret = "RET_PF_EMULATE" if kvm.profile.mmio_spte_generation else "1 = emulate"
+    chain.append(error_call(n("gfn_to_hva"), f"slot={slot.id}, gfn={gfn:#x}, write=1", n("hva_ro_bad"), note="write to a KVM_MEM_READONLY slot"))
+    chain.append(error_call(n("gfn_to_pfn"), f"gfn={gfn:#x}", n("pfn_ro_fault")))
     chain.append(
-        KernelCall(n("handle_error"), f"pfn={n('pfn_ro_fault')}", ret, key=True,
+        route_call(n("handle_error"), f"pfn={n('pfn_ro_fault')}", n("ret_emulate"), key=True,
                    note="no spte installed and no mmio info cached: later reads still hit the ROM")
     )
     return Fault(PfResult.EMULATE, tuple(chain))
@@ -130,7 +128,7 @@ def kvm_faultin_pfn(kvm: Kvm, slot: MemSlot, gfn: int, write: bool, chain: list[
     chain += r.chain
     if r.async_ or r.error is PfnError.NEEDS_IO:
         chain.append(
-            KernelCall("kvm_arch_setup_async_pf" if p.mmio_spte_generation else "try_async_pf", "", "false",
+            KernelCall(p.name_of("async_pf"), "", "false",
                        note="the guest has not enabled async page faults: fault the page in synchronously")
         )
         r = hva_to_pfn(p, kvm.host, hva, write, map_writable, nowait=False)
@@ -143,11 +141,11 @@ def kvm_handle_error_pfn(kvm: Kvm, error: PfnError, chain: list[KernelCall]) -> 
     n = kvm.profile.name_of
     if error is PfnError.HWPOISON:
         chain.append(
-            KernelCall(n("handle_error"), f"pfn={n('pfn_hwpoison')}", "RET_PF_RETRY" if kvm.profile.mmio_spte_generation else "0", bad=True,
+            route_call(n("handle_error"), f"pfn={n('pfn_hwpoison')}", n("ret_retry"), bad=True,
                        note="kvm_send_hwpoison_signal(): SIGBUS (BUS_MCEERR_AR) to the vCPU thread")
         )
         return Fault(PfResult.HWPOISON, tuple(chain))
-    chain.append(KernelCall(n("handle_error"), f"pfn={n('pfn_fault')}", "-EFAULT", bad=True, note="KVM_RUN returns -EFAULT"))
+    chain.append(errno_call(n("handle_error"), f"pfn={n('pfn_fault')}", "EFAULT", bad=True, note="KVM_RUN returns -EFAULT"))
     return Fault(PfResult.EFAULT, tuple(chain))
 
 
@@ -162,7 +160,7 @@ def mmu_set_spte(
     kvm.sptes.install(gfn, Spte(_RW if writable else _RO, pfn))
     chain.append(
         KernelCall(kvm.profile.name_of("set_spte"), f"gfn={gfn:#x}, pfn={pfn:#x}, {'writable' if writable else 'read-only'}",
-                   "RET_PF_FIXED" if kvm.profile.mmio_spte_generation else "0", note=_spte_note(slot, write, gpte_dirty, writable, pfn))
+                   kvm.profile.name_of("ret_fixed"), note=_spte_note(slot, write, gpte_dirty, writable, pfn))
     )
     if writable:
         d = kvm.mark_page_dirty(slot, gfn, vcpu.id)
@@ -197,17 +195,18 @@ def _noslot_fault(kvm: Kvm, vcpu: Vcpu, gfn: int, chain: list[KernelCall]) -> Fa
         caching = p.enable_mmio_caching and kvm.settings.mmio_caching
         if caching:
             kvm.sptes.install(gfn, Spte(SpteState.MMIO, None, gen))
-        chain.append(KernelCall(n("handle_noslot"), f"gfn={gfn:#x}", "RET_PF_CONTINUE" if caching else "RET_PF_EMULATE",
+        noslot = KernelCall if caching else route_call  # RET_PF_CONTINUE goes on; RET_PF_EMULATE routes to the emulator
+        chain.append(noslot(n("handle_noslot"), f"gfn={gfn:#x}", "RET_PF_CONTINUE" if caching else "RET_PF_EMULATE",
                                 note="vcpu_cache_mmio_info()" + ("" if caching else "; mmio_caching=N: no mmio spte")))
         if caching:
-            chain.append(KernelCall("mark_mmio_spte", f"gfn={gfn:#x}, gen={gen}", "RET_PF_EMULATE", note="mmio spte tagged with the memslot generation"))
+            chain.append(route_call("mark_mmio_spte", f"gfn={gfn:#x}, gen={gen}", "RET_PF_EMULATE", note="mmio spte tagged with the memslot generation"))
         return Fault(PfResult.EMULATE, tuple(chain))
-    chain.append(KernelCall(n("gfn_to_hva"), f"slot=NULL, gfn={gfn:#x}", n("hva_bad")))
-    chain.append(KernelCall(n("gfn_to_pfn"), f"gfn={gfn:#x}", n("pfn_noslot")))
+    chain.append(error_call(n("gfn_to_hva"), f"slot=NULL, gfn={gfn:#x}", n("hva_bad")))
+    chain.append(error_call(n("gfn_to_pfn"), f"gfn={gfn:#x}", n("pfn_noslot")))
     chain.append(KernelCall(n("handle_noslot"), f"pfn={n('pfn_noslot')}", "false", note="vcpu_cache_mmio_info()"))
     kvm.sptes.install(gfn, Spte(SpteState.MMIO, None, gen))
-    chain.append(KernelCall("set_mmio_spte", f"gfn={gfn:#x}", "0 = re-enter", note="the guest faults again on the mmio spte"))
-    chain.append(KernelCall("handle_mmio_page_fault", f"gfn={gfn:#x}", "RET_MMIO_PF_EMULATE"))
+    chain.append(route_call("set_mmio_spte", f"gfn={gfn:#x}", "0 = re-enter", note="the guest faults again on the mmio spte"))
+    chain.append(route_call("handle_mmio_page_fault", f"gfn={gfn:#x}", "RET_MMIO_PF_EMULATE"))
     return Fault(PfResult.EMULATE, tuple(chain))
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from .capabilities import CAPS_BY_ERA
 from .uapi import KVM_CAPS, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY
+from .vocabulary import ERAS
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,9 @@ class Profile:
     uaddr_change_ignored: bool  # 3.x kept the old hva silently; modern: EINVAL
     delete_absent_ok: bool  # 3.x: deleting a never-created slot returned 0; v3.8: EINVAL
     overlap_check_every_request: bool  # 3.x ran the overlap loop for deletes and flag changes too
+    mr_change_kinds: bool  # v3.8+: each request is one KVM_MR_* change (create/delete/move/flags_only) and does
+    #   only that change's work; an identical request is a no-op. 3.x ran the whole update path every time.
+    slot_as_id: bool  # v4.4+: the slot number carries the address space in its high 16 bits (as_id, id)
     max_gfn: int | None  # modern x86 kvm_mmu_max_gfn() on shadow paging (52-bit gpa); 3.x: no check
     # b. the fault path
     vma_is_valid: bool  # 3.7+: async needs vma_is_valid(vma, write); 3.6: VM_WRITE only
@@ -31,7 +35,7 @@ class Profile:
     # MMU
     mmio_spte_generation: bool  # modern: mmio sptes carry the memslot generation (v3.11)
     enable_mmio_caching: bool  # whether no-slot faults install mmio sptes at all
-    flush_all_on_create_or_move: bool  # 3.x: kvm_arch_flush_shadow() when base_gfn changes
+    flush_all_on_create_or_move: bool  # 3.x: kvm_arch_flush_shadow() when base_gfn changes (mmio sptes go)
     write_protect_on_every_commit: bool  # 3.x: kvm_mmu_slot_remove_write_access() on every commit
     # the host's mm
     mprotect_try_change_writable: bool  # v6.0+ mprotect(PROT_WRITE) maps exclusive anonymous pages writable at
@@ -56,7 +60,6 @@ class Profile:
 
 _NAMES_3X = {
     "page_fault": "kvm_mmu_page_fault",
-    "arch_fault": "paging64_page_fault",
     "gfn_to_memslot": "gfn_to_memslot",
     "gfn_to_pfn": "__gfn_to_pfn_memslot",
     "handle_error": "kvm_handle_bad_page",
@@ -65,8 +68,14 @@ _NAMES_3X = {
     "mark_dirty": "mark_page_dirty",
     "handle_noslot": "handle_abnormal_pfn",
     "flush_all": "kvm_arch_flush_shadow",
-    "zap_slot": "kvm_arch_flush_shadow",
     "set_spte": "set_spte",
+    "async_pf": "try_async_pf",
+    "user_mem_slots": "KVM_MEMORY_SLOTS",
+    # the page-fault handlers' returns: 3.x returned plain ints (1: emulate, 0: re-enter the guest)
+    "ret_fixed": "0",
+    "ret_emulate": "1 = emulate",
+    "ret_retry": "0",
+    "ret_mmio_emulate": "RET_MMIO_PF_EMULATE",
     "pfn_fault": "KVM_PFN_ERR_FAULT",
     "pfn_hwpoison": "KVM_PFN_ERR_HWPOISON",
     "pfn_noslot": "KVM_PFN_ERR_BAD",
@@ -86,6 +95,8 @@ PROFILES: dict[str, Profile] = {
         uaddr_change_ignored=True,
         delete_absent_ok=True,
         overlap_check_every_request=True,
+        mr_change_kinds=False,
+        slot_as_id=False,
         max_gfn=None,
         vma_is_valid=False,
         has_fast_gup_step=False,
@@ -98,7 +109,6 @@ PROFILES: dict[str, Profile] = {
         names={
             **_NAMES_3X,
             "gfn_to_hva": "gfn_to_hva_many",
-            "read_hva": "gfn_to_hva",
             "gfn_to_pfn": "__gfn_to_pfn",
             "pfn_fault": "fault_pfn",
             "pfn_hwpoison": "hwpoison_pfn",
@@ -116,6 +126,8 @@ PROFILES: dict[str, Profile] = {
         uaddr_change_ignored=True,
         delete_absent_ok=True,
         overlap_check_every_request=True,
+        mr_change_kinds=False,
+        slot_as_id=False,
         max_gfn=None,
         vma_is_valid=True,
         has_fast_gup_step=True,
@@ -125,7 +137,7 @@ PROFILES: dict[str, Profile] = {
         write_protect_on_every_commit=True,
         mprotect_try_change_writable=False,
         caps=CAPS_BY_ERA["3.7"],
-        names={**_NAMES_3X, "gfn_to_hva": "__gfn_to_hva_many", "read_hva": "gfn_to_hva_read"},
+        names={**_NAMES_3X, "gfn_to_hva": "__gfn_to_hva_many"},
     ),
     "modern": Profile(
         name="modern",
@@ -137,6 +149,8 @@ PROFILES: dict[str, Profile] = {
         uaddr_change_ignored=False,
         delete_absent_ok=False,
         overlap_check_every_request=False,
+        mr_change_kinds=True,
+        slot_as_id=True,
         max_gfn=(1 << (52 - 12)) - 1,
         vma_is_valid=True,
         has_fast_gup_step=True,
@@ -148,10 +162,8 @@ PROFILES: dict[str, Profile] = {
         caps=CAPS_BY_ERA["modern"],
         names={
             "page_fault": "kvm_mmu_page_fault",
-            "arch_fault": "paging64_page_fault",
             "gfn_to_memslot": "kvm_vcpu_gfn_to_memslot",
             "gfn_to_hva": "__gfn_to_hva_many",
-            "read_hva": "gfn_to_hva_memslot_prot",
             "gfn_to_pfn": "__kvm_faultin_pfn",
             "handle_error": "kvm_handle_error_pfn",
             "read_guest": "kvm_vcpu_read_guest",
@@ -159,8 +171,13 @@ PROFILES: dict[str, Profile] = {
             "mark_dirty": "mark_page_dirty_in_slot",
             "handle_noslot": "kvm_handle_noslot_fault",
             "flush_all": "kvm_mmu_zap_all_fast",
-            "zap_slot": "kvm_arch_flush_shadow_memslot",
             "set_spte": "make_spte",
+            "async_pf": "kvm_arch_setup_async_pf",
+            "user_mem_slots": "KVM_USER_MEM_SLOTS",
+            "ret_fixed": "RET_PF_FIXED",
+            "ret_emulate": "RET_PF_EMULATE",
+            "ret_retry": "RET_PF_RETRY",
+            "ret_mmio_emulate": "RET_PF_EMULATE",
             "pfn_fault": "KVM_PFN_ERR_FAULT",
             "pfn_hwpoison": "KVM_PFN_ERR_HWPOISON",
             "pfn_noslot": "KVM_PFN_NOSLOT",
@@ -173,7 +190,8 @@ PROFILES: dict[str, Profile] = {
     ),
 }
 
-KERNEL_ERAS: tuple[str, ...] = tuple(PROFILES)
+KERNEL_ERAS: tuple[str, ...] = ERAS
+assert tuple(PROFILES) == ERAS, "one profile per era of the vocabulary"
 
 
 def with_address_spaces(profile: Profile, n: int) -> Profile:
@@ -183,6 +201,12 @@ def with_address_spaces(profile: Profile, n: int) -> Profile:
     caps = dict(profile.caps)
     caps[KVM_CAPS["KVM_CAP_MULTI_ADDRESS_SPACE"]] = n if n > 1 else 0
     return replace(profile, address_spaces=n, caps=caps, title=f"{profile.title}, {n} address spaces")
+
+
+def names_in_any_era(*roles: str) -> frozenset[str]:
+    """Every era's kernel name for these function or value roles: how a driver recognises a call or an error
+    value without knowing which era made the record."""
+    return frozenset(p.name_of(r) for p in PROFILES.values() for r in roles)
 
 
 def get_profile(name: str) -> Profile:

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from .values import fast_init
+from .vocabulary import ACCESS_OPS, CallResult, Op, Outcome
+
 if TYPE_CHECKING:  # pragma: no cover - import cycle only for typing
     from .memslots import MemSlot
 
@@ -24,9 +27,13 @@ class SpteState(StrEnum):
     MMIO = "mmio"  # a cached MMIO spte for a gfn with no slot
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class KernelCall:
-    """One kernel function on the path of a step, with its arguments and what it returned."""
+    """One kernel function on the path of a step, with its arguments and what it returned.
+
+    `ret` is the return as people read it; `result` says what kind of return it is and `code` names it (the
+    errno, error value, route code or exit reason), so drivers never parse `ret`."""
 
     fn: str
     args: str = ""
@@ -34,8 +41,31 @@ class KernelCall:
     note: str = ""  # why, in a few words
     bad: bool = False  # the call that failed the step
     key: bool = False  # the moment a read-only write turns into an MMIO exit
+    result: CallResult = CallResult.OK
+    code: str = ""  # the kernel name of a non-ok return: EINVAL, KVM_PFN_ERR_FAULT, RET_PF_EMULATE, KVM_EXIT_MMIO
 
 
+def errno_call(fn: str, args: str, errno: str, note: str = "", bad: bool = False) -> KernelCall:
+    """A call that returned -errno (errno is its name: "EINVAL")."""
+    return KernelCall(fn, args, f"-{errno}", note, bad, False, CallResult.ERROR, errno)
+
+
+def error_call(fn: str, args: str, value: str, note: str = "", bad: bool = False) -> KernelCall:
+    """A call that returned an error value (an error pfn or hva, by the era's name)."""
+    return KernelCall(fn, args, value, note, bad, False, CallResult.ERROR, value)
+
+
+def route_call(fn: str, args: str, code: str, note: str = "", bad: bool = False, key: bool = False, ret: str = "") -> KernelCall:
+    """A call whose return sends the fault elsewhere (emulation, a retry, re-entering the guest)."""
+    return KernelCall(fn, args, ret or code, note, bad, key, CallResult.ROUTE, code)
+
+
+def exit_call(fn: str, args: str, reason: str, note: str = "", bad: bool = False, key: bool = False) -> KernelCall:
+    """A call after which KVM_RUN returns to userspace with this exit reason."""
+    return KernelCall(fn, args, reason, note, bad, key, CallResult.EXIT, reason)
+
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MmioExit:
     """struct kvm_run.mmio as userspace sees it after KVM_EXIT_MMIO."""
@@ -46,6 +76,7 @@ class MmioExit:
     is_write: bool
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SpteChange:
     gfn: int
@@ -53,6 +84,7 @@ class SpteChange:
     after: SpteState
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SlotChange:
     before: MemSlot | None
@@ -66,13 +98,14 @@ class SlotChange:
         return slot
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StepRecord:
     """One step: an ioctl, a guest access or a host change, and its consequences."""
 
-    op: str
+    op: Op
     args: dict[str, Any]  # the step as the engine received it (gpa, size, slot, ...)
-    outcome: str
+    outcome: Outcome | str  # an Outcome, or the errno name of a refused ioctl ("EINVAL": is_errno_outcome)
     chain: tuple[KernelCall, ...] = ()
     exits: tuple[MmioExit, ...] = ()
     exit_reason: str | None = None  # what KVM_RUN handed to userspace, if it returned
@@ -101,18 +134,18 @@ class StepRecord:
         a = self.args
         what = f"{self.op} {a['size']}B at {a['gpa']:#x}"
         o = self.outcome
-        if o == "ok":
-            return f"{what}: completed" + (f", value {self.value:#x}" if self.value is not None and self.op != "write" else "")
-        if o == "mmio":
+        if o == Outcome.OK:
+            return f"{what}: completed" + (f", value {self.value:#x}" if self.value is not None and self.op != Op.WRITE else "")
+        if o == Outcome.MMIO:
             n = len(self.exits)
             return f"{what}: {n} KVM_EXIT_MMIO exit{'s' if n != 1 else ''}"
-        if o == "efault":
+        if o == Outcome.EFAULT:
             return f"{what}: KVM_RUN returned -EFAULT (the VMM sees a crashed vCPU)"
-        if o == "hwpoison":
+        if o == Outcome.HWPOISON:
             return f"{what}: SIGBUS (hardware-poisoned host page)"
-        if o == "dirty_ring_full":
+        if o == Outcome.DIRTY_RING_FULL:
             return f"{what}: KVM_EXIT_DIRTY_RING_FULL (the vCPU waits for harvest + KVM_RESET_DIRTY_RINGS)"
-        if o == "unsupported":
+        if o == Outcome.UNSUPPORTED:
             return f"{what}: not run (unsupported)"
         return f"{what}: KVM_EXIT_INTERNAL_ERROR (emulation failure)"
 
@@ -123,4 +156,4 @@ class StepRecord:
 
     @property
     def is_access(self) -> bool:
-        return self.op in ("read", "write", "fetch")
+        return self.op in ACCESS_OPS

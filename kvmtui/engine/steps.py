@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from .host import Prot
 from .memslots import UserMemoryRegion
-from .uapi import AccessKind
-
-HostOpName = Literal["mprotect", "munmap", "madvise_dontneed", "evict", "poison", "host_write"]
-HOST_OPS: tuple[str, ...] = ("mprotect", "munmap", "madvise_dontneed", "evict", "poison", "host_write")
+from .vocabulary import AccessKind, HostOpName
 
 
 @dataclass(frozen=True, slots=True)

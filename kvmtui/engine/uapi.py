@@ -6,7 +6,6 @@ Names are the kernel's so that a reader can grep for them in a kernel tree.
 from __future__ import annotations
 
 import errno as _errno
-from enum import StrEnum
 
 # struct kvm_userspace_memory_region.flags
 KVM_MEM_LOG_DIRTY_PAGES = 1 << 0
@@ -342,20 +341,3 @@ def gmem_flag_names(flags: int) -> list[str]:
     if rest:
         names.append(f"{rest:#x}")
     return names
-
-
-class Outcome(StrEnum):
-    """How a guest access ended, as the trace contract spells it."""
-
-    OK = "ok"
-    MMIO = "mmio"
-    EFAULT = "efault"
-    HWPOISON = "hwpoison"
-    INTERNAL_ERROR = "internal_error"
-    DIRTY_RING_FULL = "dirty_ring_full"  # KVM_EXIT_DIRTY_RING_FULL: the vCPU stops until harvest + reset
-
-
-class AccessKind(StrEnum):
-    READ = "read"
-    WRITE = "write"
-    FETCH = "fetch"

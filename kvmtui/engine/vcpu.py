@@ -13,22 +13,19 @@ built once, directly.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from .addresses import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, split_at_pages
 from .emulator import AccessDone, MmioRead, emulate_access
 from .kvm import Kvm, Vcpu
 from .mmu import PfResult, page_fault, spte_permits
 from .records import KernelCall, SpteChange, SpteState, StepRecord
-from .uapi import KVM_EXIT_DIRTY_RING_FULL, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO, AccessKind, Outcome
+from .uapi import KVM_EXIT_DIRTY_RING_FULL, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO
+from .vocabulary import OP_OF_ACCESS, AccessKind, AccessPath, Outcome
 
-AccessPath = Literal["native", "emulated"]
 _WRITE, _FETCH = AccessKind.WRITE, AccessKind.FETCH
 _OK, _MMIO = Outcome.OK, Outcome.MMIO
 _FIXED, _EMULATE, _EFAULT = PfResult.FIXED, PfResult.EMULATE, PfResult.EFAULT
 _HIT_NOTE = "translated by the existing spte: KVM is not involved"
 _CPL0 = "emulated access path (CPL0 code on this host)"
-ACCESS_PATHS: tuple[str, ...] = ("native", "emulated")
 # What KVM_RUN hands to userspace for an access that ends this way (None: it does not return).
 _EXIT_REASON = {Outcome.MMIO.value: KVM_EXIT_MMIO, Outcome.INTERNAL_ERROR.value: KVM_EXIT_INTERNAL_ERROR,
                 Outcome.DIRTY_RING_FULL.value: KVM_EXIT_DIRTY_RING_FULL}
@@ -85,7 +82,7 @@ def _spte_hit(kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, val
         args = {"vcpu": vcpu_id, "gpa": gpa, "size": size}
     st = spte.state
     return StepRecord(
-        op, args, "ok",
+        OP_OF_ACCESS[kind], args, Outcome.OK,
         (KernelCall("(hardware)", f"{op} gpa={gpa:#x}, {size} bytes", f"spte {st._value_}: no exit", _HIT_NOTE),),
         spte=(SpteChange(gfn, st, st),), value=got, slot=slot.id, hva=hva, pfn=spte.pfn,
     )
@@ -151,9 +148,9 @@ def _access_record(
     if slot is not None:
         hva = (slot.native_hva(gfn0) if path == "native" else slot.hva_of(gfn0)) + (gpa & PAGE_MASK)
     return StepRecord(
-        op=kind._value_,
+        op=OP_OF_ACCESS[kind],
         args={"vcpu": vcpu_id, "gpa": gpa, "size": size, "value": value} if write else {"vcpu": vcpu_id, "gpa": gpa, "size": size},
-        outcome=outcome,
+        outcome=done.outcome,
         chain=done.chain,
         exits=done.exits,
         exit_reason=_EXIT_REASON.get(outcome),

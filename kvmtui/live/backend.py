@@ -20,6 +20,7 @@ from ..engine.memslots import ChangeKind, MemSlot, MemslotUpdate, UserMemoryRegi
 from ..engine.profiles import get_profile
 from ..engine.steps import ClearDirtyLog, CreateGuestMemfd, CreateVm, EnableCap, HarvestDirtyRing, ResetDirtyRings
 from ..engine.uapi import KVM_MEM_GUEST_MEMFD, errno_name
+from ..engine.vocabulary import OP_OF_ACCESS, Op, Outcome
 from ..judge import LIVE
 from ..resolve import HostLayout, Symbols, current_slot, resolve_step
 from ..run import Run
@@ -153,14 +154,14 @@ class LiveRun:
             value = self.vm.check_extension(step.cap)
             from ..engine.uapi import KVM_CAP_NAMES
 
-            return StepRecord("check_extension", {"cap": KVM_CAP_NAMES.get(step.cap, str(step.cap))}, "ok", cap_value=value, value=value,
+            return StepRecord(Op.CHECK_EXTENSION, {"cap": KVM_CAP_NAMES.get(step.cap, str(step.cap))}, Outcome.OK, cap_value=value, value=value,
                               message=f"KVM_CHECK_EXTENSION = {value} (live)")
         return self.host.host_op(step, self.api.is_private)
 
     def _access(self, step: Access) -> StepRecord:
         gpa, size = step.gpa, step.size
         if gpa < HARNESS_END and gpa + size > HARNESS_GPA:
-            return StepRecord(str(step.kind), {"vcpu": step.vcpu, "gpa": gpa, "size": size}, "unsupported", message="the harness owns this gpa")
+            return StepRecord(OP_OF_ACCESS[step.kind], {"vcpu": step.vcpu, "gpa": gpa, "size": size}, Outcome.UNSUPPORTED, message="the harness owns this gpa")
         cpl = 3 if self.path == "native" else 0
         r = self.vm.access(step.kind.value, gpa, size, step.value or 0, cpl, self.answer, step.vcpu)
         s = self.kvm.memslots.search_memslots(gpa >> 12)
@@ -169,7 +170,7 @@ class LiveRun:
         args: dict[str, int | None] = {"vcpu": step.vcpu, "gpa": gpa, "size": size}
         if step.kind is AccessKind.WRITE:
             args["value"] = step.value
-        return StepRecord(op=step.kind.value, args=args, outcome=r.outcome, exits=r.exits, exit_reason=r.exit_reason, value=r.value,
+        return StepRecord(op=OP_OF_ACCESS[step.kind], args=args, outcome=r.outcome, exits=r.exits, exit_reason=r.exit_reason, value=r.value,
                           slot=slot, hva=hva, pfn=_pagemap_pfn(hva) if hva else None)
 
     def _set_memory_region(self, step: SetMemoryRegion) -> StepRecord:
@@ -182,9 +183,9 @@ class LiveRun:
         args = region_args(step)
         ioctl = "KVM_SET_USER_MEMORY_REGION2" if m.ioctl == 2 else "KVM_SET_USER_MEMORY_REGION"
         if err:
-            return StepRecord("set_memory_region", args, errno_name(err), message=f"{ioctl}: -{errno_name(err)} (live)")
+            return StepRecord(Op.SET_MEMORY_REGION, args, errno_name(err), message=f"{ioctl}: -{errno_name(err)} (live)")
         kind = self._commit(m)
-        return StepRecord("set_memory_region", args, "ok", kind=kind, message=f"{ioctl}: 0 (live)")
+        return StepRecord(Op.SET_MEMORY_REGION, args, Outcome.OK, kind=kind, message=f"{ioctl}: 0 (live)")
 
     def _commit(self, m: UserMemoryRegion) -> ChangeKind:
         """What the kernel just accepted, into the live slot table (the kind read off the table, as
@@ -209,8 +210,8 @@ class LiveRun:
         s = current_slot(self.kvm.memslots_of, slot)
         err, bits = self.vm.get_dirty_log(slot, s.npages if s else 64)
         if err:
-            return StepRecord("get_dirty_log", {"slot": slot}, errno_name(err), message=f"KVM_GET_DIRTY_LOG: -{errno_name(err)} (live)")
-        return StepRecord("get_dirty_log", {"slot": slot}, "ok", dirty=tuple(bits or ()), message=f"KVM_GET_DIRTY_LOG: {bits} (live)")
+            return StepRecord(Op.GET_DIRTY_LOG, {"slot": slot}, errno_name(err), message=f"KVM_GET_DIRTY_LOG: -{errno_name(err)} (live)")
+        return StepRecord(Op.GET_DIRTY_LOG, {"slot": slot}, Outcome.OK, dirty=tuple(bits or ()), message=f"KVM_GET_DIRTY_LOG: {bits} (live)")
 
     def close(self) -> None:
         self.vm.close()
@@ -224,7 +225,7 @@ class LiveRun:
 
 def _install(kvm: Kvm, as_id: int, update: MemslotUpdate) -> None:
     """An accepted change into a slot table, through the engine's own commit (a new generation)."""
-    kvm.memslots_of(as_id).commit(update)
+    kvm.commit_memslots(as_id, update)
 
 
 if TYPE_CHECKING:  # mypy holds the live run to the protocol every driver reads runs through

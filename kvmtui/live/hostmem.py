@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..engine import HostOp, StepRecord
 from ..engine.uapi import errno_name
+from ..engine.vocabulary import Op, Outcome
 from ..resolve import HostLayout
 from ..scenario.errors import ScenarioError
 from ..scenario.model import HostSpec, Scenario
@@ -151,7 +152,7 @@ class LiveHost:
         """mprotect, munmap, madvise, evict or a write by the VMM, on this process's mapping (poison is not done)."""
         args = {"hva": step.hva, "size": step.size}
         if step.op == "poison":
-            return StepRecord(step.op, args, "unsupported", message="poison: not done live (poisoning a host page is permanent)")
+            return StepRecord(Op(step.op), args, Outcome.UNSUPPORTED, message="poison: not done live (poisoning a host page is permanent)")
         live = self.live_hva(step.hva)
         try:
             if step.op == "evict":
@@ -165,13 +166,13 @@ class LiveHost:
                 k.host_madvise_dontneed(live, _page_up(step.size))
             else:
                 if is_private(live, len(step.data)):  # guest_memfd without INIT_SHARED (§i F3)
-                    return StepRecord(step.op, args, "EFAULT", message="a private guest_memfd page: the VMM would take SIGBUS")
+                    return StepRecord(Op(step.op), args, "EFAULT", message="a private guest_memfd page: the VMM would take SIGBUS")
                 if not _writable(live, len(step.data)):
-                    return StepRecord(step.op, args, "EFAULT", message="the VMM cannot write here (it would take SIGSEGV)")
+                    return StepRecord(Op(step.op), args, "EFAULT", message="the VMM cannot write here (it would take SIGSEGV)")
                 ctypes.memmove(live, step.data, len(step.data))
         except OSError as e:
-            return StepRecord(step.op, args, errno_name(e.errno or errno.EINVAL), message=f"{step.op}: {e.strerror}")
-        return StepRecord(step.op, args, "ok", message=f"{step.op}: done (live)")
+            return StepRecord(Op(step.op), args, errno_name(e.errno or errno.EINVAL), message=f"{step.op}: {e.strerror}")
+        return StepRecord(Op(step.op), args, Outcome.OK, message=f"{step.op}: done (live)")
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:

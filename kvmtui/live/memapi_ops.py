@@ -24,6 +24,7 @@ from ..engine.steps import (
     SetMemoryRegion,
 )
 from ..engine.uapi import GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAPS, errno_name
+from ..engine.vocabulary import Op, Outcome
 from . import kvmapi as k
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,7 +58,7 @@ class LiveMemApi:
 
     # -- steps after a refused KVM_CREATE_VM ------------------------------------------------------------
     def unsupported(self, step) -> StepRecord:
-        return StepRecord(op_of(step), step_args(step), "unsupported",
+        return StepRecord(op_of(step), step_args(step), Outcome.UNSUPPORTED,
                           message=f"not run: KVM_CREATE_VM refused the {self.vm_type_refused} type (live)")
 
     def create_vm(self, step: CreateVm) -> StepRecord:
@@ -65,9 +66,9 @@ class LiveMemApi:
             fd = k.ioctl(self.vm.kvm, k.KVM_CREATE_VM, step.type_value)
         except OSError as e:
             self.vm_type_refused = step.vm_type
-            return StepRecord("create_vm", step_args(step), _errno_of(e), message=f"KVM_CREATE_VM type {step.type_value}: -{_errno_of(e)} (live)")
+            return StepRecord(Op.CREATE_VM, step_args(step), _errno_of(e), message=f"KVM_CREATE_VM type {step.type_value}: -{_errno_of(e)} (live)")
         os.close(fd)  # accepted: the scenario still runs on the default VM made at start (never the case on this kernel)
-        return StepRecord("create_vm", step_args(step), "ok", message=f"KVM_CREATE_VM type {step.type_value}: accepted (live)")
+        return StepRecord(Op.CREATE_VM, step_args(step), Outcome.OK, message=f"KVM_CREATE_VM type {step.type_value}: accepted (live)")
 
     # -- guest_memfd -------------------------------------------------------------------------------------
     def create_guest_memfd(self, step: CreateGuestMemfd, map_at: int | None) -> StepRecord:
@@ -77,7 +78,7 @@ class LiveMemApi:
         try:
             fd = k.ioctl(self.vm.vm, k.KVM_CREATE_GUEST_MEMFD, buf)
         except OSError as e:
-            return StepRecord("create_guest_memfd", args, _errno_of(e), message=f"KVM_CREATE_GUEST_MEMFD {step.name}: -{_errno_of(e)} (live)")
+            return StepRecord(Op.CREATE_GUEST_MEMFD, args, _errno_of(e), message=f"KVM_CREATE_GUEST_MEMFD {step.name}: -{_errno_of(e)} (live)")
         self.vm.fds.append(fd)
         self.gmem_fds[step.name] = fd
         if step.flags & GUEST_MEMFD_FLAG_MMAP and map_at is not None:
@@ -85,7 +86,7 @@ class LiveMemApi:
             k.host_mmap(size, "rw", fd, map_at, shared=True, replace=True)
             if not step.flags & GUEST_MEMFD_FLAG_INIT_SHARED:
                 self.private_maps.append((map_at, map_at + size))
-        return StepRecord("create_guest_memfd", args, "ok", message=f"KVM_CREATE_GUEST_MEMFD {step.name}: fd {fd} (live)")
+        return StepRecord(Op.CREATE_GUEST_MEMFD, args, Outcome.OK, message=f"KVM_CREATE_GUEST_MEMFD {step.name}: fd {fd} (live)")
 
     def gmem_fd(self, name: str | None) -> int:
         """The fd REGION2 passes: a file this VM made, another VM's file, or -1 (a refused or unknown name)."""
@@ -120,10 +121,10 @@ class LiveMemApi:
         try:
             r = k.ioctl(self.vm.vm, k.KVM_ENABLE_CAP, buf)
         except OSError as e:
-            return StepRecord("enable_cap", args, _errno_of(e), message=f"KVM_ENABLE_CAP {args['cap']}: -{_errno_of(e)} (live)")
+            return StepRecord(Op.ENABLE_CAP, args, _errno_of(e), message=f"KVM_ENABLE_CAP {args['cap']}: -{_errno_of(e)} (live)")
         if step.cap in RING_CAPS:
             self.ring_size = a[0]
-        return StepRecord("enable_cap", args, "ok", value=r, message=f"KVM_ENABLE_CAP {args['cap']}: {r} (live)")
+        return StepRecord(Op.ENABLE_CAP, args, Outcome.OK, value=r, message=f"KVM_ENABLE_CAP {args['cap']}: {r} (live)")
 
     # -- KVM_CLEAR_DIRTY_LOG ---------------------------------------------------------------------------------
     def clear_dirty_log(self, step: ClearDirtyLog) -> StepRecord:
@@ -135,8 +136,8 @@ class LiveMemApi:
         try:
             k.ioctl(self.vm.vm, k.KVM_CLEAR_DIRTY_LOG, buf)
         except OSError as e:
-            return StepRecord("clear_dirty_log", args, _errno_of(e), message=f"KVM_CLEAR_DIRTY_LOG: -{_errno_of(e)} (live)")
-        return StepRecord("clear_dirty_log", args, "ok", message="KVM_CLEAR_DIRTY_LOG: 0 (live)")
+            return StepRecord(Op.CLEAR_DIRTY_LOG, args, _errno_of(e), message=f"KVM_CLEAR_DIRTY_LOG: -{_errno_of(e)} (live)")
+        return StepRecord(Op.CLEAR_DIRTY_LOG, args, Outcome.OK, message="KVM_CLEAR_DIRTY_LOG: 0 (live)")
 
     # -- the dirty ring ---------------------------------------------------------------------------------------
     def harvest(self, step: HarvestDirtyRing) -> StepRecord:
@@ -147,7 +148,7 @@ class LiveMemApi:
                 mmap.mmap(self.vm.vm, 0, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=k.KVM_DIRTY_LOG_PAGE_OFFSET * 4096)
             except (OSError, ValueError):
                 pass
-            return StepRecord("harvest_dirty_ring", args, "EINVAL", message="no dirty ring: nothing to mmap (live)")
+            return StepRecord(Op.HARVEST_DIRTY_RING, args, "EINVAL", message="no dirty ring: nothing to mmap (live)")
         ring = self.rings.get(step.vcpu)
         if ring is None:
             fd = self.vm.select_vcpu(step.vcpu)
@@ -155,7 +156,7 @@ class LiveMemApi:
                 ring = mmap.mmap(fd, self.ring_size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE,
                                  offset=k.KVM_DIRTY_LOG_PAGE_OFFSET * 4096)
             except OSError as e:
-                return StepRecord("harvest_dirty_ring", args, _errno_of(e), message=f"mmap of the dirty ring: -{_errno_of(e)} (live)")
+                return StepRecord(Op.HARVEST_DIRTY_RING, args, _errno_of(e), message=f"mmap of the dirty ring: -{_errno_of(e)} (live)")
             self.rings[step.vcpu] = ring
             self.vm.rings[step.vcpu] = ring
         n = self.ring_size // 16
@@ -170,12 +171,12 @@ class LiveMemApi:
             struct.pack_into("<I", ring, at, k.KVM_DIRTY_GFN_F_RESET)
             i += 1
         self.fetch[step.vcpu] = i
-        return StepRecord("harvest_dirty_ring", args, "ok", ring=tuple(got), message=f"harvest vCPU {step.vcpu}: {len(got)} entries (live)")
+        return StepRecord(Op.HARVEST_DIRTY_RING, args, Outcome.OK, ring=tuple(got), message=f"harvest vCPU {step.vcpu}: {len(got)} entries (live)")
 
     def reset(self, step: ResetDirtyRings) -> StepRecord:
         args = step_args(step)
         try:
             r = k.ioctl(self.vm.vm, k.KVM_RESET_DIRTY_RINGS, 0)
         except OSError as e:
-            return StepRecord("reset_dirty_rings", args, _errno_of(e), message=f"KVM_RESET_DIRTY_RINGS: -{_errno_of(e)} (live)")
-        return StepRecord("reset_dirty_rings", args, "ok", value=r, message=f"KVM_RESET_DIRTY_RINGS: {r} (live)")
+            return StepRecord(Op.RESET_DIRTY_RINGS, args, _errno_of(e), message=f"KVM_RESET_DIRTY_RINGS: -{_errno_of(e)} (live)")
+        return StepRecord(Op.RESET_DIRTY_RINGS, args, Outcome.OK, value=r, message=f"KVM_RESET_DIRTY_RINGS: {r} (live)")

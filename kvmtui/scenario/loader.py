@@ -15,6 +15,7 @@ from typing import Any
 from ..engine.addresses import PAGE_MASK, U64_MAX, parse_size
 from ..engine.host import HostMemory, Mapping
 from ..engine.uapi import FLAG_ALIASES, GMEM_FLAG_ALIASES, KVM_CAPS, VM_TYPES
+from ..engine.vocabulary import ACCESS_OUTCOMES, ACCESS_PATHS, ERAS, HOST_OPS, AccessKind
 from . import fastitems
 from .elf import read_elf
 from .errors import ScenarioError
@@ -38,8 +39,8 @@ from .model import (
 from .yamlsafe import load_yaml, read_text, short
 
 FORMAT_VERSIONS = (1,)
-KERNELS = ("3.6", "3.7", "modern")
-PATHS = ("native", "emulated")
+KERNELS = ERAS
+PATHS = ACCESS_PATHS
 PROTS = ("rw", "r", "none")
 BACKINGS = ("anon", "file")
 TOP_KEYS = ("kvmtui", "title", "description", "kernel", "path", "mmio_fill", "vm_type", "guest_memfd", "address_spaces", "host", "slots",
@@ -53,8 +54,7 @@ OTHER_VM = "other_vm"  # a guest_memfd of another VM (scenario-format.md, today'
 MMIO_KEYS = ("name", "gpa", "size", "read")
 COMMON_STEP_KEYS = ("note", "expect", "question")
 QUESTION_KEYS = ("ask", "choices", "why")
-ACCESS_OPS = ("read", "write", "fetch")
-HOST_OPS = ("mprotect", "munmap", "madvise_dontneed", "evict", "poison", "host_write")
+ACCESS_OPS = tuple(k.value for k in AccessKind)
 MEMAPI_OPS = ("create_guest_memfd", "enable_cap", "clear_dirty_log", "harvest_dirty_ring", "reset_dirty_rings")
 STEP_OPS = (*ACCESS_OPS, "set_memory_region", "delete_slot", "get_dirty_log", "check_extension", *HOST_OPS, *MEMAPI_OPS)
 STEP_EXTRA: dict[str, tuple[str, ...]] = {"read": ("size", "vcpu"), "write": ("size", "value", "vcpu"), "fetch": ("size", "vcpu")}
@@ -72,7 +72,6 @@ HOST_OP_KEYS: dict[str, tuple[str, ...]] = {
 }
 EXPECT_KEYS = ("outcome", "value", "exits", "dirty", "slot", "spte", "ring")
 EXIT_KEYS = ("phys_addr", "len", "data", "is_write")
-ACCESS_OUTCOMES = ("ok", "mmio", "efault", "hwpoison", "internal_error", "dirty_ring_full", "unsupported")
 SPTE_STATES = ("none", "ro", "rw", "wp", "mmio")
 ERRNO_NAMES = frozenset(errno.errorcode.values())
 MAX_VCPU = 1023
@@ -345,7 +344,7 @@ class _Loader:
             hva = None
             if "hva" in spec:
                 hva = self.number(spec["hva"], self.val_pos(spec, "hva"), "hva")
-                if hva & 0xFFF:
+                if hva & PAGE_MASK:
                     raise self.error(self.val_pos(spec, "hva"), f"hva {hva:#x} must be page aligned (mmap() returns page-aligned addresses)")
             out.append(HostSpec(str(name), size, prot, backing, fill, image, hva, kpos))
         return tuple(out)

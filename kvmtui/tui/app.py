@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from ..engine.addresses import PAGE_SHIFT
+from ..engine.addresses import PAGE_SHIFT, page_offset
 from ..engine.profiles import KERNEL_ERAS
 from ..layouts import layout_at, layout_of_state, open_layout, parse_diff_target
 from ..lesson import Ask, Score, ask_for, asks_about, reveal_text
@@ -357,7 +357,7 @@ class KvmApp(App[int]):
             self.notify(f"gpa {gpa:#x}: no memslot owns it", title="Goto", timeout=5, markup=False)
             return None
         self.query_one(PageMap).scroll_to_gfn(gpa >> PAGE_SHIFT)
-        hva = slot.hva_of(gpa >> PAGE_SHIFT) + (gpa & 0xFFF)
+        hva = slot.hva_of(gpa >> PAGE_SHIFT) + page_offset(gpa)
         self.notify(f"gpa {gpa:#x} is in slot {slot.id} (gfn {gpa >> PAGE_SHIFT:#x}, hva {hva:#x})", title="Goto", timeout=5, markup=False)
         return None
 

@@ -9,6 +9,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from ..engine.kvm import Kvm
+from ..engine.vocabulary import Op
 from ..run import Run
 from ..runner import TraceEntry
 
@@ -68,7 +69,7 @@ def build_view(run: Run, index: int, tracker: ChangeTracker) -> StepView:
     rec = entry.record
     changed = frozenset(s.gfn for s in rec.spte if s.before is not s.after)
     slots = frozenset(c.slot.id for c in rec.slot_changes)
-    focus = rec.slot if rec.slot is not None else rec.args.get("slot") if rec.op in ("set_memory_region", "get_dirty_log") else None
+    focus = rec.slot if rec.slot is not None else rec.args.get("slot") if rec.op in (Op.SET_MEMORY_REGION, Op.GET_DIRTY_LOG) else None
     return StepView(run, index, len(run), entry, kvm, changed, tracker.upto(run, index), focus, slots, pending_slots(run, index))
 
 

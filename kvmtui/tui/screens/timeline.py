@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ...engine.addresses import format_size
 from ...engine.uapi import KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, short_flag_names
+from ...engine.vocabulary import Op
 from ...run import Run
 from ..view import ChangeTracker, build_view
 from ..widgets.memslots import MemslotTable
@@ -24,7 +25,7 @@ def timeline_rows(run: Run) -> list[tuple[int, list[str], str]]:
     last_flags: dict[int, int] = {}  # per guest address, across deletes: a flash going away and coming back
     for entry in run.entries():
         rec = entry.record
-        if rec.op != "set_memory_region":
+        if rec.op != Op.SET_MEMORY_REGION:
             continue
         a = rec.args
         sid = a["slot"]

@@ -7,9 +7,11 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...engine.addresses import PAGE_SHIFT
+from ...engine.addresses import PAGE_SHIFT, gpa_to_gfn, page_offset
 from ...engine.memslots import MemSlot
-from ...engine.records import StepRecord
+from ...engine.profiles import names_in_any_era
+from ...engine.records import KernelCall, StepRecord
+from ...engine.vocabulary import CallResult, Op
 from ...plain import plain_lines
 from ...runner import TraceEntry
 from ..view import StepView
@@ -17,19 +19,24 @@ from ..view import StepView
 KEY_GLYPH = "◆"
 
 
-def _is_error(ret: str) -> bool:
-    return ret.startswith(("-E", "KVM_PFN_ERR", "KVM_HVA_ERR", "fault_pfn", "hwpoison_pfn", "bad_", "KVM_EXIT_INTERNAL"))
+# The error values of the hva and pfn hops, in every era's spelling.
+HVA_ERRORS = names_in_any_era("hva_bad", "hva_ro_bad")
+PFN_ERRORS = names_in_any_era("pfn_fault", "pfn_hwpoison", "pfn_noslot", "pfn_ro_fault", "pfn_needs_io")
+
+
+def _is_error(c: KernelCall) -> bool:
+    return c.result is CallResult.ERROR
 
 
 def resolution_path(rec: StepRecord) -> str:
     """The four hops of an access, read off the record's chain and fields."""
     gpa = rec.args["gpa"]
     slot = f"slot {rec.slot}" if rec.slot is not None else "no slot"
-    hva = next((c.ret for c in rec.chain if "gfn_to_hva" in c.fn and c.ret.startswith(("KVM_HVA", "bad_hva"))), None)
+    hva = next((c.code for c in rec.chain if c.result is CallResult.ERROR and c.code in HVA_ERRORS), None)
     hva = hva or (f"hva {rec.hva:#x}" if rec.hva is not None else "no hva")
-    pfn = next((c.ret for c in reversed(rec.chain) if c.ret.startswith(("KVM_PFN", "fault_pfn", "hwpoison_pfn", "bad_pfn")) and "," not in c.ret), None)
+    pfn = next((c.code for c in reversed(rec.chain) if c.result is CallResult.ERROR and c.code in PFN_ERRORS), None)
     pfn = pfn or (f"pfn {rec.pfn:#x}" if rec.pfn is not None else "no pfn")
-    return f"gfn {gpa >> 12:#x} ─▸ {slot} ─▸ {hva} ─▸ {pfn}"
+    return f"gfn {gpa_to_gfn(gpa):#x} ─▸ {slot} ─▸ {hva} ─▸ {pfn}"
 
 
 def gmem_paths(slot: MemSlot | None, gpa: int) -> str | None:
@@ -37,12 +44,12 @@ def gmem_paths(slot: MemSlot | None, gpa: int) -> str | None:
     if slot is None or not slot.gmem:
         return None
     gfn = gpa >> PAGE_SHIFT
-    off = slot.gmem_offset + ((gfn - slot.base_gfn) << PAGE_SHIFT) + (gpa & 0xFFF)
-    uaddr = slot.hva_of(gfn) + (gpa & 0xFFF)
+    off = slot.gmem_offset + ((gfn - slot.base_gfn) << PAGE_SHIFT) + page_offset(gpa)
+    uaddr = slot.hva_of(gfn) + page_offset(gpa)
     if slot.gmem_hva is None:
         return (f"guest_memfd {slot.gmem} has no GUEST_MEMFD_FLAG_MMAP: native and emulated both read userspace_addr "
                 f"{uaddr:#x}, the file is not used")
-    same = slot.native_hva(gfn) + (gpa & 0xFFF) == uaddr
+    same = slot.native_hva(gfn) + page_offset(gpa) == uaddr
     verdict = ("the same memory: userspace_addr is the file's own mmap" if same
                else "different memory: the two paths disagree here")
     return (f"native ─▸ {slot.gmem}+{off:#x} (kvm_gmem_get_pfn; userspace_addr ignored)\n"
@@ -129,7 +136,7 @@ class Resolution(VerticalScroll):
             head.append(f" {KEY_GLYPH} READ-ONLY WRITE → KVM_EXIT_MMIO ", style="bold reverse")
             head.append("\n")
         head.append(rec.summary + "\n", style="bold")
-        if entry.spec.note is None and rec.op == "set_memory_region" and rec.kind:
+        if entry.spec.note is None and rec.op == Op.SET_MEMORY_REGION and rec.kind:
             head.append(f"kind: {rec.kind}\n")
         if rec.is_access:
             head.append(resolution_path(rec) + "\n", style="bold")
@@ -152,7 +159,7 @@ class Resolution(VerticalScroll):
                 line.append(f"({c.args})", style=style)
             if c.ret:
                 line.append(" = ")
-                line.append(c.ret, style="bold underline" if (c.key or _is_error(c.ret) or c.bad) else "")
+                line.append(c.ret, style="bold underline" if (c.key or _is_error(c) or c.bad) else "")
             if c.note and not compact:
                 line.append(f"  — {c.note}", style="italic")
             calls.append_text(line)

@@ -1,0 +1,160 @@
+"""Persistent (immutable, structure-sharing) containers for the memslot table.
+
+A commit makes a new table and leaves the old one whole, as kvm_swap_active_memslots() swaps in a new
+`struct kvm_memslots` (and as rust-vmm's GuestMemoryMmap is replaced, never edited). Copying a 32,764-slot
+array on every commit would make creating the slots quadratic, so both containers here are short lists of
+short lists: an update copies one inner list and the outer one, O(sqrt n), and shares every other inner
+list with the version it came from. The lists are private and never changed once a version holds them:
+that is what makes each version immutable (lists rather than tuples because list.copy() + insert() is the
+cheapest copy-on-write Python has).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from itertools import chain, islice
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+ID_PAGE_SHIFT = 7
+ID_PAGE = 1 << ID_PAGE_SHIFT  # ids per page of an IdArray
+ID_MASK = ID_PAGE - 1
+CHUNK_MAX = 256  # a SortedChunks chunk splits in two above this: about sqrt(2 * 32,764)
+
+
+class IdArray(Generic[T]):
+    """An immutable map from small ints (slot ids) to values, in copy-on-write pages of 128."""
+
+    __slots__ = ("_pages",)
+
+    def __init__(self, pages: list[list[T | None]] | None = None) -> None:
+        self._pages: list[list[T | None]] = pages if pages is not None else []
+
+    def get(self, i: int) -> T | None:
+        pages = self._pages
+        p = i >> ID_PAGE_SHIFT
+        return pages[p][i & ID_MASK] if 0 <= p < len(pages) else None
+
+    def set(self, i: int, value: T | None) -> IdArray[T]:
+        """A new array with i mapped to value (None: unmapped); this one is unchanged."""
+        p = i >> ID_PAGE_SHIFT
+        pages = self._pages.copy()
+        if p >= len(pages):
+            if value is None:
+                return self
+            pages.extend([None] * ID_PAGE for _ in range(p + 1 - len(pages)))
+        page = pages[p].copy()
+        page[i & ID_MASK] = value
+        pages[p] = page
+        return IdArray(pages)
+
+
+class SortedChunks(Generic[T]):
+    """An immutable sequence of values kept sorted by an int key (a slot's base_gfn), in chunks of at most
+    CHUNK_MAX. Lookups bisect the chunks' first keys, then the chunk: O(log n). Inserting or removing copies
+    one chunk and the outer lists: O(sqrt n)."""
+
+    __slots__ = ("_chunks", "_firsts", "_key", "_n")
+
+    def __init__(self, key: Callable[[T], int], chunks: list[list[T]] | None = None, firsts: list[int] | None = None,
+                 n: int = 0) -> None:
+        self._key = key  # a C-level getter (operator.attrgetter): bisect calls it O(log n) times
+        self._chunks: list[list[T]] = chunks if chunks is not None else []  # sorted by key across chunks
+        self._firsts: list[int] = firsts if firsts is not None else []  # the key of each chunk's first value
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self) -> Iterator[T]:
+        return chain.from_iterable(self._chunks)
+
+    def floor(self, key: int) -> tuple[int, int]:
+        """(chunk, index) of the last value whose key is <= key; (0, -1) when there is none."""
+        c = bisect_right(self._firsts, key) - 1
+        if c < 0:
+            return 0, -1
+        return c, bisect_right(self._chunks[c], key, key=self._key) - 1
+
+    def at(self, c: int, i: int) -> T:
+        return self._chunks[c][i]
+
+    def after(self, c: int, i: int) -> T | None:
+        """The value after position (c, i) (i = -1: the first of chunk c), or None at the end."""
+        chunks = self._chunks
+        if c < len(chunks):
+            if i + 1 < len(chunks[c]):
+                return chunks[c][i + 1]
+            if c + 1 < len(chunks):
+                return chunks[c + 1][0]
+        return None
+
+    def iter_from(self, c: int, i: int) -> Iterator[T]:
+        """The values from position (c, i) on, in key order."""
+        chunks = self._chunks
+        if c >= len(chunks):
+            return iter(())
+        return chain(chunks[c][max(i, 0) :], chain.from_iterable(islice(chunks, c + 1, None)))
+
+    def insert(self, value: T) -> SortedChunks[T]:
+        """A new sequence with value added after any values of an equal key."""
+        key = self._key(value)
+        if not self._chunks:
+            return SortedChunks(self._key, [[value]], [key], 1)
+        chunks, firsts = self._chunks.copy(), self._firsts
+        c = max(bisect_right(firsts, key) - 1, 0)
+        chunk = chunks[c].copy()
+        i = bisect_right(chunk, key, key=self._key)
+        chunk.insert(i, value)
+        if len(chunk) > CHUNK_MAX:
+            h = len(chunk) // 2
+            chunks[c : c + 1] = [chunk[:h], chunk[h:]]
+            firsts = firsts.copy()
+            firsts[c : c + 1] = [self._key(chunk[0]), self._key(chunk[h])]
+        else:
+            chunks[c] = chunk
+            if i == 0:
+                firsts = firsts.copy()
+                firsts[c] = key
+        return SortedChunks(self._key, chunks, firsts, self._n + 1)
+
+    def replace_at(self, c: int, i: int, value: T) -> SortedChunks[T]:
+        """A new sequence with the value at (c, i) replaced by one of the same key."""
+        chunks = self._chunks.copy()
+        chunk = chunks[c].copy()
+        chunk[i] = value
+        chunks[c] = chunk
+        return SortedChunks(self._key, chunks, self._firsts, self._n)
+
+    def remove(self, c: int, i: int) -> SortedChunks[T]:
+        """A new sequence without the value at position (c, i)."""
+        chunks, firsts = self._chunks.copy(), self._firsts.copy()
+        if len(chunks[c]) == 1:
+            del chunks[c]
+            del firsts[c]
+        else:
+            chunk = chunks[c].copy()
+            del chunk[i]
+            chunks[c] = chunk
+            firsts[c] = self._key(chunk[0])
+        return SortedChunks(self._key, chunks, firsts, self._n - 1)
+
+    def position(self, key: int, match: Callable[[T], bool]) -> tuple[int, int] | None:
+        """(chunk, index) of the value with this key for which match(value) is true, looking back from the
+        last value of that key (equal keys are rare: only empty ranges share a base)."""
+        c, i = self.floor(key)
+        chunks, get = self._chunks, self._key
+        while i >= 0 or c > 0:
+            if i < 0:
+                c -= 1
+                i = len(chunks[c]) - 1
+                continue
+            v = chunks[c][i]
+            if get(v) != key:
+                return None
+            if match(v):
+                return c, i
+            i -= 1
+        return None
