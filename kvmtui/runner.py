@@ -131,6 +131,11 @@ class ScenarioRun:
         """A private copy of the VM state after the first n steps."""
         return self.history.state_after(n).kvm.copy()
 
+    def state_at(self, n: int) -> Kvm:
+        """The VM state after the first n steps, borrowed (no copy, for views built at once): read it before
+        the run moves again."""
+        return self.history.state_after(n).kvm
+
     def insert_step(self, index: int, spec: StepSpec) -> TraceEntry:
         """Insert a step at index (0-based) and run it; the steps after it will be re-run when reached."""
         self.history.truncate(index)

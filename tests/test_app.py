@@ -58,7 +58,7 @@ async def test_stepping_to_the_ro_write_shows_the_mmio_exit_highlighted():
         text = resolution_text(app)
         assert "READ-ONLY WRITE → KVM_EXIT_MMIO" in text and "KVM_HVA_ERR_RO_BAD" in text
         assert app.query_one(EventLog).row_count == rows_before + 1
-        assert app.view.kvm.sptes.state(ROM_GFN) is SpteState.RO  # never mmio
+        assert app.view.sptes is not None and app.view.sptes.state(ROM_GFN) is SpteState.RO  # never mmio
         pm = app.query_one(PageMap)
         assert pm.cell_state(ROM_GFN, ROM_GFN + 1)[0] is SpteState.RO
 

@@ -32,7 +32,7 @@ async def test_guest_memfd_slot_shows_its_binding_and_both_paths():
         await pilot.pause()
         assert app.view.record.op == "read" and app.view.record.slot == 1
         table = app.query_one(MemslotTable)
-        line = table.line_text(app.view.kvm.memslots.id_to_memslot(1), 140)
+        line = table.line_text(app.view.slot(1), 140)
         assert "gmem0+0x0" in line and "gmem-only" in line and "REGION2" in line
         res = text_of(app, "#resolution-body")
         assert "kvm_gmem_get_pfn" in res

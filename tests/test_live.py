@@ -435,7 +435,7 @@ async def test_the_app_on_the_live_kernel():
         assert "not its call chain" in body
         await pilot.press("2")
         assert "kernel does not show its sptes" in str(app.query_one("#pagemap").render_line(0).text)
-        assert [s.id for s in app.view.kvm.memslots] == [0, 1]  # the table as the kernel accepted it
+        assert [s.id for s in app.view.slots] == [0, 1]  # the table as the kernel accepted it
         await pilot.press("colon")
         for ch in "r 0x10":
             await pilot.press({" ": "space"}.get(ch, ch))

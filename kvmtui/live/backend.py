@@ -109,6 +109,8 @@ class LiveRun:
         self._snapshot = (n, kvm)
         return kvm.copy()
 
+    state_at = state_after  # a table replayed per call: nothing to borrow
+
     def insert_step(self, index: int, spec: StepSpec) -> TraceEntry:
         """A probe: on a real VM only at the latest step (the kernel cannot go back in time)."""
         self.entries()

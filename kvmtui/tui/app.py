@@ -11,6 +11,7 @@ import json
 import os
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from ..engine.addresses import PAGE_SHIFT, page_offset
 from ..engine.profiles import KERNEL_ERAS
-from ..layouts import layout_at, layout_of_state, open_layout, parse_diff_target
+from ..layouts import Layout, layout_at, open_layout, parse_diff_target
 from ..lesson import Ask, Score, ask_for, asks_about, reveal_text
 from ..live.vm import LiveError
 from ..report import describe_step, entry_json, write_json_lines
@@ -58,7 +59,7 @@ from .screens.help import HelpScreen
 from .screens.lesson import QuestionScreen, SummaryScreen
 from .screens.timeline import TimelineScreen
 from .theme import DEFAULT_THEME, HIGH_CONTRAST, theme_names
-from .view import ChangeTracker, StepView, build_view
+from .view import StepView, ViewBuilder
 from .widgets.addrspace import AddressSpaceMap
 from .widgets.dirty_ring import DirtyRings
 from .widgets.events import EventLog, events_of
@@ -70,6 +71,12 @@ from .widgets.resolution import Resolution, chain_text
 VIEW_CACHE = 32
 _UNREAD = object()  # the document is read on first use
 TABS = ("tab-notes", "tab-pages", "tab-events", "tab-host", "tab-dirty", "tab-space")
+
+
+@dataclass(frozen=True)
+class _CachedLayout:
+    tables_src: tuple
+    layout: Layout
 
 
 def _path_problem(text: str, may_exist: bool) -> str | None:
@@ -152,13 +159,14 @@ class KvmApp(App[int]):
             self.run_ = LiveRun(scenario, path)  # a live run is not edited (no doc): the kernel cannot go back
         else:
             self.run_ = ScenarioRun(scenario, kernel, path)
-        self.tracker = ChangeTracker()
+        self.views = ViewBuilder()
         self._views: OrderedDict[int, StepView] = OrderedDict()
         self.index = 0
         self.view: StepView | None = None
         self.breakpoints: list[Breakpoint] = []
         self.modified = False
         self._pending_diff: DiffScreen | None = None
+        self._layout_cache: _CachedLayout | None = None
 
     @property
     def doc(self) -> Any:
@@ -203,7 +211,6 @@ class KvmApp(App[int]):
         self.query_one(Resolution).plain = self.plain_words
         self.query_one("#memslots").border_title = "Memslots"
         self.query_one("#resolution").border_title = "Resolution"
-        self.query_one(AddressSpaceMap).mtree = self.mtree
         self.goto_step(0)
         if not self.scenario.steps:  # an ELF opened alone: the layout is set up, the probe is ready
             self.goto_step(len(self.run_) - 1)
@@ -213,7 +220,7 @@ class KvmApp(App[int]):
     def goto_step(self, index: int) -> None:
         index = max(0, min(index, len(self.run_) - 1))
         self.index = index
-        view = self._views.pop(index, None) or build_view(self.run_, index, self.tracker)
+        view = self._views.pop(index, None) or self.views.build(self.run_, index)
         self._views[index] = view  # the most recent views: stepping back to them costs no replay
         while len(self._views) > VIEW_CACHE:
             self._views.popitem(last=False)
@@ -221,21 +228,41 @@ class KvmApp(App[int]):
         self._show_status()
         self.query_one(MemslotTable).show(view)
         self.query_one(Resolution).show(view)
-        self.query_one(PageMap).show(view)
+        # events are added, never rebuilt: kept up to date, hidden or not (a count of what happened so far)
         self.query_one(EventLog).show_upto(index + 1, self.run_.entry, self.run_.symbol)
-        self.query_one(HostMappings).show(view)
-        self.query_one(DirtyLog).show(view)
-        self.query_one(DirtyRings).show(view)
-        if self.query_one(TabbedContent).active == "tab-space":  # 32,764 slots: drawn only when looked at
-            self.query_one(AddressSpaceMap).show(view)
-        self.query_one(Narration).show(view)
-        self.query_one("#narration-scroll", VerticalScroll).scroll_home(animate=False)  # each step's note from its top
+        self._show_tabs(self.query_one(TabbedContent).active)
         self.sub_title = "live /dev/kvm" if self.live else f"kernel {self.run_.kernel}"
+
+    def _show_tabs(self, active: str) -> None:
+        """The open tab's panels draw the view; the others keep it and draw when opened (a hidden panel costs
+        nothing per step)."""
+        view = self.view
+        if view is None:
+            return
+        for tab, panels in (("tab-notes", (Narration,)), ("tab-host", (HostMappings,)), ("tab-dirty", (DirtyRings, DirtyLog))):
+            for panel in panels:
+                widget = self.query_one(panel)
+                widget.show(view) if tab == active else widget.keep(view)
+        pagemap = self.query_one(PageMap)
+        pagemap.show(view) if active == "tab-pages" else pagemap.keep(view)
+        if active == "tab-notes":
+            self.query_one("#narration-scroll", VerticalScroll).scroll_home(animate=False)  # each step's note from its top
+        elif active == "tab-space":  # 32,764 slots: named only when looked at
+            self.query_one(AddressSpaceMap).show(view, self._space_layout(view))
+
+    def _space_layout(self, view: StepView) -> Layout:
+        """The named layout of the view's slot tables, made once per table (32,764 slots: not per step)."""
+        cached = self._layout_cache
+        if cached is None or cached.tables_src is not view.slot_tables:
+            layout = Layout(self.scenario.file, self.run_, view.index + 1, len(self.run_), dict(enumerate(view.slot_tables)), self.mtree)
+            cached = self._layout_cache = _CachedLayout(view.slot_tables, layout)
+        return cached.layout
 
     def _forget_views(self) -> None:
         """The steps changed (a probe, an edit, another era): what was computed for them no longer holds."""
-        self.tracker.reset()
+        self.views.reset()
         self._views.clear()
+        self._layout_cache = None
 
     def _rebuild(self, scenario: Scenario | None = None, kernel: str | None = None) -> None:
         """A new run (another era, or an edited scenario): the probes typed so far stay, and so does the
@@ -351,7 +378,7 @@ class KvmApp(App[int]):
             return None
         gpa = where.gpa
         assert self.view is not None
-        slot = self.view.kvm.memslots.search_memslots(gpa >> PAGE_SHIFT)
+        slot = self.view.slot_at(gpa >> PAGE_SHIFT)
         self.query_one(MemslotTable).select(slot.id if slot else None)
         if slot is None:
             self.notify(f"gpa {gpa:#x}: no memslot owns it", title="Goto", timeout=5, markup=False)
@@ -412,8 +439,8 @@ class KvmApp(App[int]):
         self.query_one(TabbedContent).active = "tab-space"
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "tab-space" and self.view is not None:
-            self.query_one(AddressSpaceMap).show(self.view)
+        if event.pane.id:
+            self._show_tabs(event.pane.id)
 
     def action_diff(self) -> None:
         self.push_screen(Prompt("Diff this step's layout with", "step N (this file after step N) · a file (scenario, ELF, log) · FILE step N",
@@ -425,7 +452,8 @@ class KvmApp(App[int]):
         except ValueError as e:
             return str(e)
         assert self.view is not None
-        here = layout_of_state(self.run_, self.scenario.file, self.index + 1, self.view.kvm, self.mtree)
+        view = self.view
+        here = Layout(self.scenario.file, self.run_, view.index + 1, len(self.run_), dict(enumerate(view.slot_tables)), self.mtree)
         name = Path(self.scenario.file).name
         if path is None:
             assert step is not None

@@ -15,7 +15,7 @@ from ...engine.addresses import format_size
 from ...engine.uapi import KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, short_flag_names
 from ...engine.vocabulary import Op
 from ...run import Run
-from ..view import ChangeTracker, build_view
+from ..view import ViewBuilder
 from ..widgets.memslots import MemslotTable
 
 
@@ -54,7 +54,7 @@ class TimelineScreen(Screen[None]):
         super().__init__(id="timeline")
         self.run = run
         self.jump = jump
-        self.tracker = ChangeTracker()
+        self.views = ViewBuilder()
         self.rows = timeline_rows(run)
 
     def compose(self) -> ComposeResult:
@@ -76,7 +76,7 @@ class TimelineScreen(Screen[None]):
             self._show(self.rows[0][0])
 
     def _show(self, pos: int) -> None:
-        self.query_one(MemslotTable).show(build_view(self.run, pos, self.tracker))
+        self.query_one(MemslotTable).show(self.views.build(self.run, pos))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if 0 <= event.cursor_row < len(self.rows):

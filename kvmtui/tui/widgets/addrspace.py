@@ -11,8 +11,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...engine.uapi import short_flag_names
-from ...layouts import Layout, MapRow, describe_size, layout_of_state, map_rows, range_text
-from ...scenario.mtree import FlatView
+from ...layouts import Layout, MapRow, describe_size, map_rows, range_text
 from ..view import StepView
 
 _AS_NAMES = {0: "memory", 1: "SMM"}
@@ -27,19 +26,15 @@ class AddressSpaceMap(ScrollView):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.mtree: list[FlatView] | None = None
         self.space_layout: Layout | None = None
         self.rows: list[MapRow] = []
-        self._key: tuple | None = None
         self._focus: int | None = None
 
-    def show(self, view: StepView) -> None:
-        kvm = view.kvm
-        key = (id(view.run), tuple(m.generation for m in kvm.memslots_by_as), tuple(len(m) for m in kvm.memslots_by_as))
-        if key != self._key:
-            self._key = key
-            self.space_layout = layout_of_state(view.run, view.run.scenario.file, view.index + 1, kvm, self.mtree)
-            self.rows = map_rows(self.space_layout)
+    def show(self, view: StepView, layout: Layout) -> None:
+        """The view's step, named by `layout` (the app's: names come from the run's mappings and symbols)."""
+        if layout is not self.space_layout:
+            self.space_layout = layout
+            self.rows = map_rows(layout)
         self._focus = view.focus_slot
         self.virtual_size = Size(self.size.width, len(self.rows) + 1)
         assert self.space_layout is not None

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from ...engine.uapi import KVM_DIRTY_LOG_INITIALLY_SET, KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE
 from ..view import StepView
+from .viewpanel import ViewPanel
 
 RING_SHOWN = 24  # entries listed per ring; the count says how many more
 
@@ -18,26 +18,30 @@ def manual_protect_text(value: int) -> str:
     return f"manual protect: on{init} · GET only reports; KVM_CLEAR_DIRTY_LOG clears and write-protects"
 
 
-class DirtyRings(Static):
+class DirtyRings(ViewPanel):
     """manual protect; then per vCPU: entries in the ring (harvested ones marked ✓), pushed and reset counts."""
 
-    def show(self, view: StepView) -> None:
-        if not view.run.shows_internals:
+    def key(self, view: StepView):
+        return view.rings
+
+    def draw(self, view: StepView) -> None:
+        st = view.rings
+        if st is None:
             self.update("live mode: the rings are read by harvest_dirty_ring steps (see their records)")
             return
-        st = view.kvm.vm
         t = Text()
         t.append(manual_protect_text(st.manual_protect) + "\n")
-        if not st.dirty_ring_size:
+        if not st.ring_size:
             t.append("dirty ring: off (KVM_CAP_DIRTY_LOG_RING not enabled)")
             self.update(t)
             return
-        entries = st.dirty_ring_size // 16
-        t.append(f"dirty ring: {st.dirty_ring_size} bytes per vCPU, {entries} entries, full at {entries - 64}"
+        entries = st.ring_size // 16
+        t.append(f"dirty ring: {st.ring_size} bytes per vCPU, {entries} entries, full at {entries - 64}"
                  " · KVM_GET/CLEAR_DIRTY_LOG answer ENXIO\n", style="bold")
         if not st.rings:
             t.append("no vCPU has run yet\n")
-        for vcpu, ring in sorted(st.rings.items()):
+        for ring in st.rings:
+            vcpu = ring.vcpu
             full = " · FULL: KVM_EXIT_DIRTY_RING_FULL until harvest + reset" if ring.soft_full else ""
             t.append(f"vCPU {vcpu}: {len(ring.entries)} in the ring ({ring.harvested} harvested ✓) · "
                      f"{ring.pushed_total} pushed · {ring.reset_total} reset{full}\n", style="bold" if full else "")

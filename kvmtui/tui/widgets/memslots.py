@@ -42,22 +42,19 @@ class MemslotTable(ScrollView):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self._slots: list[MemSlot] = []
+        self._slots: tuple[MemSlot, ...] = ()
         self._focus: int | None = None
         self._changed: frozenset[int] = frozenset()
         self._refused: list[str] = []  # a refused ioctl's message, wrapped to the width: never cut
         self._pending: tuple = ()
         self._view: StepView | None = None
         self.selected: int | None = None  # a slot picked by goto
-        self._table_key: tuple[int, int] | None = None
-        self._rows: dict[int, int] = {}
+        self._rows: dict[int, int] | None = None  # row of each slot id, made when first asked
 
     def show(self, view: StepView) -> None:
-        key = (id(view.run), view.kvm.memslots.generation)
-        if key != self._table_key:
-            self._table_key = key
-            self._slots = list(view.kvm.memslots)
-            self._rows = {s.id: i for i, s in enumerate(self._slots)}
+        if view.slots is not self._slots:  # the views of one memslot generation share one table
+            self._slots = view.slots
+            self._rows = None
         self._focus = view.focus_slot
         self._changed = view.changed_slots
         self._pending = view.pending_slots
@@ -104,6 +101,8 @@ class MemslotTable(ScrollView):
             self.post_message(self.Picked(self._slots[row]))
 
     def row_of(self, slot_id: int) -> int | None:
+        if self._rows is None:
+            self._rows = {s.id: i for i, s in enumerate(self._slots)}
         return self._rows.get(slot_id)
 
     def scroll_to_slot(self, slot_id: int, animate: bool = True) -> None:

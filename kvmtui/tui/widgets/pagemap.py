@@ -17,7 +17,7 @@ from textual.strip import Strip
 from ...engine.addresses import PAGE_SHIFT, format_size
 from ...engine.memslots import MemSlot
 from ...engine.records import SpteState
-from ..view import StepView, gfns_in, sorted_spte_gfns
+from ..view import SpteMap, StepView
 
 GLYPH = {SpteState.NONE: "·", SpteState.RO: "r", SpteState.RW: "W", SpteState.WP: "w", SpteState.MMIO: "M"}
 PRIORITY = {SpteState.NONE: 0, SpteState.RO: 1, SpteState.WP: 2, SpteState.RW: 3, SpteState.MMIO: 4}
@@ -33,40 +33,45 @@ class PageMap(ScrollView):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self._slots: list[MemSlot] = []
-        self._gfns: list[int] = []
-        self._states: dict[int, SpteState] = {}
+        self._slots: tuple[MemSlot, ...] = ()
+        self._sptes = SpteMap((), ())
         self._changed: list[int] = []  # sorted gfns
         self._touched: list[int] = []
         self._row_start: list[int] = [0]  # first row of each slot
         self.zoom = 0  # pages per cell = auto * 2**zoom (negative zooms in)
         self._ppc = 1
-        self._table_key: tuple[int, int] | None = None
         self._biggest = 1
+        self._laid_out = True
         self._styles: dict[str, Style] = {}
         self.internals = True
 
     # -- data -------------------------------------------------------------------------------------------
-    def show(self, view: StepView) -> None:
-        self.internals = view.run.shows_internals
-        # The slot table only changes with the memslot generation: the layout is kept otherwise.
-        key = (id(view.run), view.kvm.memslots.generation)
-        relayout = key != self._table_key
-        if relayout:
-            self._table_key = key
-            self._slots = list(view.kvm.memslots)  # already sorted by base_gfn
+    def keep(self, view: StepView) -> None:
+        """The view's data, drawn when the map is next shown (a hidden map costs nothing per step)."""
+        self.internals = view.sptes is not None
+        # The slot table only changes with the memslot generation (the views of one share it): the rows are
+        # laid out again only then.
+        if view.slots is not self._slots:
+            self._slots = view.slots  # already sorted by base_gfn
             self._biggest = max((s.npages for s in self._slots), default=1)
-        self._gfns = sorted_spte_gfns(view.kvm)
-        self._states = {g: s.state for g, s in view.kvm.sptes.items()}
+            self._laid_out = False
+        self._sptes = view.sptes or SpteMap((), ())
         self._changed = sorted(view.changed_gfns)
         self._touched = sorted(view.touched_gfns)
+
+    def show(self, view: StepView) -> None:
+        self.keep(view)
         self._styles = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
-        if relayout:
+        if not self._laid_out:
             self._layout()
         else:
             self.refresh()
         if view.record.is_access:
             self.call_after_refresh(self.scroll_to_gfn, view.record.args["gpa"] >> PAGE_SHIFT, True)
+
+    def _ensure_layout(self) -> None:
+        if not self._laid_out:
+            self._layout()
 
     @property
     def cells(self) -> int:
@@ -76,6 +81,7 @@ class PageMap(ScrollView):
 
     @property
     def pages_per_cell(self) -> int:
+        self._ensure_layout()
         return self._ppc
 
     def _auto_ppc(self) -> int:
@@ -93,6 +99,7 @@ class PageMap(ScrollView):
             starts.append(row)
             row += max(1, -(-s.npages // span))
         self._row_start = starts
+        self._laid_out = True
         self.virtual_size = Size(self.size.width, row + 1)
         self.border_subtitle = f"1 cell = {format_size(self._ppc << PAGE_SHIFT)}"
         self.refresh()
@@ -101,7 +108,7 @@ class PageMap(ScrollView):
         self._layout()
 
     def zoom_in(self) -> None:
-        if self._ppc > 1:
+        if self.pages_per_cell > 1:
             self.zoom -= 1
             self._layout()
 
@@ -110,6 +117,7 @@ class PageMap(ScrollView):
         self._layout()
 
     def scroll_to_gfn(self, gfn: int, only_if_hidden: bool = False) -> None:
+        self._ensure_layout()
         i = self._slot_index(gfn)
         if i < 0 or not self._slots[i].base_gfn <= gfn < self._slots[i].end_gfn:
             return
@@ -133,8 +141,9 @@ class PageMap(ScrollView):
     # -- drawing --------------------------------------------------------------------------------------------
     def cell_state(self, lo: int, hi: int) -> tuple[SpteState, bool, bool]:
         best = SpteState.NONE
-        for g in gfns_in(self._gfns, lo, hi):
-            st = self._states[g]
+        states = self._sptes.states
+        for i in self._sptes.span(lo, hi):
+            st = states[i]
             if PRIORITY[st] > PRIORITY[best]:
                 best = st
         # changes include zaps, whose gfns have no spte any more
@@ -149,6 +158,7 @@ class PageMap(ScrollView):
             return Strip([Segment(text.ljust(width)[:width], self.get_component_rich_style("pagemap--label"))])
         if not self.internals:
             return Strip.blank(width, self.rich_style)
+        self._ensure_layout()
         row = self.scroll_offset.y + y - 1
         i = bisect_right(self._row_start, row) - 1
         if i < 0 or i >= len(self._slots):

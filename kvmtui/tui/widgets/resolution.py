@@ -140,15 +140,14 @@ class Resolution(VerticalScroll):
             head.append(f"kind: {rec.kind}\n")
         if rec.is_access:
             head.append(resolution_path(rec) + "\n", style="bold")
-            sym = view.run.symbol(rec.args["gpa"])
-            if sym:
-                head.append(f"symbol <{sym}>\n")
-            paths = gmem_paths(view.kvm.memslots.id_to_memslot(rec.slot) if rec.slot is not None else None, rec.args["gpa"])
+            if view.symbol:
+                head.append(f"symbol <{view.symbol}>\n")
+            paths = gmem_paths(view.used_slot, rec.args["gpa"])
             if paths:
                 head.append(paths + "\n", style="bold")
         for x in rec.exits:
             head.append(exit_line(x) + "\n", style="bold reverse" if rec.key_moment and x.is_write else "bold")
-        if not rec.chain and not view.run.shows_internals:
+        if not rec.chain and not view.info.shows_internals:
             head.append("(live: the real kernel returns outcomes, exits and dirty bits, not its call chain)\n", style="italic")
         for c in rec.chain:
             style = "bold reverse" if c.key else ("bold" if c.bad else "")
