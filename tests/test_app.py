@@ -24,7 +24,7 @@ ROM_GFN = 0xFFFE0
 
 
 def resolution_text(app: KvmApp) -> str:
-    return str(app.query_one("#resolution-body").render())
+    return app.query_one(Resolution).text
 
 
 def screen_lines(app) -> list[str]:
@@ -429,7 +429,7 @@ async def test_page_map_rows_end_before_the_scrollbar_and_the_note_starts_at_its
         assert LABEL_WIDTH + pm.cells <= pm.scrollable_content_region.width
         await pilot.press("home", "1")
         await pilot.pause()
-        scroll = app.query_one("#narration-scroll")
+        scroll = app.query_one("#narration")
         scroll.scroll_end(animate=False)
         await pilot.pause()
         assert scroll.scroll_y > 0

@@ -8,6 +8,7 @@ import pytest
 from kvmtui.tui.app import KvmApp
 from kvmtui.tui.widgets.dirty_ring import DirtyRings
 from kvmtui.tui.widgets.memslots import MemslotTable
+from kvmtui.tui.widgets.resolution import Resolution
 
 ROOT = Path(__file__).parent.parent
 GMEM = str(ROOT / "samples" / "guest-memfd.yaml")
@@ -34,12 +35,12 @@ async def test_guest_memfd_slot_shows_its_binding_and_both_paths():
         table = app.query_one(MemslotTable)
         line = table.line_text(app.view.slot(1), 140)
         assert "gmem0+0x0" in line and "gmem-only" in line and "REGION2" in line
-        res = text_of(app, "#resolution-body")
+        res = app.query_one(Resolution).text
         assert "kvm_gmem_get_pfn" in res
         assert "native ─▸ gmem0+0x0" in res and "emulated ─▸ userspace_addr" in res and "disagree" in res
         app.goto_step(9)  # slot 2, whose userspace_addr is gmem0's own mmap
         await pilot.pause()
-        assert "the same memory" in text_of(app, "#resolution-body")
+        assert "the same memory" in app.query_one(Resolution).text
 
 
 @pytest.mark.asyncio

@@ -11,6 +11,7 @@ from kvmtui.runner import ScenarioRun
 from kvmtui.scenario import ScenarioError, load_scenario, parse_scenario
 from kvmtui.tui.app import KvmApp
 from kvmtui.tui.screens.lesson import QuestionScreen, SummaryScreen
+from kvmtui.tui.widgets.resolution import Resolution
 
 ROM = str(Path(__file__).parent.parent / "samples" / "rom.yaml")
 RO_WRITE = 5
@@ -45,7 +46,7 @@ async def test_the_ro_write_is_asked_before_it_is_shown_and_the_reveal_says_why(
         assert f"score {right}/{right}" in str(app.query_one("#status").render())
         note = app.query_one("#narration").source
         assert "✓ Right" in note and "KVM_HVA_ERR_RO_BAD" in note  # why: the step's note
-        assert "✓ Right" in str(app.query_one("#resolution-body").render())
+        assert "✓ Right" in app.query_one(Resolution).text
 
 
 @pytest.mark.asyncio

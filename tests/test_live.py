@@ -425,13 +425,14 @@ async def test_the_app_on_the_live_kernel():
     from kvmtui.tui.app import KvmApp
     from kvmtui.tui.screens.dialogs import Prompt
     from kvmtui.tui.widgets.events import EventLog
+    from kvmtui.tui.widgets.resolution import Resolution
 
     app = KvmApp(str(ROOT / "samples" / "rom.yaml"), live=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("c")
         assert app.index == 5 and app.run_.entry(5).record.outcome == "mmio"
         assert app.query_one(EventLog).row_count == 1
-        body = str(app.query_one("#resolution-body").render())
+        body = app.query_one(Resolution).text
         assert "not its call chain" in body
         await pilot.press("2")
         assert "kernel does not show its sptes" in str(app.query_one("#pagemap").render_line(0).text)

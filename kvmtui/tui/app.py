@@ -67,6 +67,7 @@ from .widgets.memslots import MemslotTable
 from .widgets.pagemap import PageMap
 from .widgets.panels import DirtyLog, HostMappings, Narration, StatusLine
 from .widgets.resolution import Resolution, chain_text
+from .widgets.viewpanel import ViewKeeper
 
 VIEW_CACHE = 32
 _UNREAD = object()  # the document is read on first use
@@ -192,7 +193,7 @@ class KvmApp(App[int]):
                 yield MemslotTable(id="memslots", classes="panel")
                 yield Resolution(id="resolution", classes="panel")
             with TabbedContent(id="right"):
-                with TabPane("Note", id="tab-notes"), VerticalScroll(id="narration-scroll"):
+                with TabPane("Note", id="tab-notes"):
                     yield Narration(id="narration")
                 with TabPane("Map", id="tab-pages"):
                     yield PageMap(id="pagemap")
@@ -239,15 +240,15 @@ class KvmApp(App[int]):
         view = self.view
         if view is None:
             return
-        for tab, panels in (("tab-notes", (Narration,)), ("tab-host", (HostMappings,)), ("tab-dirty", (DirtyRings, DirtyLog))):
-            for panel in panels:
-                widget = self.query_one(panel)
-                widget.show(view) if tab == active else widget.keep(view)
-        pagemap = self.query_one(PageMap)
-        pagemap.show(view) if active == "tab-pages" else pagemap.keep(view)
-        if active == "tab-notes":
-            self.query_one("#narration-scroll", VerticalScroll).scroll_home(animate=False)  # each step's note from its top
-        elif active == "tab-space":  # 32,764 slots: named only when looked at
+        panels: tuple[tuple[str, ViewKeeper | PageMap], ...] = (
+            ("tab-notes", self.query_one(Narration)), ("tab-pages", self.query_one(PageMap)), ("tab-host", self.query_one(HostMappings)),
+            ("tab-dirty", self.query_one(DirtyRings)), ("tab-dirty", self.query_one(DirtyLog)))
+        for tab, panel in panels:
+            if tab == active:
+                panel.show(view)
+            else:
+                panel.keep(view)
+        if active == "tab-space":  # 32,764 slots: named only when looked at
             self.query_one(AddressSpaceMap).show(view, self._space_layout(view))
 
     def _space_layout(self, view: StepView) -> Layout:

@@ -75,79 +75,116 @@ def _split(text: str) -> list[str]:
         raise CommandError(str(e)) from None
 
 
+def _need(args: list[str], counts: tuple[int, ...], usage: str) -> None:
+    """The probe's arguments come in one of these counts, else its usage is the message."""
+    if len(args) not in counts:
+        raise CommandError("usage: " + usage)
+
+
+def _at_least(args: list[str], n: int, usage: str) -> None:
+    if len(args) < n:
+        raise CommandError("usage: " + usage)
+
+
+def _probe_access(cmd: str, args: list[str], symbols: SymbolLookup | None) -> dict[str, Any]:
+    op = "read" if cmd in ("r", "read") else "fetch"
+    _need(args, (1, 2), f"{cmd} ADDR [SIZE]")
+    m: dict[str, Any] = {op: _addr(args[0], symbols)}
+    if len(args) == 2:
+        m["size"] = _num(args[1])
+    return m
+
+
+def _probe_write(cmd: str, args: list[str], symbols: SymbolLookup | None) -> dict[str, Any]:
+    _need(args, (2, 3), "w ADDR [SIZE] VALUE")
+    m: dict[str, Any] = {"write": _addr(args[0], symbols), "value": _num(args[-1])}
+    if len(args) == 3:
+        m["size"] = _num(args[1])
+    return m
+
+
+def _probe_slot(cmd: str, args: list[str], symbols: SymbolLookup | None) -> dict[str, Any]:
+    _at_least(args, 1, "slot N gpa=.. host=.. [size=..] [flags=..]")
+    return {"set_memory_region": {"slot": _num(args[0]), **_keyvals(args[1:], ("gpa", "host", "size", "flags", "guest_memfd", "ioctl"))}}
+
+
+def _probe_slot_id(cmd: str, args: list[str], symbols: SymbolLookup | None) -> dict[str, Any]:
+    _need(args, (1,), f"{cmd} N")
+    return {"delete_slot" if cmd == "delete" else "get_dirty_log": _num(args[0])}
+
+
+def _probe_cap(cmd: str, args: list[str], symbols: SymbolLookup | None) -> dict[str, Any]:
+    _need(args, (1,), "cap KVM_CAP_NAME")
+    return {"check_extension": _num(args[0])}
+
+
+def _probe_gmem(cmd: str, args: list[str], symbols: SymbolLookup | None) -> dict[str, Any]:
+    """Today's memory API (scenario-format.md, last section)."""
+    _at_least(args, 2, "gmem NAME SIZE [flags=mmap,init_shared]")
+    return {"create_guest_memfd": {"name": args[0], "size": _num(args[1]), **_keyvals(args[2:], ("flags",))}}
+
+
+def _probe_enable(cmd: str, args: list[str], symbols: SymbolLookup | None) -> dict[str, Any]:
+    _need(args, (2,), "enable KVM_CAP_NAME ARG")
+    return {"enable_cap": {"cap": _num(args[0]), "args": _num(args[1])}}
+
+
+def _probe_clear(cmd: str, args: list[str], symbols: SymbolLookup | None) -> dict[str, Any]:
+    _need(args, (3,), "clear SLOT FIRST_PAGE NUM_PAGES")
+    return {"clear_dirty_log": {"slot": _num(args[0]), "first_page": _num(args[1]), "num_pages": _num(args[2])}}
+
+
+def _probe_harvest(cmd: str, args: list[str], symbols: SymbolLookup | None) -> dict[str, Any]:
+    _need(args, (0, 1), "harvest [VCPU]")
+    return {"harvest_dirty_ring": {"vcpu": _num(args[0])} if args else None}
+
+
+def _probe_reset(cmd: str, args: list[str], symbols: SymbolLookup | None) -> dict[str, Any]:
+    _need(args, (0,), "reset")
+    return {"reset_dirty_rings": None}
+
+
+_HOST_OPS = {"mprotect": "mprotect", "munmap": "munmap", "madvise": "madvise_dontneed", "evict": "evict", "poison": "poison",
+             "hostwrite": "host_write"}
+
+
+def _probe_host(cmd: str, args: list[str], symbols: SymbolLookup | None) -> dict[str, Any]:
+    """mprotect HOST PROT [SIZE] · hostwrite HOST HEXBYTES · munmap|madvise|evict|poison HOST [SIZE]"""
+    _at_least(args, 1, f"{cmd} HOST{' PROT' if cmd == 'mprotect' else ''} ...")
+    hm: dict[str, Any] = {"host": args[0]}
+    rest = args[1:]
+    if cmd == "mprotect":
+        _at_least(rest, 1, "mprotect HOST PROT [SIZE]")
+        hm["prot"], rest = rest[0], rest[1:]
+    elif cmd == "hostwrite":
+        _at_least(rest, 1, "hostwrite HOST HEXBYTES")
+        hm["data"], rest = " ".join(rest), []
+    if rest:
+        hm["size"] = _num(rest[0])
+    return {_HOST_OPS[cmd]: hm}
+
+
+ProbeParser = Callable[[str, list[str], "SymbolLookup | None"], dict[str, Any]]
+PROBES: dict[str, ProbeParser] = {
+    "r": _probe_access, "read": _probe_access, "f": _probe_access, "fetch": _probe_access,
+    "w": _probe_write, "write": _probe_write,
+    "slot": _probe_slot, "delete": _probe_slot_id, "dirty": _probe_slot_id, "cap": _probe_cap,
+    "gmem": _probe_gmem, "enable": _probe_enable, "clear": _probe_clear, "harvest": _probe_harvest, "reset": _probe_reset,
+    **dict.fromkeys(_HOST_OPS, _probe_host),
+}
+
+
 def parse_probe(text: str, host_names: tuple[str, ...], symbols: SymbolLookup | None = None) -> StepSpec:
+    """A probe command as the scenario step it stands for (checked by the loader's own step parser)."""
     words = _split(text)
     if not words:
         raise CommandError("type a command: " + PROBE_HELP)
     cmd, args = words[0].lower(), words[1:]
-    m: dict[str, Any]
-    if cmd in ("r", "read", "f", "fetch"):
-        op = "read" if cmd in ("r", "read") else "fetch"
-        if len(args) not in (1, 2):
-            raise CommandError(f"usage: {cmd} ADDR [SIZE]")
-        m = {op: _addr(args[0], symbols)}
-        if len(args) == 2:
-            m["size"] = _num(args[1])
-    elif cmd in ("w", "write"):
-        if len(args) == 2:
-            m = {"write": _addr(args[0], symbols), "value": _num(args[1])}
-        elif len(args) == 3:
-            m = {"write": _addr(args[0], symbols), "size": _num(args[1]), "value": _num(args[2])}
-        else:
-            raise CommandError("usage: w ADDR [SIZE] VALUE")
-    elif cmd == "slot":
-        if not args:
-            raise CommandError("usage: slot N gpa=.. host=.. [size=..] [flags=..]")
-        m = {"set_memory_region": {"slot": _num(args[0]), **_keyvals(args[1:], ("gpa", "host", "size", "flags", "guest_memfd", "ioctl"))}}
-    elif cmd in ("delete", "dirty"):
-        if len(args) != 1:
-            raise CommandError(f"usage: {cmd} N")
-        m = {"delete_slot" if cmd == "delete" else "get_dirty_log": _num(args[0])}
-    elif cmd == "cap":
-        if len(args) != 1:
-            raise CommandError("usage: cap KVM_CAP_NAME")
-        m = {"check_extension": _num(args[0])}
-    elif cmd == "gmem":  # today's memory API (scenario-format.md, last section)
-        if len(args) < 2:
-            raise CommandError("usage: gmem NAME SIZE [flags=mmap,init_shared]")
-        m = {"create_guest_memfd": {"name": args[0], "size": _num(args[1]), **_keyvals(args[2:], ("flags",))}}
-    elif cmd == "enable":
-        if len(args) != 2:
-            raise CommandError("usage: enable KVM_CAP_NAME ARG")
-        m = {"enable_cap": {"cap": _num(args[0]), "args": _num(args[1])}}
-    elif cmd == "clear":
-        if len(args) != 3:
-            raise CommandError("usage: clear SLOT FIRST_PAGE NUM_PAGES")
-        m = {"clear_dirty_log": {"slot": _num(args[0]), "first_page": _num(args[1]), "num_pages": _num(args[2])}}
-    elif cmd == "harvest":
-        if len(args) > 1:
-            raise CommandError("usage: harvest [VCPU]")
-        m = {"harvest_dirty_ring": {"vcpu": _num(args[0])} if args else None}
-    elif cmd == "reset":
-        if args:
-            raise CommandError("usage: reset")
-        m = {"reset_dirty_rings": None}
-    elif cmd in ("mprotect", "munmap", "madvise", "evict", "poison", "hostwrite"):
-        op = {"madvise": "madvise_dontneed", "hostwrite": "host_write"}.get(cmd, cmd)
-        if not args:
-            raise CommandError(f"usage: {cmd} HOST{' PROT' if cmd == 'mprotect' else ''} ...")
-        hm: dict[str, Any] = {"host": args[0]}
-        rest = args[1:]
-        if cmd == "mprotect":
-            if not rest:
-                raise CommandError("usage: mprotect HOST PROT [SIZE]")
-            hm["prot"], rest = rest[0], rest[1:]
-        if cmd == "hostwrite":
-            if not rest:
-                raise CommandError("usage: hostwrite HOST HEXBYTES")
-            hm["data"], rest = " ".join(rest), []
-        if rest:
-            hm["size"] = _num(rest[0])
-        m = {op: hm}
-    else:
+    parser = PROBES.get(cmd)
+    if parser is None:
         raise CommandError(f"unknown command {short(cmd)}: " + PROBE_HELP)
     try:
-        return parse_step(m, host_names)
+        return parse_step(parser(cmd, args, symbols), host_names)
     except ScenarioError as e:
         raise CommandError(e.message) from None
 

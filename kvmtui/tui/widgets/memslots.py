@@ -50,6 +50,7 @@ class MemslotTable(ScrollView):
         self._view: StepView | None = None
         self.selected: int | None = None  # a slot picked by goto
         self._rows: dict[int, int] | None = None  # row of each slot id, made when first asked
+        self._styles: dict[str, Style] = {}
 
     def show(self, view: StepView) -> None:
         if view.slots is not self._slots:  # the views of one memslot generation share one table
@@ -62,8 +63,12 @@ class MemslotTable(ScrollView):
         self._layout_rows()
         n = len(self._slots)
         self.border_subtitle = f"{n} slot{'s' if n != 1 else ''}" + (f" · {len(self._pending)} to come" if self._pending else "")
+        self._styles = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}  # once per step, not per row
         if self._focus is not None:
-            self.call_after_refresh(self.scroll_to_slot, self._focus, False)
+            if self.size.height:  # laid out: scroll in this frame (a second frame per step costs a repaint)
+                self.scroll_to_slot(self._focus, False)
+            else:
+                self.call_after_refresh(self.scroll_to_slot, self._focus, False)
         self.refresh()
 
     def _layout_rows(self) -> None:
@@ -142,23 +147,30 @@ class MemslotTable(ScrollView):
     def header_text(self, width: int) -> str:
         return f"{'':2}{'slot':>5} {'gpa':<14} {'size':>6}" + (f" {'hva':<16}" if width >= 64 else "") + " flags"
 
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        return style if style is not None else self.get_component_rich_style(name)
+
+    def _strip(self, text: str, width: int, style: Style) -> Strip:
+        return Strip([Segment(text.ljust(width)[:width], style)], width)
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y == 0:  # the header stays on top
-            return Strip([Segment(self.header_text(width).ljust(width)[:width], self.get_component_rich_style("memslots--header"))])
+            return self._strip(self.header_text(width), width, self._style("memslots--header"))
         extra = len(self._refused)
         if 1 <= y <= extra:
-            return Strip([Segment(self._refused[y - 1].ljust(width)[:width], self.get_component_rich_style("memslots--refused"))])
+            return self._strip(self._refused[y - 1], width, self._style("memslots--refused"))
         row = self.scroll_offset.y + y - 1 - extra
         if len(self._slots) <= row < len(self._slots) + len(self._pending):
             p = self._pending[row - len(self._slots)]
-            return Strip([Segment(self.pending_text(p, width).ljust(width)[:width], self.get_component_rich_style("memslots--pending"))])
+            return self._strip(self.pending_text(p, width), width, self._style("memslots--pending"))
         if row >= len(self._slots):
             return Strip.blank(width, self.rich_style)
         s = self._slots[row]
         style = Style()
         if s.id in self._changed:
-            style = self.get_component_rich_style("memslots--changed")
+            style = self._style("memslots--changed")
         if s.id == self._focus or s.id == self.selected:
-            style = self.get_component_rich_style("memslots--focus")
-        return Strip([Segment(self.line_text(s, width).ljust(width)[:width], style)])
+            style = self._style("memslots--focus")
+        return self._strip(self.line_text(s, width), width, style)

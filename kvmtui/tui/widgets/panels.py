@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from rich.markdown import Markdown as RichMarkdown
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
 from ...engine.addresses import format_size
 from ..view import StepView
-from .viewpanel import ViewPanel
+from .lines import RenderedLines
+from .viewpanel import ViewKeeper, ViewPanel
 
 DIRTY_CELLS = 512
 
@@ -97,7 +99,7 @@ class DirtyLog(ViewPanel):
         self.update(t)
 
 
-class Narration(ViewPanel):
+class Narration(ViewKeeper, RenderedLines):
     """The scenario's description, then the current step's note (Markdown, drawn by Rich: a step changes
     one renderable, not a tree of widgets)."""
 
@@ -114,7 +116,9 @@ class Narration(ViewPanel):
 
     def draw(self, view: StepView) -> None:
         self.source = self.text(view)
-        self.update(RichMarkdown(self.source))
+        # the margins inside the lines: the scrollbar stays at the pane's edge, beyond them
+        self.set_renderable(Padding(RichMarkdown(self.source), (0, 1)))
+        self.scroll_home(animate=False)  # each step's note from its top
 
     def text(self, view: StepView) -> str:
         sc = view.info.scenario

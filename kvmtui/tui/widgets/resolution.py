@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from ...engine.addresses import PAGE_SHIFT, gpa_to_gfn, page_offset
 from ...engine.memslots import MemSlot
@@ -15,6 +13,7 @@ from ...engine.vocabulary import CallResult, Op
 from ...plain import plain_lines
 from ...runner import TraceEntry
 from ..view import StepView
+from .lines import RenderedLines
 
 KEY_GLYPH = "◆"
 
@@ -76,7 +75,7 @@ def exit_line(x) -> str:
     return f"⇒ KVM_EXIT_MMIO {'write' if x.is_write else 'read'} phys_addr={x.phys_addr:#x} len={x.len} data={x.data.hex()}"
 
 
-class Resolution(VerticalScroll):
+class Resolution(RenderedLines):
     """Shows one step's chain. Classes: -key-moment (a read-only write became KVM_EXIT_MMIO), -failed.
 
     The banner, the step, the four hops and the exit lines come first: they are what a class must see.
@@ -84,17 +83,13 @@ class Resolution(VerticalScroll):
     (an 80x24 terminal), compact: `fn = ret` only, so the whole chain stays on screen. Then, when plain
     words are on, one sentence per key function and for the outcome."""
 
-    DEFAULT_CSS = "Resolution > Static { width: 1fr; }"
-
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.view: StepView | None = None
         self.plain = True
         self.reveal: tuple[int, bool, str] | None = None  # lesson mode: (step index, right, verdict) after an answer
         self.compact = False
-
-    def compose(self):
-        yield Static(id="resolution-body")
+        self.text = ""  # the step's text, unwrapped (what tests and copying read)
 
     def show(self, view: StepView) -> None:
         self.view = view
@@ -103,7 +98,7 @@ class Resolution(VerticalScroll):
 
     def on_resize(self) -> None:
         if self.view is not None:
-            self.redraw()
+            self.redraw()  # compact or not depends on the size
 
     def redraw(self) -> None:
         view = self.view
@@ -123,64 +118,99 @@ class Resolution(VerticalScroll):
         t = Text()
         for part in (head, calls, tail):
             t.append_text(part)
-        self.query_one("#resolution-body", Static).update(t)
+        self.text = t.plain
+        self.set_renderable(t)
 
     def _parts(self, view: StepView, compact: bool) -> tuple[Text, Text, Text]:
-        entry = view.entry
-        rec = entry.record
-        head, calls, tail = Text(), Text(), Text()
-        if self.reveal is not None and self.reveal[0] == view.index:
-            short = self.reveal[2].split(":")[0] + ("" if self.reveal[1] else ": " + self.reveal[2].split("it was ")[-1].split(":")[0])
-            head.append(short.rstrip(".") + " (why: Note tab)\n", style="bold reverse" if self.reveal[1] else "bold underline")
-        if rec.key_moment:
-            head.append(f" {KEY_GLYPH} READ-ONLY WRITE → KVM_EXIT_MMIO ", style="bold reverse")
-            head.append("\n")
-        head.append(rec.summary + "\n", style="bold")
-        if entry.spec.note is None and rec.op == Op.SET_MEMORY_REGION and rec.kind:
-            head.append(f"kind: {rec.kind}\n")
-        if rec.is_access:
-            head.append(resolution_path(rec) + "\n", style="bold")
-            if view.symbol:
-                head.append(f"symbol <{view.symbol}>\n")
-            paths = gmem_paths(view.used_slot, rec.args["gpa"])
-            if paths:
-                head.append(paths + "\n", style="bold")
-        for x in rec.exits:
-            head.append(exit_line(x) + "\n", style="bold reverse" if rec.key_moment and x.is_write else "bold")
-        if not rec.chain and not view.info.shows_internals:
-            head.append("(live: the real kernel returns outcomes, exits and dirty bits, not its call chain)\n", style="italic")
-        for c in rec.chain:
-            style = "bold reverse" if c.key else ("bold" if c.bad else "")
-            line = Text(no_wrap=compact, overflow="ellipsis")
-            line.append(f"{KEY_GLYPH if c.key else ('✗' if c.bad else '·')} ", style=style)
-            line.append(c.fn, style=style or "bold")
-            if c.args and not compact:
-                line.append(f"({c.args})", style=style)
-            if c.ret:
-                line.append(" = ")
-                line.append(c.ret, style="bold underline" if (c.key or _is_error(c) or c.bad) else "")
-            if c.note and not compact:
-                line.append(f"  — {c.note}", style="italic")
-            calls.append_text(line)
-            calls.append("\n")
-        if rec.spte and rec.is_access:
-            tail.append("spte " + "  ".join(f"{s.gfn:#x}: {s.before}→{s.after}" for s in rec.spte) + "\n")
-        if rec.dirtied:
-            tail.append("dirty " + ", ".join(f"slot {s} page {p}" for s, p in rec.dirtied) + "\n")
-        if entry.unmet:
-            tail.append("✗ expectation not met: " + "; ".join(entry.unmet) + "\n", style="bold")
-        elif entry.expect_met:
-            tail.append("✓ expectation met\n")
-        if entry.unchecked:  # the live kernel does not show it: never counted as met
-            tail.append("? unchecked (not visible live): " + "; ".join(entry.unchecked) + "\n", style="italic")
-        if self.plain:
-            lines = plain_lines(rec)
-            if lines:
-                tail.append("In plain words (w hides)\n", style="bold underline")
-                for pl in lines:
-                    tail.append(f"{pl.fn}: ", style="bold")
-                    tail.append(pl.text + "\n")
-        return head, calls, tail
+        reveal = self.reveal if self.reveal is not None and self.reveal[0] == view.index else None
+        return head_text(view, reveal), calls_text(view.record, compact), tail_text(view.entry, self.plain)
+
+
+def _reveal_line(reveal: tuple[int, bool, str]) -> Text:
+    """Lesson mode, after an answer: right or wrong in a few words (the why is on the Note tab)."""
+    _, right, verdict = reveal
+    short = verdict.split(":")[0] + ("" if right else ": " + verdict.split("it was ")[-1].split(":")[0])
+    t = Text()  # the style on the span, not the Text: what is appended after it is not reversed
+    t.append(short.rstrip(".") + " (why: Note tab)\n", style="bold reverse" if right else "bold underline")
+    return t
+
+
+def head_text(view: StepView, reveal: tuple[int, bool, str] | None) -> Text:
+    """The banner, the step, the four hops and the exits: what a class must see first."""
+    rec = view.record
+    head = _reveal_line(reveal) if reveal is not None else Text()
+    if rec.key_moment:
+        head.append(f" {KEY_GLYPH} READ-ONLY WRITE → KVM_EXIT_MMIO ", style="bold reverse")
+        head.append("\n")
+    head.append(rec.summary + "\n", style="bold")
+    if view.entry.spec.note is None and rec.op == Op.SET_MEMORY_REGION and rec.kind:
+        head.append(f"kind: {rec.kind}\n")
+    if rec.is_access:
+        head.append_text(_access_lines(view))
+    for x in rec.exits:
+        head.append(exit_line(x) + "\n", style="bold reverse" if rec.key_moment and x.is_write else "bold")
+    if not rec.chain and not view.info.shows_internals:
+        head.append("(live: the real kernel returns outcomes, exits and dirty bits, not its call chain)\n", style="italic")
+    return head
+
+
+def _access_lines(view: StepView) -> Text:
+    rec = view.record
+    t = Text()
+    t.append(resolution_path(rec) + "\n", style="bold")
+    if view.symbol:
+        t.append(f"symbol <{view.symbol}>\n")
+    paths = gmem_paths(view.used_slot, rec.args["gpa"])
+    if paths:
+        t.append(paths + "\n", style="bold")
+    return t
+
+
+def call_line(c: KernelCall, compact: bool) -> Text:
+    """One kernel call: `fn(args) = ret  — note`, or `fn = ret` when compact."""
+    style = "bold reverse" if c.key else ("bold" if c.bad else "")
+    line = Text(no_wrap=compact, overflow="ellipsis")
+    line.append(f"{KEY_GLYPH if c.key else ('✗' if c.bad else '·')} ", style=style)
+    line.append(c.fn, style=style or "bold")
+    if c.args and not compact:
+        line.append(f"({c.args})", style=style)
+    if c.ret:
+        line.append(" = ")
+        line.append(c.ret, style="bold underline" if (c.key or _is_error(c) or c.bad) else "")
+    if c.note and not compact:
+        line.append(f"  — {c.note}", style="italic")
+    return line
+
+
+def calls_text(rec: StepRecord, compact: bool) -> Text:
+    calls = Text()
+    for c in rec.chain:
+        calls.append_text(call_line(c, compact))
+        calls.append("\n")
+    return calls
+
+
+def tail_text(entry: TraceEntry, plain: bool) -> Text:
+    """The spte changes, dirty pages, the expectation, and (plain words on) one sentence per key call."""
+    rec = entry.record
+    tail = Text()
+    if rec.spte and rec.is_access:
+        tail.append("spte " + "  ".join(f"{s.gfn:#x}: {s.before}→{s.after}" for s in rec.spte) + "\n")
+    if rec.dirtied:
+        tail.append("dirty " + ", ".join(f"slot {s} page {p}" for s, p in rec.dirtied) + "\n")
+    if entry.unmet:
+        tail.append("✗ expectation not met: " + "; ".join(entry.unmet) + "\n", style="bold")
+    elif entry.expect_met:
+        tail.append("✓ expectation met\n")
+    if entry.unchecked:  # the live kernel does not show it: never counted as met
+        tail.append("? unchecked (not visible live): " + "; ".join(entry.unchecked) + "\n", style="italic")
+    lines = plain_lines(rec) if plain else []
+    if lines:
+        tail.append("In plain words (w hides)\n", style="bold underline")
+        for pl in lines:
+            tail.append(f"{pl.fn}: ", style="bold")
+            tail.append(pl.text + "\n")
+    return tail
 
 
 def _rows(t: Text, width: int) -> int:

@@ -14,7 +14,9 @@ from textual.widgets import Static
 from ..view import StepView
 
 
-class ViewPanel(Static):
+class ViewKeeper:
+    """keep/show/redraw for any widget that draws a StepView (a Static, or a panel of rendered lines)."""
+
     _view: StepView | None = None
     _stale = False
     _drawn_key: Any = object()  # what the panel shows now: a step that changes none of it draws nothing
@@ -44,6 +46,9 @@ class ViewPanel(Static):
         if self._view is not None:
             self.show(self._view)
 
+
+
+class ViewPanel(ViewKeeper, Static):
     def render(self):
         if self._stale and self._view is not None:  # asked to render while hidden: draw what was kept
             self.show(self._view)
