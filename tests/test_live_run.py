@@ -192,6 +192,7 @@ def test_check_live_leaves_a_step_it_cannot_perform_unchecked(tmp_path, capsys):
 async def test_the_live_app_shows_unchecked_expectations_as_such(tmp_path):
     from kvmtui.tui.app import KvmApp
     from kvmtui.tui.widgets.panels import StatusLine
+    from kvmtui.tui.widgets.resolution import Resolution
 
     f = tmp_path / "unseen.yaml"
     f.write_text(UNSEEN)
@@ -202,7 +203,7 @@ async def test_the_live_app_shows_unchecked_expectations_as_such(tmp_path):
         assert app.index == 1
         status = str(app.query_one(StatusLine).render())
         assert "expect ?" in status and "expect ✓" not in status
-        body = str(app.query_one("#resolution-body").render())
+        body = app.query_one(Resolution).text
         assert "? unchecked (not visible live): spte: expected ro" in body and "expectation met" not in body
         await pilot.press("n", "n")  # step 4: a read, its value checked
         await pilot.pause()
