@@ -15,6 +15,7 @@ from kvmtui.tui.commands import (
     CommandError,
     GotoAddress,
     GotoStep,
+    breakpoint_hit,
     parse_breakpoint,
     parse_edit,
     parse_goto,
@@ -160,3 +161,33 @@ async def test_the_app_answers_inline_and_never_crashes(tmp_path):
         await pilot.press("enter")
         await pilot.pause()
         assert app.run_.entry(app.index).record.args["gpa"] == 0xFFFFFFF0
+
+
+# -- breakpoints, judged on the engine's own records (pure: no app) --------------------------------------------
+def _rom_records():
+    from kvmtui.runner import ScenarioRun
+    from kvmtui.scenario.loader import load_scenario
+
+    return [e.record for e in ScenarioRun(load_scenario(ROOT / "samples" / "rom.yaml")).entries()]
+
+
+def test_breakpoints_stop_where_their_kind_says():
+    recs = _rom_records()
+    stops = {text: [i for i, r in enumerate(recs) if breakpoint_hit([parse_breakpoint(text)], r)]
+             for text in ("outcome MMIO", "slot 1", "gpa 0xfffe0002", "gfn 0x1", "gpa 0x1008")}
+    assert stops["outcome MMIO"] == [i for i, r in enumerate(recs) if r.outcome == "mmio"] != []
+    # slot 1: the accesses through it and the request that made it, not slot 0's
+    assert stops["slot 1"] == [1] + [i for i, r in enumerate(recs) if r.is_access and r.slot == 1]
+    # a gpa inside an access's bytes (not only its first byte); a gfn any byte of the access touches
+    assert stops["gpa 0xfffe0002"] == [i for i, r in enumerate(recs) if r.is_access and r.args["gpa"] == 0xFFFE0000 and r.args["size"] > 2]
+    assert stops["gfn 0x1"] == [i for i, r in enumerate(recs) if r.is_access and r.args["gpa"] == 0x1000]
+    assert stops["gpa 0x1008"] == []  # one past the 8-byte write and read at 0x1000
+
+
+def test_the_first_breakpoint_hit_names_the_stop():
+    recs = _rom_records()
+    mmio = next(r for r in recs if r.outcome == "mmio")
+    bps = [parse_breakpoint("gfn 0x1"), parse_breakpoint("slot 1"), parse_breakpoint("outcome mmio")]
+    assert breakpoint_hit(bps, mmio) == "slot 1"
+    assert breakpoint_hit(bps[2:], mmio) == "outcome mmio"
+    assert breakpoint_hit([], mmio) is None

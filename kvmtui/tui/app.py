@@ -46,6 +46,7 @@ from .commands import (
     Breakpoint,
     CommandError,
     GotoStep,
+    breakpoint_hit,
     parse_breakpoint,
     parse_edit,
     parse_goto,
@@ -332,25 +333,10 @@ class KvmApp(App[int]):
     def action_last(self) -> None:
         self.goto_step(len(self.run_) - 1)
 
-    def breakpoint_hit(self, entry: TraceEntry) -> str | None:
-        rec = entry.record
-        a = rec.args
-        for bp in self.breakpoints:
-            kind, value = bp.kind, bp.value
-            if kind == "outcome" and str(rec.outcome).lower() == str(value).lower():
-                return f"outcome {value}"
-            if kind == "slot" and (rec.slot == value or (not rec.is_access and a.get("slot") == value)):
-                return f"slot {value}"
-            if kind in ("gpa", "gfn") and rec.is_access:
-                lo, hi = a["gpa"], a["gpa"] + a["size"]
-                if (kind == "gpa" and lo <= value < hi) or (kind == "gfn" and lo >> PAGE_SHIFT <= value <= (hi - 1) >> PAGE_SHIFT):
-                    return f"{kind} {value:#x}"
-        return None
-
     def action_run(self) -> None:
         for j in range(self.index + 1, len(self.run_)):
             entry = self.run_.entry(j)
-            why = self.breakpoint_hit(entry)
+            why = breakpoint_hit(self.breakpoints, entry.record)
             if why or events_of(entry):
                 self.goto_step(j)
                 self.notify(f"Stopped at step {j + 1}: {why or events_of(entry)[0][0]}", timeout=3, markup=False)

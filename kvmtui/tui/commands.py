@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.addresses import PAGE_SHIFT, U64_MAX
+from ..engine.records import StepRecord
 from ..scenario import ScenarioError, StepSpec
 from ..scenario.loader import ACCESS_OUTCOMES, parse_slot_entry, parse_step, parse_value
 from ..scenario.yamlsafe import short
@@ -285,6 +286,26 @@ class Breakpoint:
 
     def describe(self) -> str:
         return f"{self.kind} {self.value:#x}" if isinstance(self.value, int) and self.kind in ("gpa", "gfn") else f"{self.kind} {self.value}"
+
+    def hit(self, rec: StepRecord) -> bool:
+        """Whether this step stops here: its outcome (any case), the slot it used or changed, or an access
+        whose bytes cover the gpa / touch the gfn."""
+        a = rec.args
+        if self.kind == "outcome":
+            return str(rec.outcome).lower() == str(self.value).lower()
+        if self.kind == "slot":
+            return rec.slot == self.value or (not rec.is_access and a.get("slot") == self.value)
+        if self.kind in ("gpa", "gfn") and rec.is_access:
+            lo, hi = a["gpa"], a["gpa"] + a["size"]
+            if self.kind == "gpa":
+                return lo <= int(self.value) < hi
+            return lo >> PAGE_SHIFT <= int(self.value) <= (hi - 1) >> PAGE_SHIFT
+        return False
+
+
+def breakpoint_hit(breakpoints: list[Breakpoint], rec: StepRecord) -> str | None:
+    """The first breakpoint the step hits, as the status line names it; None when it runs on."""
+    return next((bp.describe() for bp in breakpoints if bp.hit(rec)), None)
 
 
 def outcome_name(text: str) -> str:
