@@ -11,17 +11,18 @@ from dataclasses import dataclass
 
 from .engine.profiles import names_in_any_era
 from .engine.records import KernelCall, StepRecord
+from .engine.vocabulary import Outcome
 
 OUTCOMES: dict[str, str] = {
-    "ok": "The access completed: the guest got its bytes (or its write landed) without KVM leaving the guest.",
-    "mmio": "KVM could not do the access in memory, so KVM_RUN returned to the VMM with KVM_EXIT_MMIO: "
-            "the VMM must play the device (answer the read, or decide what the write means).",
-    "efault": "KVM_RUN failed with -EFAULT: KVM found no usable host page for guest memory, and the VMM "
-              "usually gives up on the vCPU (the guest looks crashed).",
-    "hwpoison": "The host page is hardware-poisoned: the VMM gets SIGBUS, as the kernel would tell any "
-                "process touching broken memory.",
-    "internal_error": "KVM_RUN returned KVM_EXIT_INTERNAL_ERROR: the instruction emulator could not "
-                      "finish the access (an instruction cannot be fetched from an MMIO device).",
+    Outcome.OK: "The access completed: the guest got its bytes (or its write landed) without KVM leaving the guest.",
+    Outcome.MMIO: "KVM could not do the access in memory, so KVM_RUN returned to the VMM with KVM_EXIT_MMIO: "
+                  "the VMM must play the device (answer the read, or decide what the write means).",
+    Outcome.EFAULT: "KVM_RUN failed with -EFAULT: KVM found no usable host page for guest memory, and the VMM "
+                    "usually gives up on the vCPU (the guest looks crashed).",
+    Outcome.HWPOISON: "The host page is hardware-poisoned: the VMM gets SIGBUS, as the kernel would tell any "
+                      "process touching broken memory.",
+    Outcome.INTERNAL_ERROR: "KVM_RUN returned KVM_EXIT_INTERNAL_ERROR: the instruction emulator could not "
+                            "finish the access (an instruction cannot be fetched from an MMIO device).",
     "EINVAL": "The ioctl was refused with EINVAL: the request breaks a rule (alignment, flags, size, "
               "or a change the kernel does not allow).",
     "EEXIST": "The ioctl was refused with EEXIST: the new slot would overlap a slot that already exists.",
@@ -29,7 +30,7 @@ OUTCOMES: dict[str, str] = {
     "EFAULT": "The ioctl was refused with EFAULT: the userspace address cannot be used.",
     "ENOMEM": "The ioctl was refused with ENOMEM: the kernel could not allocate what the request needs.",
     "EPERM": "The ioctl was refused with EPERM: this change is not permitted here.",
-    "unsupported": "This backend cannot do this step for real, and says so instead of pretending.",
+    Outcome.UNSUPPORTED: "This backend cannot do this step for real, and says so instead of pretending.",
 }
 
 FUNCTIONS: dict[str, str] = {
@@ -134,7 +135,7 @@ def explain(rec: StepRecord) -> str:
             turns.append(why)
     if rec.key_moment:
         turns.append("the write was emulated, and the emulator could not write the slot either")
-    if rec.slot is None and rec.is_access and rec.outcome in ("mmio", "internal_error"):
+    if rec.slot is None and rec.is_access and rec.outcome in (Outcome.MMIO, Outcome.INTERNAL_ERROR):
         turns.insert(0, "no memslot covers the address")
     head = f"Because {'; '.join(turns)}. " if turns else ""
     return head + (outcome_words(rec.outcome) or f"The step ended with {rec.outcome}.")

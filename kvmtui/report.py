@@ -11,7 +11,7 @@ import orjson
 from .engine.profiles import names_in_any_era
 from .engine.records import StepRecord
 from .engine.uapi import flag_names
-from .engine.vocabulary import CallResult, Op
+from .engine.vocabulary import CallResult, Op, Outcome
 from .richless import cell_len, plain
 from .run import Run
 from .runner import TraceEntry
@@ -225,7 +225,7 @@ def _row(run: Run, e: TraceEntry) -> tuple[list[str], str]:
     """The cells of one step (the outcome cell plain), and the outcome's colour on a terminal."""
     r = e.record
     outcome = r.outcome + (" ◆RO→MMIO" if r.key_moment else "")
-    colour = "bold magenta" if r.key_moment else ("red" if r.outcome not in ("ok", "mmio") else ("yellow" if r.outcome == "mmio" else "green"))
+    colour = "bold magenta" if r.key_moment else ("red" if r.outcome not in (Outcome.OK, Outcome.MMIO) else ("yellow" if r.outcome == Outcome.MMIO else "green"))
     spte = ",".join(f"{s.before}→{s.after}" for s in r.spte[:2]) if r.is_access else ""
     met = _expect_cell(e)
     return [str(e.index), _what(run, e), outcome, _result(e), "" if r.slot is None else str(r.slot), spte, met, _path(e)], colour

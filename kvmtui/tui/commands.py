@@ -17,8 +17,9 @@ from typing import Any
 
 from ..engine.addresses import PAGE_SHIFT, U64_MAX
 from ..engine.records import StepRecord
+from ..engine.vocabulary import Outcome
 from ..scenario import ScenarioError, StepSpec
-from ..scenario.loader import ACCESS_OUTCOMES, parse_slot_entry, parse_step, parse_value
+from ..scenario.loader import parse_slot_entry, parse_step, parse_value
 from ..scenario.yamlsafe import short
 
 SymbolLookup = Callable[[str], "int | None"]
@@ -275,7 +276,7 @@ def parse_goto(text: str, steps: int, symbols: SymbolLookup | None = None) -> Go
 
 
 # -- breakpoints ------------------------------------------------------------------------------------------
-OUTCOME_NAMES = (*ACCESS_OUTCOMES, "unsupported")
+OUTCOME_NAMES: tuple[Outcome, ...] = tuple(Outcome)
 BREAKPOINT_HELP = "gpa ADDR · gfn N · slot N · outcome NAME · clear"
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ..engine.kvm import Kvm
 from ..engine.memslots import MemSlot
 from ..engine.records import SpteState, StepRecord
+from ..engine.vocabulary import Op
 from ..run import Run
 from ..runner import TraceEntry
 from ..scenario.model import Scenario
@@ -215,7 +216,7 @@ class ViewBuilder:
         rec = entry.record
         changed = frozenset(s.gfn for s in rec.spte if s.before is not s.after)
         slots = frozenset(c.slot.id for c in rec.slot_changes)
-        focus = rec.slot if rec.slot is not None else rec.args.get("slot") if rec.op in ("set_memory_region", "get_dirty_log") else None
+        focus = rec.slot if rec.slot is not None else rec.args.get("slot") if rec.op in (Op.SET_MEMORY_REGION, Op.GET_DIRTY_LOG) else None
         info = self.info(run)
         tables = tuple(self.table(m) for m in kvm.memslots_by_as)
         generations = tuple(m.generation for m in kvm.memslots_by_as)
@@ -238,7 +239,7 @@ def _all_pending(run: Run) -> list[tuple[int, PendingSlot]]:
         if spec.phase != "setup":
             break
         p = spec.params
-        if spec.op != "set_memory_region" or "slot" not in p:
+        if spec.op != Op.SET_MEMORY_REGION or "slot" not in p:
             continue
         host = p.get("host")
         size = p.get("size")

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ...engine.addresses import format_size
 from ...engine.uapi import KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, short_flag_names
-from ...engine.vocabulary import Op
+from ...engine.vocabulary import Op, Outcome
 from ...run import Run
 from ..view import ViewBuilder
 from ..widgets.memslots import MemslotTable
@@ -30,7 +30,7 @@ def timeline_rows(run: Run) -> list[tuple[int, list[str], str]]:
         a = rec.args
         sid = a["slot"]
         marks = []
-        if rec.outcome != "ok":
+        if rec.outcome != Outcome.OK:
             marks.append(f"✗ {rec.outcome}")
         elif a["size"]:
             before = last_flags.get(a["gpa"])

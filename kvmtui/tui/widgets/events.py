@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from ...engine.vocabulary import Outcome
 from ...runner import TraceEntry
 
 
@@ -22,13 +23,13 @@ def events_of(entry: TraceEntry) -> list[tuple[str, str]]:
     for x in rec.exits:
         rows.append(("◆ MMIO" if rec.key_moment and x.is_write else "MMIO",
                      f"{'write' if x.is_write else 'read'} {x.phys_addr:#x} len {x.len} data {x.data.hex()}"))
-    if rec.outcome == "efault":
+    if rec.outcome == Outcome.EFAULT:
         rows.append(("EFAULT", f"KVM_RUN -EFAULT at {rec.args['gpa']:#x}"))
-    elif rec.outcome == "hwpoison":
+    elif rec.outcome == Outcome.HWPOISON:
         rows.append(("SIGBUS", f"hwpoison at {rec.args['gpa']:#x}"))
-    elif rec.outcome == "internal_error":
+    elif rec.outcome == Outcome.INTERNAL_ERROR:
         rows.append(("INTERNAL", f"emulation failure at {rec.args['gpa']:#x}"))
-    elif not rec.is_access and rec.outcome not in ("ok", "unsupported"):
+    elif not rec.is_access and rec.outcome not in (Outcome.OK, Outcome.UNSUPPORTED):
         what = f"slot {rec.args['slot']}" if "slot" in rec.args else rec.op
         rows.append((rec.outcome, f"{rec.op} {what}"))
     if entry.unmet:

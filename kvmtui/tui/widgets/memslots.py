@@ -15,7 +15,7 @@ from textual.strip import Strip
 from ...engine.addresses import PAGE_SHIFT, format_size
 from ...engine.memslots import MemSlot
 from ...engine.uapi import short_flag_names
-from ...engine.vocabulary import Op
+from ...engine.vocabulary import Op, Outcome
 from ..view import StepView
 
 _TINY = {"READONLY": "RO", "LOG_DIRTY": "LOG", "GUEST_MEMFD": "GMEM"}
@@ -76,7 +76,7 @@ class MemslotTable(ScrollView):
         self._refused = []
         if view is not None:
             rec = view.record
-            if rec.op == Op.SET_MEMORY_REGION and rec.outcome != "ok":
+            if rec.op == Op.SET_MEMORY_REGION and rec.outcome != Outcome.OK:
                 why = next((c.note for c in reversed(rec.chain) if c.bad), "")
                 width = max(self.size.width, 20)
                 self._refused = textwrap.wrap(f"✗ slot {rec.args['slot']}: -{rec.outcome} {why}", width, subsequent_indent="  ") or [""]

@@ -9,7 +9,7 @@ from ...engine.addresses import PAGE_SHIFT, gpa_to_gfn, page_offset
 from ...engine.memslots import MemSlot
 from ...engine.profiles import names_in_any_era
 from ...engine.records import KernelCall, StepRecord
-from ...engine.vocabulary import CallResult, Op
+from ...engine.vocabulary import CallResult, Op, Outcome
 from ...plain import plain_lines
 from ...runner import TraceEntry
 from ..view import StepView
@@ -106,7 +106,7 @@ class Resolution(RenderedLines):
             return
         rec = view.entry.record
         self.set_class(rec.key_moment, "-key-moment")
-        self.set_class(rec.outcome not in ("ok", "mmio"), "-failed")
+        self.set_class(rec.outcome not in (Outcome.OK, Outcome.MMIO), "-failed")
         self.border_title = f"Resolution · step {view.entry.index}"
         head, calls, tail = self._parts(view, compact=False)
         width = max(self.size.width - 2, 20)
