@@ -194,7 +194,8 @@ def access_item(draw, ind: str) -> str:
         elif k == "expect":
             v = draw(st.sampled_from(["ok", "mmio", "efault", "oops", "null", "{outcome: ok}"]))
         elif k == "note":
-            v = draw(st.sampled_from(["a note", "'quoted'", "x # comment"]))
+            v = draw(st.sampled_from(["a note", "'quoted'", "x # comment", '"dq: text # not a comment"', "x, y (z) 1.5",
+                                      "true", "123", "null", "'it''s'", '"esc \\" q"', "a: b"]))
         else:
             v = spell(draw(numbers), draw(spellings))
         lines.append(f"{k}: {v}")
@@ -232,6 +233,9 @@ def slot_item(draw, ind: str, n: int) -> str:
         lines.append(f"size: {draw(st.sampled_from(['4K', '64K', '0x1000', '4096', '1M', '0', '0x10000000000000000']))}")
     if draw(st.booleans()):
         lines.append(f"flags: {draw(st.sampled_from(['[readonly]', '[log_dirty_pages]', '[readonly, log_dirty_pages]', '[bogus]', '2', '[]']))}")
+    if draw(st.integers(0, 3)) == 0:  # what a general item may also carry (fastitems._general)
+        lines.append(draw(st.sampled_from(['note: "slot note"', "note: plain words", "note: 12", "expect: ok", "expect: EEXIST",
+                                           "expect: mmio", "expect: null", "question: q", 'host: "ram+0x2000"'])))
     if draw(st.integers(0, 5)) == 0:
         lines = draw(st.permutations(lines))
     if draw(st.integers(0, 3)) == 0:
@@ -270,7 +274,10 @@ def scenario_text(draw) -> str:
     items = st.one_of(valid_access_item(ind), valid_access_item(ind), valid_access_item(ind), access_item(ind), region_item(ind))
     text += "steps:\n" + "".join(draw(items) + draw(gaps) for _ in range(draw(st.integers(1, 5))))
     tail = draw(st.sampled_from(["", "", "title: after\n", "steps: []\n", "  - note: x\n    read: 0\n", "    deeper: 1\n"]))
-    return text + tail
+    text += tail
+    if draw(st.integers(0, 5)) == 0:  # CRLF line ends (fastitems reads them as "\n")
+        text = text.replace("\n", "\r\n")
+    return text
 
 
 @settings(deadline=None, max_examples=max(50, settings.default.max_examples // 2))  # the careful path is ruamel: slow
@@ -337,6 +344,16 @@ PLACEMENTS = {
     "merge_key_before": "base: &b {size: 1M}\nhost:\n  ram:\n    <<: *b\nsteps:\n  - read: 0\n  - read: 4\n",
     "merge_key_valid": "host:\n  ram: {<<: {size: 1M}}\nsteps:\n  - read: 0\n  - read: 4\n",
     "bad_header": "title: [unclosed\nsteps:\n  - read: 0\n",
+    # general items (keys in any order, notes, comments after values) and CRLF line ends
+    "general_items": "steps:\n  - size: 8  # c\n    write: 0x10\n    note: \"w: #1\"\n    value: 3\n    expect: ok\n"
+                     "  - {note: 'r', read: 16, expect: mmio}\n  - read: \"0x20\"\n    note: x, y (z)\n",
+    "general_duplicate": "steps:\n  - size: 8\n    write: 0x10\n    size: 4\n    value: 3\n",
+    "general_two_ops": "steps:\n  - note: n\n    read: 0\n    write: 8\n",
+    "general_deeper": "steps:\n  - note: n\n    read: 0\n      more\n",
+    "general_slot": "slots:\n  - host: \"ram+0x1000\"  # c\n    slot: 0\n    gpa: \"4K\"\n    note: 'first'\n    expect: ok\n"
+                    "  - {slot: 1, gpa: 0x100000, host: rom, expect: EEXIST, note: n}\nsteps:\n  - read: 4K\n",
+    "crlf_block_scalar": "description: |\r\n  two\r\n  lines\r\ntitle: \"a\r\n  b\"\r\nsteps:\r\n  - read: 0\r\n    note: n\r\n  - read: 4\r\n",
+    "crlf_and_lone_cr": "steps:\r\n  - read: 0\r  - read: 4\r\n",
     "tag_in_header": "title: !!str x\nsteps:\n  - read: 0\n",
 }
 
@@ -406,3 +423,23 @@ def test_the_empty_check_reads_as_before(tmp_path, text):
     empty = not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines())
     got = _outcome(lambda: read_text(p))
     assert (got[0] == "error" and "empty scenario" in got[1]) == empty
+
+
+def test_general_items_take_the_regex_route(monkeypatch):
+    """Steps and slots with notes, expectations, keys in another order, comments after values, quoted values,
+    flow mappings and CRLF line ends are read by regex too (fastitems._general), not handed to libyaml."""
+    texts: list[str] = []
+    real = loader.load_fast
+    monkeypatch.setattr(loader, "load_fast", lambda text, name, **kw: texts.append(text) or real(text, name, **kw))
+    slots = "".join(f"  - host: \"ram+{i * 4096:#x}\"  # bank {i}\n    slot: {i}\n    gpa: {i * 4096}\n    size: 4K\n"
+                    f"    note: 'slot {i}'\n    expect: ok\n" for i in range(100))
+    steps = "".join(f"  - size: 8\n    write: {i * 8:#x}  # why\n    value: {i}\n    note: \"write #{i}: x\"\n    expect: ok\n"
+                    f"  - {{read: {i * 8}, note: plain words, expect: ok}}\n" for i in range(100))
+    text = "host:\n  ram: {size: 1M}\nslots:\n" + slots + "steps:\n" + steps
+    for t in (text, text.replace("\n", "\r\n")):
+        texts.clear()
+        sc = parse_scenario(t, "t.yaml")
+        assert len(texts) == 1 and texts[0].count(fastitems.PLACEHOLDER) == 2 and "note" not in texts[0]
+        assert (len(sc.setup), len(sc.steps)) == (100, 200)
+        assert sc.steps[0].note == "write #0: x" and sc.steps[1].note == "plain words" and sc.setup[3].note == "slot 3"
+        assert sc == parse_scenario(t, "t.yaml", items=False) == parse_scenario(t, "t.yaml", careful=True)

@@ -32,6 +32,8 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from .fastyaml import plain_scalar
+
 PLACEHOLDER = "__kvmtui_fast_run__"
 # line breaks other than "\n" (a lone CR, and NEL, LS, PS, which libyaml counts as breaks): lines here are
 # counted by "\n", so a text with any of them is left to the parsers
@@ -59,14 +61,45 @@ _ITEM = re.compile(
     rf"|\{{slot: ({_INT}), gpa: ({_INT}), host: ({_NAME})(?:\+({_SIZE}))?(?:, size: ({_SIZE}))?(?:, flags: ({_FLAGS}))?\}}\n"
     # what `kvmtui import` writes for a memslot update (importers.scenario_yaml)
     rf"|set_memory_region: \{{slot: ({_INT}), gpa: ({_INT}), host: \"({_NAME})(?:\+({_SIZE}))?\", "
-    rf"size: ({_INT}), flags: ({_FLAGS})\}}\n(?:\1  note: ({_TEXT})\n)?(?:\1  expect: ([A-Za-z_][A-Za-z0-9_]{{0,40}})\n)?)",
+    rf"size: ({_INT}), flags: ({_FLAGS})\}}\n(?:\1  note: ({_TEXT})\n)?(?:\1  expect: ([A-Za-z_][A-Za-z0-9_]{{0,40}})\n)?"
+    # anything else that may be a general item (_GENERAL says whether it is one)
+    rf"|(?=[a-z_{{]))",
     re.MULTILINE)
+# The general item, tried where the shapes above do not fit (or fit only the first lines of an item): keys
+# in any order, one per line two columns in from the dash (or `{k: v, k: v}` on one line), each value one
+# of a few one-line forms whose YAML reading needs no parser: a double-quoted string of printable ASCII
+# without escapes, a single-quoted one without quotes inside, a plain scalar of letters, digits and
+# ` _.,()/+=-` (no `:` or `#`, so no comment or mapping can hide in it; its meaning is fastyaml's
+# plain_scalar, as the YAML path gives it) or a one-line flow list of flag names; a `# comment` after a
+# value. Which keys an item may have, and which forms each value, is decided per item in _general().
+_DQ = r'"[ !#-\[\]-~]{0,4000}"'
+_SQ = r"'[ -&(-~]{0,4000}'"
+_PLAIN = r"[A-Za-z0-9_](?:[A-Za-z0-9_ .,()/+=-]{0,4000}[A-Za-z0-9_.,()/+=-])?"  # (trailing spaces are not its)
+_FPLAIN = r"[A-Za-z0-9_](?:[A-Za-z0-9_ .()/+=-]{0,4000}[A-Za-z0-9_.()/+=-])?"  # in a flow mapping a comma ends it
+_GLIST = r"\[(?:[A-Za-z_]{1,40}(?:, [A-Za-z_]{1,40}){0,3})?\]"
+_GVALUE = rf"{_DQ}|{_SQ}|{_GLIST}|{_PLAIN}"
+_GFVALUE = rf"{_DQ}|{_SQ}|{_GLIST}|{_FPLAIN}"
+_GEND = r"(?: +#[^\n]*| *)\n"
+_GLINE = rf"[a-z_]{{1,20}}: (?:{_GVALUE}){_GEND}"
+_GENERAL = re.compile(
+    rf"^( *)- (?:({_GLINE}(?:\1  {_GLINE}){{0,15}})|\{{([a-z_]{{1,20}}: (?:{_GFVALUE})(?:, [a-z_]{{1,20}}: (?:{_GFVALUE})){{0,15}})\}}{_GEND})",
+    re.MULTILINE)
+_GFPAIR = re.compile(rf"([a-z_]{{1,20}}): ({_GFVALUE})(?:, |\}})")
+_INT_RE = re.compile(_INT)
+_SIZE_RE = re.compile(_SIZE)
+_FLAGS_RE = re.compile(_FLAGS)
+_HOST_RE = re.compile(rf"({_NAME})(?:\+({_SIZE}))?")
+_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
+_OPS = frozenset(("read", "write", "fetch"))
+_ACCESS_KEYS = {op: frozenset((op, "size", "value", "vcpu", "expect", "note")) for op in _OPS}
+SLOT_KEYS = frozenset(("slot", "gpa", "host", "size", "flags", "note", "expect"))
+
 # after an item: blank and comment lines, then the indentation of the next line with content (or the end)
 _NEXT = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*( *)(?=[^ \t\r\n]|\Z)")
 
 # builds one access step from (op, gpa, size, value, vcpu, expect, and 0-based line and column of the mapping
-# and of the expect: value); raises when the step is not valid (the ordinary reading then says why)
-StepMaker = Callable[[str, str, "str | None", "str | None", "str | None", "str | None", int, int, int, int], Any]
+# and of the expect: value, and its note's text); raises when the step is not valid (the ordinary reading then says why)
+StepMaker = Callable[[str, str, "str | None", "str | None", "str | None", "str | None", int, int, int, int, "str | None"], Any]
 
 
 class RawSlot(NamedTuple):
@@ -83,6 +116,11 @@ class RawSlot(NamedTuple):
     col: int  # 0-based, of `slot:` (of `set_memory_region:`)
     note: str | None = None  # a set_memory_region step's, its quotes still on
     expect: str | None = None  # a set_memory_region step's outcome word
+    # a general slots: entry's (_general): its note as read, whether its host was quoted, where expect's value is
+    text: str | None = None
+    quoted: bool = False
+    eline: int = 0
+    ecol: int = 0
 
 
 class Run(NamedTuple):
@@ -97,6 +135,11 @@ class Scan(NamedTuple):
 
 def scan(text: str, make_step: StepMaker) -> Scan | None:
     """The runs of plain items in `text` and the text with placeholders; None when there is nothing to gain."""
+    if "\r\n" in text:
+        # CRLF line ends: YAML reads each as one line break and keeps none in any value (a break in a scalar is
+        # a "\n" whatever its form), so the text with "\n" alone has the same meaning and every line and
+        # column the same; the loader reads it in their place
+        text = text.replace("\r\n", "\n")
     if PLACEHOLDER in text or any(c in text for c in _OTHER_BREAKS):
         return None
     runs: list[Run] = []
@@ -123,23 +166,49 @@ def scan(text: str, make_step: StepMaker) -> Scan | None:
          slot, sgpa, host, offset, ssize, flags, fslot, fsgpa, fhost, foffset, fssize, fflags,
          rslot, rgpa, rhost, roffset, rsize, rflags, rnote, rexpect) = m.groups()
         ind = len(ind_s)
+        general = None
+        if start + ind + 2 == end:  # none of the usual shapes: perhaps a general item
+            general = _GENERAL.match(text, start)
+            if general is None:
+                close()
+                continue
+            end = general.end()
         # complete: the next line with content is no deeper than the dash (else the item goes on below)
         if startswith(ind_s + "- ", end):
             nxt_start = end
         else:
             nxt = _NEXT.match(text, end)
             if nxt is None or (len(nxt.group(1)) > ind and nxt.end() != len(text)):
+                general = _GENERAL.match(text, start) if general is None else None  # the usual shape was its first lines
+                if general is None:
+                    close()
+                    continue
+                end = general.end()
+                if startswith(ind_s + "- ", end):
+                    nxt_start = end
+                else:
+                    nxt = _NEXT.match(text, end)
+                    if nxt is None or (len(nxt.group(1)) > ind and nxt.end() != len(text)):
+                        close()
+                        continue
+                    nxt_start = nxt.start(1)
+            else:
+                nxt_start = nxt.start(1)
+        col = ind + 2
+        item: Any
+        if general is not None:
+            got = _general(general, line, col, make_step)
+            if got is None:
                 close()
                 continue
-            nxt_start = nxt.start(1)
-        col = ind + 2
-        if op is not None:  # the expect: line is the step's last; its value starts after "expect: "
+            kind, item = got
+        elif op is not None:  # the expect: line is the step's last; its value starts after "expect: "
             eline = line + 1 + (size is not None) + (value is not None) + (vcpu is not None)
-            item: Any = make_step(op, gpa, size, value, vcpu, expect, line, col, eline, col + 8)
+            item = make_step(op, gpa, size, value, vcpu, expect, line, col, eline, col + 8, None)
             kind = "step"
         elif fop is not None:
             ecol = m.start(13) - start if fexpect is not None else 0
-            item = make_step(fop, fgpa, fsize, fvalue, fvcpu, fexpect, line, col, line, ecol)
+            item = make_step(fop, fgpa, fsize, fvalue, fvcpu, fexpect, line, col, line, ecol, None)
             kind = "step"
         elif slot is not None:
             item = RawSlot(slot, sgpa, host, offset, ssize, flags, line, col)
@@ -167,6 +236,104 @@ def scan(text: str, make_step: StepMaker) -> Scan | None:
         at = end
     out.append(text[at:])
     return Scan("".join(out), runs)
+
+
+def _value(raw: str) -> Any:
+    """A general item's value as the YAML path reads it (a flow list stays as written)."""
+    c = raw[0]
+    if c == '"' or c == "'":
+        return raw[1:-1]
+    if c == "[":
+        return raw
+    return plain_scalar(raw)
+
+
+def _general(m: re.Match[str], line: int, col: int, make_step: StepMaker) -> tuple[str, Any] | None:
+    """A general item as an access step or a slots: entry, or None when it is neither in a form read here
+    (the YAML path then reads it). Values the loader would refuse go to make_step / the loader, which raise."""
+    block = m.group(2)
+    pairs: dict[str, tuple[str, int, int]] = {}  # key -> (raw value, 0-based line and column of the value)
+    op = None
+    if block is not None:
+        # _GENERAL has checked each line's form: `KEY: VALUE`, then spaces or ` # comment`; a quoted value holds
+        # no quote of its kind, the others no `#`
+        k = line
+        for text in block.split("\n")[:-1]:
+            key, _, v = text.lstrip(" ").partition(": ")
+            if key in pairs:
+                return None  # a duplicate key: the YAML path says so
+            q = v[0]
+            v = v[: v.index(q, 1) + 1] if q == '"' or q == "'" else v.partition(" #")[0].rstrip(" ")
+            pairs[key] = (v, k, col + len(key) + 2)
+            k += 1
+            if key in _OPS:
+                if op is not None:
+                    return None
+                op = key
+    else:
+        for pm in _GFPAIR.finditer(m.string, m.start(3), m.end()):
+            key = pm.group(1)
+            if key in pairs:
+                return None
+            pairs[key] = (pm.group(2), line, pm.start(2) - m.start())
+            if key in _OPS:
+                if op is not None:
+                    return None
+                op = key
+    note = None
+    if "note" in pairs:
+        note = _value(pairs["note"][0])
+        if note is not None and not isinstance(note, str):
+            return None
+    expect = None
+    eline = ecol = 0
+    if "expect" in pairs:
+        expect, eline, ecol = pairs["expect"]
+        expect = _value(expect)
+        if not isinstance(expect, str) or not _WORD_RE.fullmatch(expect):
+            return None
+    get = pairs.get
+    if op is not None:
+        if not _ACCESS_KEYS[op].issuperset(pairs):
+            return None
+        gpa = _number(pairs[op][0], True)
+        size = get("size")
+        value = get("value")
+        vcpu = get("vcpu")
+        size_s = value_s = vcpu_s = None
+        if gpa is None or (size is not None and (size_s := _number(size[0], False)) is None) or (
+                value is not None and (value_s := _number(value[0], False)) is None) or (
+                vcpu is not None and (vcpu_s := _number(vcpu[0], False)) is None):
+            return None
+        return "step", make_step(op, gpa, size_s, value_s, vcpu_s, expect, line, col, eline, ecol, note)
+    if "slot" not in pairs or "gpa" not in pairs or "host" not in pairs or not SLOT_KEYS.issuperset(pairs):
+        return None
+    slot = _number(pairs["slot"][0], False)
+    gpa = _number(pairs["gpa"][0], True)
+    size = get("size")
+    size_s = None
+    if slot is None or gpa is None or (size is not None and (size_s := _number(size[0], True)) is None):
+        return None
+    host = _value(pairs["host"][0])
+    hm = _HOST_RE.fullmatch(host) if isinstance(host, str) else None
+    flags = pairs["flags"][0] if "flags" in pairs else None
+    if hm is None or (flags is not None and not _FLAGS_RE.fullmatch(flags)):
+        return None
+    # (the host is text as a whole, whatever its name part would read as alone: quoted for the loader)
+    return "slot", RawSlot(slot, gpa, hm.group(1), hm.group(2), size_s, flags, line, col, None, expect, note, True, eline, ecol)
+
+
+def _number(raw: str, sizes: bool) -> str | None:
+    """A general item's number as fastitems' int text (or size text where sizes are taken): a plain int, or
+    for keys that take sizes a quoted one (the loader reads text there with parse_size: the same number)."""
+    if _INT_RE.fullmatch(raw):
+        return raw
+    if sizes:
+        if raw[0] == '"' or raw[0] == "'":
+            raw = raw[1:-1]
+        if _SIZE_RE.fullmatch(raw):
+            return raw
+    return None
 
 
 def run_index(entry: Any) -> int | None:

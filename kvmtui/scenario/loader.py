@@ -561,7 +561,7 @@ class _Loader:
         """slot_params' checks for fastitems' keys, in short; anything they would refuse raises _Fallback (the
         ordinary reading then says why). Held to slot_params by tests/test_fast_yaml.py."""
         slot = int(raw.slot, 0)
-        gpa = int(raw.gpa, 0)
+        gpa = _size(raw.gpa)
         # a plain `host: null` is no name, "null" (quoted) is
         if slot > 0xFFFFFFFF or gpa > U64_MAX or raw.host not in names or not (quoted or isinstance(plain_scalar(raw.host), str)):
             raise _Fallback
@@ -588,7 +588,13 @@ class _Loader:
 
     def fast_slot(self, raw: fastitems.RawSlot, names: tuple[str, ...]) -> StepSpec:
         """A slots: entry from fastitems, as slot_entries makes it."""
-        return new_step("set_memory_region", self.fast_slot_params(raw, names, False), None, new_pos(raw.line + 1, raw.col + 1), phase="setup")
+        params = self.fast_slot_params(raw, names, raw.quoted)
+        expect = None
+        if raw.expect is not None:
+            if raw.expect not in ERRNO_NAMES and raw.expect not in ("ok", "unsupported"):
+                raise _Fallback
+            expect = new_outcome_expect(raw.expect, new_pos(raw.eline + 1, raw.ecol + 1))
+        return new_step("set_memory_region", params, expect, new_pos(raw.line + 1, raw.col + 1), phase="setup", note=raw.text)
 
     def fast_region(self, raw: fastitems.RawSlot, names: tuple[str, ...]) -> StepSpec:
         """A set_memory_region step from fastitems (as `kvmtui import` writes them), as step() makes it."""
@@ -867,11 +873,11 @@ _ACCESS_SIZES = (1, 2, 4, 8)
 
 
 def fast_step(op: str, gpa_s: str, size_s: str | None, value_s: str | None, vcpu_s: str | None, expect_s: str | None,
-              line: int, col: int, eline: int, ecol: int) -> StepSpec:
+              line: int, col: int, eline: int, ecol: int, note: str | None = None) -> StepSpec:
     """An access step from fastitems' plain ints (`0x..` or decimal text): the checks of _Loader.step for
     these keys, in short; anything they would refuse raises _Fallback, and the ordinary reading says why.
     tests/test_fast_yaml.py holds the two to the same StepSpec over generated steps."""
-    gpa = int(gpa_s, 0)
+    gpa = _size(gpa_s)  # (text there is a size, as the loader reads it: `read: 4K`, `read: "0x1000"`)
     if op == "fetch":
         size = 1 if size_s is None else int(size_s, 0)
         if size not in _FETCH_SIZES:
@@ -904,7 +910,7 @@ def fast_step(op: str, gpa_s: str, size_s: str | None, value_s: str | None, vcpu
         if expect_s not in ACCESS_OUTCOMES:
             raise _Fallback
         expect = new_outcome_expect(expect_s, new_pos(eline + 1, ecol + 1))
-    return new_step(op, params, expect, pos)
+    return new_step(op, params, expect, pos, note=note)
 
 
 def _era_key(k: Any) -> str:
