@@ -7,11 +7,12 @@ never counted as met: a step whose expectation is only partly checkable and othe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from .engine.records import StepRecord
-from .engine.vocabulary import Op
+from .engine.vocabulary import Op, Outcome
 from .scenario.model import Expect
 
 
@@ -68,47 +69,79 @@ def _unmet(field: str, why: str) -> Judgement:
 
 def judge(e: Expect, r: StepRecord, sight: Sight = SIMULATED) -> Judged:
     """Every expected field of e, held to r as far as the backend shows it."""
-    if not sight.every_step and r.outcome == "unsupported" and e.outcome != "unsupported":
+    if not sight.every_step and r.outcome == Outcome.UNSUPPORTED and e.outcome != Outcome.UNSUPPORTED:
         return _not_performed(e, r)
-    out: list[Judgement] = []
     # Messages are built only for what is not met: most steps meet their expectation, and check streams.
-    if e.outcome is not None:
-        out.append(_MET["outcome"] if r.outcome == e.outcome else _unmet("outcome", f"outcome: expected {e.outcome}, got {r.outcome}"))
-    if e.value is not None:
-        if r.op == Op.FETCH and not sight.fetched_bytes:
-            out.append(Judgement("value", Verdict.UNCHECKED, f"value: expected {e.value:#x}; the bytes a fetch read are not visible live"))
-        elif r.value == e.value:
-            out.append(_MET["value"])
-        else:
-            got = "nothing (the access did not complete)" if r.value is None else f"{r.value:#x}"
-            out.append(_unmet("value", f"value: expected {e.value:#x}, got {got}"))
+    return Judged(tuple(j for check in _CHECKS if (j := check(e, r, sight)) is not None))
+
+
+def _outcome(e: Expect, r: StepRecord, sight: Sight) -> Judgement | None:
+    if e.outcome is None:
+        return None
+    return _MET["outcome"] if r.outcome == e.outcome else _unmet("outcome", f"outcome: expected {e.outcome}, got {r.outcome}")
+
+
+def _value(e: Expect, r: StepRecord, sight: Sight) -> Judgement | None:
+    if e.value is None:
+        return None
+    if r.op == Op.FETCH and not sight.fetched_bytes:
+        return Judgement("value", Verdict.UNCHECKED, f"value: expected {e.value:#x}; the bytes a fetch read are not visible live")
+    if r.value == e.value:
+        return _MET["value"]
+    got = "nothing (the access did not complete)" if r.value is None else f"{r.value:#x}"
+    return _unmet("value", f"value: expected {e.value:#x}, got {got}")
+
+
+def _slot(e: Expect, r: StepRecord, sight: Sight) -> Judgement | None:
     if e.slot is not None:
-        out.append(_MET["slot"] if r.slot == e.slot else _unmet("slot", f"slot: expected {e.slot}, got {r.slot if r.slot is not None else 'no slot'}"))
+        return _MET["slot"] if r.slot == e.slot else _unmet("slot", f"slot: expected {e.slot}, got {r.slot if r.slot is not None else 'no slot'}")
+    return None
+
+
+def _slot_none(e: Expect, r: StepRecord, sight: Sight) -> Judgement | None:
     if e.slot_none:
-        out.append(_MET["slot"] if r.slot is None else _unmet("slot", f"slot: expected no slot, got slot {r.slot}"))
-    if e.spte is not None:
-        if not sight.sptes:
-            out.append(Judgement("spte", Verdict.UNCHECKED, f"spte: expected {e.spte}; the kernel does not show its sptes"))
-        else:
-            got_spte = str(r.spte[0].after) if r.spte else "none"
-            out.append(_MET["spte"] if got_spte == e.spte else _unmet("spte", f"spte: expected {e.spte}, got {got_spte}"))
-    if e.ring is not None:
-        if r.ring == e.ring:
-            out.append(_MET["ring"])
-        else:
-            got_ring = [list(x) for x in r.ring] if r.ring is not None else f"an error ({r.outcome})"
-            out.append(_unmet("ring", f"ring: expected {[list(x) for x in e.ring]}, got {got_ring}"))
-    if e.dirty is not None:
-        if r.dirty == e.dirty:
-            out.append(_MET["dirty"])
-        else:
-            got_dirty = list(r.dirty) if r.dirty is not None else f"an error ({r.outcome})"
-            out.append(_unmet("dirty", f"dirty: expected {list(e.dirty)}, got {got_dirty}"))
-    if e.exits is not None:
-        want = [(x.phys_addr, x.len, x.data, x.is_write) for x in e.exits]
-        got_exits = [(x.phys_addr, x.len, x.data, x.is_write) for x in r.exits]
-        out.append(_MET["exits"] if want == got_exits else _unmet("exits", f"exits: expected {_exits_text(want)}, got {_exits_text(got_exits)}"))
-    return Judged(tuple(out))
+        return _MET["slot"] if r.slot is None else _unmet("slot", f"slot: expected no slot, got slot {r.slot}")
+    return None
+
+
+def _spte(e: Expect, r: StepRecord, sight: Sight) -> Judgement | None:
+    if e.spte is None:
+        return None
+    if not sight.sptes:
+        return Judgement("spte", Verdict.UNCHECKED, f"spte: expected {e.spte}; the kernel does not show its sptes")
+    got = str(r.spte[0].after) if r.spte else "none"
+    return _MET["spte"] if got == e.spte else _unmet("spte", f"spte: expected {e.spte}, got {got}")
+
+
+def _ring(e: Expect, r: StepRecord, sight: Sight) -> Judgement | None:
+    if e.ring is None:
+        return None
+    if r.ring == e.ring:
+        return _MET["ring"]
+    got = [list(x) for x in r.ring] if r.ring is not None else f"an error ({r.outcome})"
+    return _unmet("ring", f"ring: expected {[list(x) for x in e.ring]}, got {got}")
+
+
+def _dirty(e: Expect, r: StepRecord, sight: Sight) -> Judgement | None:
+    if e.dirty is None:
+        return None
+    if r.dirty == e.dirty:
+        return _MET["dirty"]
+    got = list(r.dirty) if r.dirty is not None else f"an error ({r.outcome})"
+    return _unmet("dirty", f"dirty: expected {list(e.dirty)}, got {got}")
+
+
+def _exits(e: Expect, r: StepRecord, sight: Sight) -> Judgement | None:
+    if e.exits is None:
+        return None
+    want = [(x.phys_addr, x.len, x.data, x.is_write) for x in e.exits]
+    got = [(x.phys_addr, x.len, x.data, x.is_write) for x in r.exits]
+    return _MET["exits"] if want == got else _unmet("exits", f"exits: expected {_exits_text(want)}, got {_exits_text(got)}")
+
+
+# One check per expect: field, in the order messages are listed.
+_CHECKS: tuple[Callable[[Expect, StepRecord, Sight], Judgement | None], ...] = (
+    _outcome, _value, _slot, _slot_none, _spte, _ring, _dirty, _exits)
 
 
 def _not_performed(e: Expect, r: StepRecord) -> Judged:

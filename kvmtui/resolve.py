@@ -120,38 +120,48 @@ def current_slot(memslots_of: MemslotsOf, slot: int) -> MemSlot | None:
 def resolve_step(spec: StepSpec, layout: HostLayout, memslots_of: MemslotsOf) -> Step:
     """The engine step (the request the VMM makes) for one scenario step, as the slot table stands now."""
     p = spec.params
-    op = spec.op
-    kind = _ACCESS_KINDS.get(op)
-    if kind is not None:
+    kind = _ACCESS_KINDS.get(spec.op)
+    if kind is not None:  # first: most steps of a long trace are accesses
         return Access(kind, p["gpa"], p["size"], p.get("value"), p.get("vcpu", 0))
-    if op == "set_memory_region":
-        return SetMemoryRegion(_region(p, layout, current_slot(memslots_of, p["slot"])))
-    if op == "delete_slot":
-        cur = current_slot(memslots_of, p["slot"])
-        gpa, uaddr = (gfn_to_gpa(cur.base_gfn), cur.userspace_addr) if cur else (0, 0)
-        if cur is not None and cur.gmem:  # through REGION2 with its fd and offset (scenario-format.md)
-            return SetMemoryRegion(UserMemoryRegion(p["slot"], cur.flags, gpa, 0, uaddr, cur.gmem, cur.gmem_offset, 2))
-        return SetMemoryRegion(UserMemoryRegion(p["slot"], 0, gpa, 0, uaddr))
-    if op == "get_dirty_log":
-        return GetDirtyLog(p["slot"])
-    if op == "check_extension":
-        return CheckExtension(p["cap"])
-    if op == "create_vm":
-        return CreateVm(p["vm_type"], p["type"])
-    if op == "create_guest_memfd":
-        m = layout.gmem_mappings.get(p["name"])
-        return CreateGuestMemfd(p["name"], p["size"], p["flags"], m.hva if m else None)
-    if op == "enable_cap":
-        return EnableCap(p["cap"], tuple(p["args"]))
-    if op == "clear_dirty_log":
-        return ClearDirtyLog(p["slot"], p["first_page"], p["num_pages"])
-    if op == "harvest_dirty_ring":
-        return HarvestDirtyRing(p.get("vcpu", 0))
-    if op == "reset_dirty_rings":
-        return ResetDirtyRings()
+    build = _BUILDERS.get(spec.op)
+    if build is not None:
+        return build(p, layout, memslots_of)
     host: HostRef = p["host"]
-    size = len(p["data"]) if op == "host_write" else p.get("size", layout.size_from(host))
-    return HostOp(op, layout.hva(host), size, p.get("prot"), p.get("data", b""))  # type: ignore[arg-type]
+    size = len(p["data"]) if spec.op == "host_write" else p.get("size", layout.size_from(host))
+    return HostOp(spec.op, layout.hva(host), size, p.get("prot"), p.get("data", b""))  # type: ignore[arg-type]
+
+
+def _set_memory_region(p: dict, layout: HostLayout, memslots_of: MemslotsOf) -> Step:
+    return SetMemoryRegion(_region(p, layout, current_slot(memslots_of, p["slot"])))
+
+
+def _delete_slot(p: dict, layout: HostLayout, memslots_of: MemslotsOf) -> Step:
+    """A size-0 request for the slot as it stands (the kernel checks the other fields of a delete too)."""
+    cur = current_slot(memslots_of, p["slot"])
+    gpa, uaddr = (gfn_to_gpa(cur.base_gfn), cur.userspace_addr) if cur else (0, 0)
+    if cur is not None and cur.gmem:  # through REGION2 with its fd and offset (scenario-format.md)
+        return SetMemoryRegion(UserMemoryRegion(p["slot"], cur.flags, gpa, 0, uaddr, cur.gmem, cur.gmem_offset, 2))
+    return SetMemoryRegion(UserMemoryRegion(p["slot"], 0, gpa, 0, uaddr))
+
+
+def _create_guest_memfd(p: dict, layout: HostLayout, memslots_of: MemslotsOf) -> Step:
+    m = layout.gmem_mappings.get(p["name"])
+    return CreateGuestMemfd(p["name"], p["size"], p["flags"], m.hva if m else None)
+
+
+# Every op that is neither an access nor a host change: how its request is built.
+_BUILDERS: dict[str, Callable[[dict, HostLayout, MemslotsOf], Step]] = {
+    "set_memory_region": _set_memory_region,
+    "delete_slot": _delete_slot,
+    "create_guest_memfd": _create_guest_memfd,
+    "get_dirty_log": lambda p, _l, _m: GetDirtyLog(p["slot"]),
+    "check_extension": lambda p, _l, _m: CheckExtension(p["cap"]),
+    "create_vm": lambda p, _l, _m: CreateVm(p["vm_type"], p["type"]),
+    "enable_cap": lambda p, _l, _m: EnableCap(p["cap"], tuple(p["args"])),
+    "clear_dirty_log": lambda p, _l, _m: ClearDirtyLog(p["slot"], p["first_page"], p["num_pages"]),
+    "harvest_dirty_ring": lambda p, _l, _m: HarvestDirtyRing(p.get("vcpu", 0)),
+    "reset_dirty_rings": lambda _p, _l, _m: ResetDirtyRings(),
+}
 
 
 def _region(p: dict, layout: HostLayout, cur: MemSlot | None) -> UserMemoryRegion:

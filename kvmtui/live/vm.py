@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Self
 
 from ..engine.records import MmioExit
+from ..engine.vocabulary import Outcome
 from . import kvmapi as k
 
 PAGE = 4096
@@ -45,6 +46,9 @@ LOAD = {1: b"\x8a\x08", 2: b"\x66\x8b\x08", 4: b"\x8b\x08", 8: b"\x48\x8b\x08"} 
 STORE = {1: b"\x88\x08", 2: b"\x66\x89\x08", 4: b"\x89\x08", 8: b"\x48\x89\x08"}  # mov [rax], cl/cx/ecx/rcx
 
 
+_COMPLETED = (Outcome.OK, Outcome.MMIO)  # the guest's instruction completed (an MMIO exit answered on the way)
+
+
 class LiveError(Exception):
     pass
 
@@ -54,7 +58,7 @@ class AccessResult:
     """What the kernel did with one guest access: how it ended, the value the guest read (or wrote), the
     MMIO exits to userspace on the way, and the exit that ended the run."""
 
-    outcome: str  # ok, mmio, efault, internal_error, dirty_ring_full, unsupported, or another exit's name
+    outcome: Outcome | str  # an Outcome, or the lower-case name of another exit that ended the run
     value: int | None = None  # None when the access did not complete (and for a fetch: not visible)
     exits: tuple[MmioExit, ...] = ()
     exit_reason: str | None = None  # KVM_EXIT_* name
@@ -64,7 +68,7 @@ class AccessResult:
 class _Stop:
     """Where a KVM_RUN loop stopped."""
 
-    outcome: str
+    outcome: Outcome | str
     exits: tuple[MmioExit, ...]
     reason: int | None
 
@@ -238,14 +242,14 @@ class LiveVm:
         for off in range(gpa & ~0xFFF, gpa + size, PAGE):
             self.map_page(off)
         if self.linear(gpa + size - 1) - self.linear(gpa) != size - 1:
-            return AccessResult("unsupported")  # two GiB windows apart
+            return AccessResult(Outcome.UNSUPPORTED)  # two GiB windows apart
         self._set_mode(cpl)
         self._write(CODE_OFF, _load_store_stub(kind, self.linear(gpa), size, value))
         k.ioctl(self.vcpu, k.KVM_SET_REGS, k.Regs(rcx=0, rip=HARNESS_GPA + CODE_OFF, rsp=0, rflags=0x2).pack())
         stop = self._run(mmio_answer)
-        outcome = "mmio" if stop.exits and stop.outcome == "ok" else stop.outcome
+        outcome = Outcome.MMIO if stop.exits and stop.outcome is Outcome.OK else stop.outcome
         got = None
-        if outcome in ("ok", "mmio"):  # completed: what the guest read (rcx), or what it wrote
+        if outcome in _COMPLETED:  # completed: what the guest read (rcx), or what it wrote
             got = k.Regs.unpack(self._get_regs()).v["rcx"] & ((1 << (8 * size)) - 1) if kind == "read" else value
         return AccessResult(outcome, got, stop.exits, stop.exit_name)
 
@@ -267,12 +271,12 @@ class LiveVm:
         for page in range(gpa & ~0xFFF, gpa + size, PAGE):
             if cpl == 3:
                 r = self.access("read", max(gpa, page), 1, 0, cpl, mmio_answer)
-                if r.outcome not in ("ok", "mmio"):
+                if r.outcome not in _COMPLETED:
                     return AccessResult(r.outcome, None, (), r.exit_reason)
             stop = self._fetch_page(page, cpl, mmio_answer)
-            if stop.outcome != "ok" or stop.exits:
-                return AccessResult(stop.outcome if not stop.exits else "internal_error", None, (), stop.exit_name)
-        return AccessResult("ok", None, (), "KVM_EXIT_IO")
+            if stop.outcome is not Outcome.OK or stop.exits:
+                return AccessResult(stop.outcome if not stop.exits else Outcome.INTERNAL_ERROR, None, (), stop.exit_name)
+        return AccessResult(Outcome.OK, None, (), "KVM_EXIT_IO")
 
     def _fetch_page(self, page: int, cpl: int, mmio_answer: MmioAnswer) -> _Stop:
         """The fetch of one page's byte through `ret imm16` across an alias pair (see _fetch)."""
@@ -301,14 +305,14 @@ class LiveVm:
         for _ in range(MAX_RUNS):
             err = self._enter()
             if err == errno.EFAULT:
-                return _Stop("efault", tuple(exits), reason)
+                return _Stop(Outcome.EFAULT, tuple(exits), reason)
             if err:  # EINTR: a signal came first; enter again
                 continue
             reason = self.run.exit_reason
             if reason != k.KVM_EXIT_MMIO:
                 return _Stop(self._outcome_of(reason), tuple(exits), reason)
             exits.append(self._answer_mmio(mmio_answer))
-        return _Stop("internal_error", tuple(exits), reason)
+        return _Stop(Outcome.INTERNAL_ERROR, tuple(exits), reason)
 
     def _enter(self) -> int:
         """One KVM_RUN: 0, or EINTR / EFAULT (any other errno is raised)."""
@@ -328,15 +332,15 @@ class LiveVm:
             self.run.set_mmio_data(data)
         return MmioExit(phys, length, bytes(data), is_write)
 
-    def _outcome_of(self, reason: int) -> str:
+    def _outcome_of(self, reason: int) -> Outcome | str:
         """The access's outcome for an exit that ends it."""
         if reason == k.KVM_EXIT_DIRTY_RING_FULL:  # the vCPU stops until userspace harvests and resets
-            return "dirty_ring_full"
+            return Outcome.DIRTY_RING_FULL
         if reason == k.KVM_EXIT_IO and self.run.io()[2] == MARKER_PORT:
             self._complete_pending_io()
-            return "ok"
+            return Outcome.OK
         if reason == k.KVM_EXIT_INTERNAL_ERROR:
-            return "internal_error"
+            return Outcome.INTERNAL_ERROR
         return k.EXIT_NAMES.get(reason, str(reason)).lower()
 
     def _get_regs(self) -> bytes:
