@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .engine.calls import KernelCall
 from .engine.profiles import names_in_any_era
-from .engine.records import KernelCall, StepRecord
+from .engine.records import StepRecord
 from .engine.vocabulary import Outcome
 
 OUTCOMES: dict[str, str] = {

@@ -18,8 +18,8 @@ from enum import StrEnum
 from typing import Literal
 
 from kvmtui.engine.addresses import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
+from kvmtui.engine.calls import KernelCall
 from kvmtui.engine.profiles import Profile
-from kvmtui.engine.records import KernelCall
 
 Prot = Literal["r", "rw", "none"]
 Backing = Literal["anon", "file"]

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported on first use (below)
     from .addresses import PAGE_SHIFT, PAGE_SIZE, format_size, parse_size
+    from .calls import KernelCall
     from .compare import StepDiff, compare_records, rerun
     from .history import History
     from .host import Mapping
     from .machine import Machine
     from .memslots import MemSlot, UserMemoryRegion
     from .profiles import KERNEL_ERAS, PROFILES, Profile, get_profile
-    from .records import KernelCall, MmioExit, SlotChange, SpteChange, SpteState, StepRecord
+    from .records import MmioExit, SlotChange, SpteChange, SpteState, StepRecord
     from .settings import DEFAULT_SETTINGS, HostSettings
     from .steps import Access, CheckExtension, GetDirtyLog, HostOp, SetMemoryRegion, Step
     from .vocabulary import ACCESS_PATHS, ERAS, AccessKind, CallResult, Op, Outcome
@@ -45,7 +46,7 @@ _WHERE = {
     "PROFILES": "profiles",
     "Profile": "profiles",
     "get_profile": "profiles",
-    "KernelCall": "records",
+    "KernelCall": "calls",
     "MmioExit": "records",
     "SlotChange": "records",
     "SpteChange": "records",

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .addresses import PAGE_SHIFT, PAGE_SIZE, page_base, page_offset, split_at_pages
+from .calls import KernelCall, errno_call, exit_call
 from .kvm import Kvm, Vcpu
-from .records import KernelCall, MmioExit, errno_call, exit_call
+from .records import MmioExit
 from .uapi import KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO
 from .vocabulary import AccessKind, Outcome
 

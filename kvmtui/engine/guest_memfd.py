@@ -16,8 +16,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .addresses import PAGE_MASK, PAGE_SHIFT
+from .calls import KernelCall, errno_call
+from .mmu_internal import Fault, PfResult
 from .mmu_state import Spte
-from .records import KernelCall, SpteState, errno_call
+from .records import SpteState
 from .uapi import EBADF, EINVAL, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, errno_name
 from .vmstate import GmemFile
 
@@ -91,11 +93,9 @@ def _with_bindings(f: GmemFile, bindings: tuple[tuple[int, int, int], ...]) -> G
     return GmemFile(f.name, f.size, f.flags, f.fd_valid, f.hva, bindings)
 
 
-def gmem_fault(kvm: Kvm, slot: MemSlot, gfn: int, write: bool, chain: list[KernelCall]):
+def gmem_fault(kvm: Kvm, slot: MemSlot, gfn: int, write: bool, chain: list[KernelCall]) -> Fault:
     """kvm_mmu_faultin_pfn() for a gmem-only slot: the pfn comes from the file (kvm_gmem_get_pfn), never from
     userspace_addr, so no host mapping is consulted (F2: works with userspace_addr 0)."""
-    from .mmu import Fault, PfResult  # the fault result type lives with the MMU
-
     assert slot.gmem_hva is not None
     index = (slot.gmem_offset >> PAGE_SHIFT) + gfn - slot.base_gfn
     pfn = _gmem_pfn(kvm, slot.gmem or "", index)

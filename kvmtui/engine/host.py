@@ -20,8 +20,8 @@ from enum import StrEnum
 from typing import Literal
 
 from .addresses import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
+from .calls import KernelCall, error_call, route_call
 from .profiles import Profile
-from .records import KernelCall, error_call, route_call
 
 Prot = Literal["r", "rw", "none"]
 Backing = Literal["anon", "file"]

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .addresses import PAGE_MASK, PAGE_SHIFT
+from .calls import KernelCall
 from .host import HostMemory
 from .memslots import MemSlot, Memslots, MemslotUpdate
 from .mmu_state import Sptes
 from .profiles import Profile
-from .records import KernelCall, SpteChange, SpteState
+from .records import SpteChange, SpteState
 from .settings import DEFAULT_SETTINGS, HostSettings
 from .vmstate import VmState
 

@@ -6,13 +6,14 @@ from collections.abc import Callable, Iterable
 
 from . import memapi
 from .addresses import PAGE_MASK, PAGE_SHIFT, split_slot
+from .calls import KernelCall, errno_call, error_call
 from .emulator import MmioRead
 from .guest_memfd import commit_binding, make_binder
 from .host import Mapping
 from .kvm import Kvm
 from .memslots import MemSlot, MemslotUpdate, kvm_set_memory_region
 from .profiles import Profile
-from .records import KernelCall, SlotChange, SpteChange, SpteState, StepRecord, errno_call, error_call
+from .records import SlotChange, SpteChange, SpteState, StepRecord
 from .settings import DEFAULT_SETTINGS, HostSettings
 from .steps import (
     Access,

@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from .addresses import split_slot
+from .calls import KernelCall, errno_call, exit_call
 from .dirty_ring import enable_dirty_log_ring_errno
 from .guest_memfd import create_errno, gmem_host_prot
 from .host import Mapping
 from .kvm import Kvm
-from .records import KernelCall, SpteChange, SpteState, StepRecord, errno_call, exit_call
+from .records import SpteChange, SpteState, StepRecord
 from .steps import (
     Access,
     CheckExtension,

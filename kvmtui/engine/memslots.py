@@ -13,9 +13,9 @@ from operator import attrgetter
 from typing import Literal
 
 from .addresses import PAGE_MASK, PAGE_SHIFT, U64_MAX, join_slot, split_slot
+from .calls import KernelCall, errno_call
 from .persistent import IdArray, SortedChunks
 from .profiles import Profile
-from .records import KernelCall, errno_call
 from .uapi import (
     EEXIST,
     EINVAL,

@@ -18,32 +18,17 @@ builds them (kvm-semantics.md h):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
-
 from .addresses import PAGE_SHIFT
+from .calls import KernelCall, errno_call, error_call, route_call
 from .guest_memfd import gmem_fault
 from .host import ZERO_PFN, HvaToPfn, PfnError, hva_to_pfn
 from .kvm import Kvm, Vcpu
 from .memslots import MemSlot
+from .mmu_internal import Fault, PfResult
 from .mmu_state import Spte
-from .records import KernelCall, SpteState, errno_call, error_call, route_call
+from .records import SpteState
 
 _RW, _RO, _WP, _MMIO = SpteState.RW, SpteState.RO, SpteState.WP, SpteState.MMIO
-
-
-class PfResult(Enum):
-    FIXED = "fixed"  # an spte was installed: the access completes in hardware
-    EMULATE = "emulate"  # the instruction goes to the emulator
-    EFAULT = "efault"  # KVM_RUN returns -EFAULT
-    HWPOISON = "hwpoison"  # SIGBUS to the vCPU thread
-
-
-@dataclass(frozen=True, slots=True)
-class Fault:
-    result: PfResult
-    chain: tuple[KernelCall, ...]
-    dirtied: tuple[tuple[int, int], ...] = ()
 
 
 _ERROR_CODE = {(True, False): "PFERR_WRITE", (False, True): "PFERR_FETCH", (False, False): "PFERR_READ", (True, True): "PFERR_WRITE"}

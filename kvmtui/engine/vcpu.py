@@ -14,10 +14,12 @@ built once, directly.
 from __future__ import annotations
 
 from .addresses import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, split_at_pages
+from .calls import KernelCall
 from .emulator import AccessDone, MmioRead, emulate_access
 from .kvm import Kvm, Vcpu
-from .mmu import PfResult, page_fault, spte_permits
-from .records import KernelCall, SpteChange, SpteState, StepRecord
+from .mmu import page_fault, spte_permits
+from .mmu_internal import PfResult
+from .records import SpteChange, SpteState, StepRecord
 from .uapi import KVM_EXIT_DIRTY_RING_FULL, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO
 from .vocabulary import OP_OF_ACCESS, AccessKind, AccessPath, Outcome
 

@@ -6,9 +6,10 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from ...engine.addresses import PAGE_SHIFT, gpa_to_gfn, page_offset
+from ...engine.calls import KernelCall
 from ...engine.memslots import MemSlot
 from ...engine.profiles import names_in_any_era
-from ...engine.records import KernelCall, StepRecord
+from ...engine.records import StepRecord
 from ...engine.vocabulary import CallResult, Op, Outcome
 from ...plain import plain_lines
 from ...runner import TraceEntry
