@@ -35,6 +35,7 @@ ALIAS_SIZE = 1 << 30
 LOW_LIMIT = (1 << 47) - (1 << 30)
 HIGH_BASE = ALIAS_BASE + ALIAS_SIZE
 HARNESS_END = HARNESS_GPA + (1 << 40)
+WINDOW_BLOCK = 16  # windows (GiB) per run of neighbouring high GiBs: up to 8 either side of the first
 MARKER_PORT = 0x10
 PTE_P, PTE_RW, PTE_US = 1, 2, 4
 SEL_CODE0, SEL_DATA0, SEL_CODE3, SEL_DATA3, SEL_TSS = 0x08, 0x10, 0x1B, 0x23, 0x28
@@ -77,6 +78,43 @@ class _Stop:
         return k.EXIT_NAMES.get(self.reason) if self.reason is not None else None
 
 
+class LinearWindows:
+    """Where the harness's page tables put each gpa: itself below LOW_LIMIT; above, each GiB gets a window of
+    linear addresses from HIGH_BASE on, fixed once given, so a gfn always has the same guest PTE.
+
+    An access across the end of a GiB needs the next GiB's window right after its own. A GiB with no placed
+    neighbour starts a run in the middle of a free block of WINDOW_BLOCK windows, so the GiBs around it find
+    their places beside it. (Windows handed out every other GiB let two runs meet: the place a neighbour
+    needed was taken, and an access across the two came out unsupported.)"""
+
+    def __init__(self) -> None:
+        self.windows: dict[int, int] = {}  # GiB of a high gpa -> linear base
+        self.runs = 0  # blocks of windows started
+
+    def linear(self, gpa: int) -> int:
+        if gpa < LOW_LIMIT:
+            return gpa
+        r = gpa >> 30
+        w = self.windows.get(r)
+        if w is None:
+            w = self._place(r)
+            if w + (1 << 30) > HARNESS_END:
+                raise LiveError("the harness ran out of linear windows for high gpas")
+            self.windows[r] = w
+        return w + (gpa & ((1 << 30) - 1))
+
+    def _place(self, r: int) -> int:
+        """Beside a neighbouring GiB's window if that place is free, else the middle of a new block."""
+        used = set(self.windows.values())
+        near = [self.windows[r - 1] + (1 << 30)] if r - 1 in self.windows else []
+        near += [self.windows[r + 1] - (1 << 30)] if r + 1 in self.windows else []
+        w = next((c for c in near if c >= HIGH_BASE and c not in used), None)
+        if w is None:
+            w = HIGH_BASE + ((self.runs * WINDOW_BLOCK + WINDOW_BLOCK // 2) << 30)
+            self.runs += 1
+        return w
+
+
 def _load_store_stub(kind: str, linear: int, size: int, value: int) -> bytes:
     """movabs rax, linear; for a write movabs rcx, value; the load or store of size bytes; out MARKER_PORT, al."""
     code = b"\x48\xb8" + struct.pack("<Q", linear)
@@ -117,7 +155,7 @@ class LiveVm:
                                          0x0000F20000000000, 0) + self._tss_descriptor())
         self._write(FETCH_OFF + PAGE - 2, b"\xc2\x00")  # ret imm16: its high byte is the fetched one (_fetch)
         self.next_alias = 0
-        self.windows: dict[int, int] = {}  # GiB of a high gpa -> linear base (see linear())
+        self.linear = LinearWindows().linear  # the linear address the harness uses for a gpa
         for off in range(0, TABLES_OFF + 16 * PAGE, PAGE):
             self.map_page(HARNESS_GPA + off)
 
@@ -165,27 +203,6 @@ class LiveVm:
         not log)."""
         page = gpa & ~0xFFF
         self._map(self.linear(page), page, PTE_P | PTE_RW | PTE_US)
-
-    def linear(self, gpa: int) -> int:
-        """The linear address the harness uses for a gpa: itself below LOW_LIMIT, else in its GiB's window."""
-        if gpa < LOW_LIMIT:
-            return gpa
-        r = gpa >> 30
-        w = self.windows.get(r)
-        if w is None:
-            used = set(self.windows.values())
-            # beside a neighbouring GiB's window if that place is free, so an access across the two is contiguous
-            near = [self.windows[r - 1] + (1 << 30)] if r - 1 in self.windows else []
-            near += [self.windows[r + 1] - (1 << 30)] if r + 1 in self.windows else []
-            w = next((c for c in near if c >= HIGH_BASE and c not in used), None)
-            if w is None:
-                w = HIGH_BASE + (2 * len(self.windows) << 30)  # every other window: room for a neighbour
-                while w in used:
-                    w += 1 << 30
-            if w + (1 << 30) > HARNESS_END:
-                raise LiveError("the harness ran out of linear windows for high gpas")
-            self.windows[r] = w
-        return w + (gpa & ((1 << 30) - 1))
 
     def _map(self, linear: int, gpa: int, flags: int) -> None:
         """Map a linear page to a guest-physical page unless it is mapped already (a PTE is written once: the
