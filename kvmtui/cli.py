@@ -433,6 +433,19 @@ def _resolve_samples(command: Command, args: argparse.Namespace) -> None:
         setattr(args, name, [resolve(v) for v in value] if isinstance(value, list) else resolve(value))
 
 
+BATCH_COMMANDS = ("trace", "check", "compare", "import")
+
+
+def _batch_gc() -> None:
+    """A batch command builds hundreds of thousands of objects that live until it exits (specs, memslots,
+    records) and frees almost nothing, so each of the cyclic collector's frequent default passes walks them
+    all again: a sixth of `trace` on a 32,764-slot layout. Collections stay on (a cycle is still freed),
+    only far less often; nothing of the command's output depends on when they run."""
+    import gc
+
+    gc.set_threshold(100_000, 50, 100)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -452,6 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{'kvmtui' if command.name == 'app' else f'kvmtui {command.name}'}: {problem}", file=sys.stderr)
             return EXIT_BAD_INPUT
         _resolve_samples(command, args)
+        if command.name in BATCH_COMMANDS:
+            _batch_gc()
         return command.run(args)
     except SystemExit as e:
         return int(e.code) if isinstance(e.code, int) else EXIT_BAD_INPUT
