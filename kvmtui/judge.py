@@ -127,7 +127,7 @@ def _dirty(e: Expect, r: StepRecord, sight: Sight) -> Judgement | None:
         return None
     if r.dirty == e.dirty:
         return _MET["dirty"]
-    got = list(r.dirty) if r.dirty is not None else f"an error ({r.outcome})"
+    got = str(r.dirty) if r.dirty is not None else f"an error ({r.outcome})"
     return _unmet("dirty", f"dirty: expected {list(e.dirty)}, got {got}")
 
 

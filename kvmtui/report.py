@@ -196,7 +196,7 @@ def _result(e: TraceEntry) -> str:
     if r.exits:
         return "; ".join(f"KVM_EXIT_MMIO {'W' if x.is_write else 'R'} {x.phys_addr:#x}/{x.len} {x.data.hex()}" for x in r.exits)
     if r.op == Op.GET_DIRTY_LOG and r.dirty is not None:
-        return f"dirty {list(r.dirty)}"
+        return f"dirty {r.dirty}"
     if r.op == Op.CHECK_EXTENSION:
         return str(r.cap_value)
     if r.op == Op.HARVEST_DIRTY_RING and r.ring is not None:
@@ -336,7 +336,7 @@ def _cell(r) -> str:
         parts.append(f"{r.value:#x}" if r.op == Op.READ else f"{r.value} reset")
     parts += [f"{'W' if x.is_write else 'R'}{x.phys_addr:#x}/{x.len}:{x.data.hex()}" for x in r.exits]
     if r.dirty is not None:
-        parts.append(f"dirty {list(r.dirty)}")
+        parts.append(f"dirty {r.dirty}")
     if r.ring is not None:
         parts.append(f"ring {[list(x) for x in r.ring]}")
     return " ".join(parts)

@@ -213,15 +213,14 @@ class Machine:
             why = "no such slot" if slot is None else "slot does not log dirty pages"
             chain.append(errno_call("kvm_get_dirty_log", "", "ENOENT", bad=True, note=why))
             return StepRecord(Op.GET_DIRTY_LOG, args, "ENOENT", tuple(chain), message=f"KVM_GET_DIRTY_LOG slot {slot_id}: -ENOENT ({why})")
-        dirty = tuple(sorted(bitmap))
+        dirty = bitmap.pages()
         if kvm.vm.manual_protect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE:
             chain.append(KernelCall("kvm_get_dirty_log_protect", f"slot={sid}", f"{len(dirty)} dirty pages",
                                     note="manual protect: bits copied, nothing cleared or write-protected (KVM_CLEAR_DIRTY_LOG does that)"))
             return StepRecord(Op.GET_DIRTY_LOG, args, Outcome.OK, tuple(chain), dirty=dirty,
                               message=f"KVM_GET_DIRTY_LOG slot {slot_id}: {len(dirty)} dirty (manual protect: still set)" + (f" {list(dirty[:8])}" if dirty else ""))
         bitmap.clear()
-        gfns = [slot.base_gfn + i for i in dirty]
-        rw = [g for g in gfns if kvm.sptes.state(g) is SpteState.RW]
+        rw = memapi.rw_sptes_in(kvm.sptes, slot.base_gfn, dirty)
         kvm.sptes.write_protect(rw)
         chain.append(KernelCall("kvm_get_dirty_log_protect", f"slot={sid}", f"{len(dirty)} dirty pages", note="bitmap snapshot, then cleared"))
         chain.append(KernelCall("kvm_arch_mmu_enable_log_dirty_pt_masked", "", "", note=f"{len(rw)} sptes write-protected again"))

@@ -8,10 +8,12 @@ from typing import Any
 
 from .addresses import split_slot
 from .calls import KernelCall, errno_call, exit_call
+from .dirty_bitmap import DirtyBitmap, DirtyPages
 from .dirty_ring import enable_dirty_log_ring_errno
 from .guest_memfd import create_errno, gmem_host_prot
 from .host import Mapping
 from .kvm import Kvm
+from .mmu_state import Sptes
 from .records import SpteChange, SpteState, StepRecord
 from .steps import (
     Access,
@@ -217,14 +219,12 @@ def clear_dirty_log(kvm: Kvm, step: ClearDirtyLog) -> StepRecord:
     n = slot.npages
     if first > n or num > n - first or (num < n - first and num & 63):
         return fail(EINVAL, f"pages {first}..{first + num} on a {n}-page slot: num_pages must be a multiple of 64 unless the range ends at the slot's end")
-    cleared = sorted(i for i in bitmap if first <= i < first + num) if len(bitmap) <= num else [i for i in range(first, first + num) if i in bitmap]
-    bitmap.difference_update(cleared)
-    gfns = [slot.base_gfn + i for i in cleared]
-    rw = [g for g in gfns if kvm.sptes.state(g) is SpteState.RW]
+    cleared = bitmap.clear_range(first, first + num)
+    rw = rw_sptes_in(kvm.sptes, slot.base_gfn, cleared)
     kvm.sptes.write_protect(rw)
     chain.append(KernelCall("kvm_clear_dirty_log_protect", f"slot={sid}", f"{len(cleared)} bits cleared"))
     chain.append(KernelCall("kvm_arch_mmu_enable_log_dirty_pt_masked", "", "", note=f"{len(rw)} sptes write-protected: the next write is logged again"))
-    shown = f" {cleared[:8]}" if cleared else ""
+    shown = f" {list(cleared[:8])}" if cleared else ""
     return StepRecord(Op.CLEAR_DIRTY_LOG, args, Outcome.OK, tuple(chain), spte=tuple(SpteChange(g, SpteState.RW, SpteState.WP) for g in rw),
                       message=f"KVM_CLEAR_DIRTY_LOG slot {step.slot} pages {first}..{first + num - 1 if num else first}: {len(cleared)} bits cleared{shown}")
 
@@ -290,12 +290,18 @@ def ring_full(kvm: Kvm, step: Access) -> StepRecord | None:
     return StepRecord(OP_OF_ACCESS[step.kind], step_args(step), Outcome.DIRTY_RING_FULL, chain, exit_reason=KVM_EXIT_DIRTY_RING_FULL)
 
 
-def initially_set(kvm: Kvm, bitmaps: dict[int, set[int]], slot_id: int, npages: int) -> bool:
+def initially_set(kvm: Kvm, bitmaps: dict[int, DirtyBitmap], slot_id: int, npages: int) -> bool:
     """KVM_DIRTY_LOG_INITIALLY_SET: a bitmap made now starts with every bit set (F18). True when it did."""
     if not kvm.vm.manual_protect & KVM_DIRTY_LOG_INITIALLY_SET:
         return False
     bitmap = bitmaps.get(slot_id)
     if bitmap is not None:
-        bitmap.update(range(npages))
+        bitmap.set_range(0, npages)
     return True
 
+
+
+def rw_sptes_in(sptes: Sptes, base_gfn: int, pages: DirtyPages) -> list[int]:
+    """The gfns of these pages of a slot whose sptes are writable (the ones to write-protect again), found
+    run by run through the sptes present, so a 1 TiB run costs what is mapped in it."""
+    return [g for s, e in pages.runs for g in sptes.gfns_in(base_gfn + s, e - s) if sptes.state(g) is SpteState.RW]

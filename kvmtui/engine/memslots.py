@@ -14,6 +14,7 @@ from typing import Literal
 
 from .addresses import PAGE_MASK, PAGE_SHIFT, U64_MAX, join_slot, split_slot
 from .calls import KernelCall, errno_call
+from .dirty_bitmap import DirtyBitmap
 from .persistent import IdArray, SortedChunks
 from .profiles import Profile
 from .uapi import (
@@ -141,10 +142,10 @@ class Memslots:
         self._ids: IdArray[MemSlot] = IdArray()  # id_to_memslot
         self.generation = 0
         self._last: MemSlot | None = None  # last_used_slot: a cache, not part of the value
-        # dirty_bitmap of each slot that has one: the set of dirty page indices (sparse for huge slots)
-        self.dirty_bitmaps: dict[int, set[int]] = {}
+        # dirty_bitmap of each slot that has one, as runs of set bits (cost follows the runs, not the slot)
+        self.dirty_bitmaps: dict[int, DirtyBitmap] = {}
 
-    def _with(self, sorted_: SortedChunks[MemSlot], ids: IdArray[MemSlot], generation: int, bitmaps: dict[int, set[int]]) -> Memslots:
+    def _with(self, sorted_: SortedChunks[MemSlot], ids: IdArray[MemSlot], generation: int, bitmaps: dict[int, DirtyBitmap]) -> Memslots:
         other = Memslots.__new__(Memslots)
         other._sorted, other._ids, other.generation, other.dirty_bitmaps = sorted_, ids, generation, bitmaps
         other._last = None
@@ -224,7 +225,7 @@ class Memslots:
         if new is not None:
             if new.log_dirty:
                 if new.id not in bitmaps:
-                    bitmaps = {**bitmaps, new.id: set()}
+                    bitmaps = {**bitmaps, new.id: DirtyBitmap()}
             elif new.id in bitmaps:
                 bitmaps = {k: v for k, v in bitmaps.items() if k != new.id}
         elif old is not None and old.id in bitmaps:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from .calls import KernelCall
+from .dirty_bitmap import DirtyPages
 from .values import fast_init
 from .vocabulary import ACCESS_OPS, Op, Outcome
 
@@ -83,7 +84,7 @@ class StepRecord:
     # set_memory_region
     kind: str | None = None
     # get_dirty_log
-    dirty: tuple[int, ...] | None = None
+    dirty: DirtyPages | None = None
     # check_extension
     cap_value: int | None = None
     # harvest_dirty_ring: the [slot, offset] entries collected, in ring order (None on error)

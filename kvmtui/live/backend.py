@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Self
 
 from ..engine import Access, AccessKind, CheckExtension, GetDirtyLog, Mapping, SetMemoryRegion, Step, StepRecord
 from ..engine.addresses import split_slot
+from ..engine.dirty_bitmap import DirtyPages
 from ..engine.kvm import Kvm
 from ..engine.memapi import region_args
 from ..engine.memslots import ChangeKind, MemSlot, MemslotUpdate, UserMemoryRegion
@@ -213,7 +214,7 @@ class LiveRun:
         err, bits = self.vm.get_dirty_log(slot, s.npages if s else 64)
         if err:
             return StepRecord(Op.GET_DIRTY_LOG, {"slot": slot}, errno_name(err), message=f"KVM_GET_DIRTY_LOG: -{errno_name(err)} (live)")
-        return StepRecord(Op.GET_DIRTY_LOG, {"slot": slot}, Outcome.OK, dirty=tuple(bits or ()), message=f"KVM_GET_DIRTY_LOG: {bits} (live)")
+        return StepRecord(Op.GET_DIRTY_LOG, {"slot": slot}, Outcome.OK, dirty=DirtyPages.of(bits or ()), message=f"KVM_GET_DIRTY_LOG: {bits} (live)")
 
     def close(self) -> None:
         self.vm.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
+from ..engine.dirty_bitmap import DirtyPages
 from ..engine.kvm import Kvm
 from ..engine.memslots import MemSlot
 from ..engine.records import SpteState, StepRecord
@@ -56,11 +57,11 @@ class SpteMap:
 
 @dataclass(frozen=True, slots=True)
 class DirtyBitmap:
-    """One logging slot's dirty bitmap: the page indexes set."""
+    """One logging slot's dirty bitmap: the page indexes set (as runs: a 1 TiB slot all set is one)."""
 
     slot: int
     npages: int
-    pages: frozenset[int]
+    pages: DirtyPages
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +261,7 @@ def _dirty(kvm: Kvm) -> tuple[DirtyBitmap, ...]:
     for sid, bits in sorted(slots.dirty_bitmaps.items()):
         s = slots.id_to_memslot(sid)
         if s is not None:
-            out.append(DirtyBitmap(sid, s.npages, frozenset(bits)))
+            out.append(DirtyBitmap(sid, s.npages, bits.pages()))
     return tuple(out)
 
 

@@ -89,7 +89,7 @@ class DirtyLog(ViewPanel):
             bits = d.pages
             t.append(f"slot {d.slot} · {d.npages} pages · {len(bits)} dirty", style="bold")
             if bits:
-                t.append(f" · {sorted(bits)[:16]}{' …' if len(bits) > 16 else ''}")
+                t.append(f" · {list(bits[:16])}{' …' if len(bits) > 16 else ''}")
             t.append("\n")
             n = min(d.npages, DIRTY_CELLS)
             t.append("".join("■" if i in bits else "·" for i in range(n)))
