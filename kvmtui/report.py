@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import IO, Any
 
 import orjson
 
+from .engine.dirty_bitmap import DirtyPages
 from .engine.profiles import names_in_any_era
 from .engine.records import StepRecord
 from .engine.uapi import flag_names
@@ -88,7 +90,8 @@ def _other_json(run: Run, r: StepRecord, out: dict[str, Any]) -> None:
         out.update(slot=a["slot"], gpa=a["gpa"], size=a["size"], hva=a["hva"], flags=flag_names(a["flags"]), kind=r.kind,
                    ioctl=a.get("ioctl", 1), guest_memfd=a.get("guest_memfd"))
     elif r.op == Op.GET_DIRTY_LOG:
-        out.update(slot=a["slot"], dirty=list(r.dirty) if r.dirty is not None else None)
+        d = r.dirty
+        out.update(slot=a["slot"], dirty=None if d is None else (list(d) if len(d) <= LONG_PAGES else LongPages(d)))
     elif r.op == Op.CHECK_EXTENSION:
         out.update(cap=a["cap"], value=r.cap_value)
     elif r.op == Op.CREATE_VM:
@@ -122,6 +125,36 @@ def dump_line(obj: dict[str, Any]) -> bytes:
         return (json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
+LONG_PAGES = 1 << 16  # a get_dirty_log reporting more pages than this has its `dirty` list written in pieces
+_PIECE = 1 << 20  # page indices per piece
+
+
+class LongPages:
+    """A `dirty` list too long to build whole (a 1 TiB slot all set is 2^28 indices, 2.6 GB of JSON): orjson
+    refuses it, and long_pages_line() writes it piece by piece. The line is the same as for a short list."""
+
+    __slots__ = ("pages",)
+
+    def __init__(self, pages: DirtyPages) -> None:
+        self.pages = pages
+
+
+def long_pages_line(obj: dict[str, Any]) -> Iterator[bytes]:
+    """The JSON line of obj, whose `dirty` is LongPages, in pieces of at most _PIECE indices."""
+    pages: DirtyPages = obj["dirty"].pages
+    head, tail = dump_line({**obj, "dirty": _MARK}).split(orjson.dumps(_MARK), 1)
+    yield head + b"["
+    it = iter(pages)
+    sep = b""
+    while piece := list(islice(it, _PIECE)):
+        yield sep + ",".join(map(str, piece)).encode()
+        sep = b","
+    yield b"]" + tail
+
+
+_MARK = "\x00pages\x00"  # stands in for the list while the rest of the line is written
+
+
 def write_json_lines(run: Run, entries: Iterable[TraceEntry], out: IO[str]) -> None:
     """One JSON object per entry, written as the entries come (entries may be a stream: nothing is kept)."""
     dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
@@ -135,7 +168,12 @@ def write_json_lines(run: Run, entries: Iterable[TraceEntry], out: IO[str]) -> N
         try:
             append(dumps(obj, option=newline))
         except TypeError:
-            append(dump_line(obj))
+            if isinstance(obj.get("dirty"), LongPages):  # written in pieces as it is made: memory stays bounded
+                _flush(batch, out, binary)
+                for piece in long_pages_line(obj):
+                    _flush([piece], out, binary)
+            else:
+                append(dump_line(obj))
         if len(batch) >= JSON_BATCH:
             _flush(batch, out, binary)
     _flush(batch, out, binary)

@@ -3,6 +3,8 @@ indices, and a 1 TiB slot logged with KVM_DIRTY_LOG_INITIALLY_SET is one run, no
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,7 +41,7 @@ def test_every_operation_agrees_with_a_set_of_pages(ops, probes):
             model.clear()
         assert list(bitmap) == sorted(model) and len(bitmap) == len(model) and bool(bitmap) == bool(model)
         runs = bitmap.pages().runs
-        assert all(e0 < s1 for (_, e0), (s1, _) in zip(runs, runs[1:], strict=False))  # disjoint, merged, in order
+        assert all(e0 < s1 for (_, e0), (s1, _) in pairwise(runs))  # disjoint, merged, in order
     for p in probes:
         assert (p in bitmap) == (p in model) == (p in bitmap.pages())
 
@@ -48,7 +50,7 @@ def test_every_operation_agrees_with_a_set_of_pages(ops, probes):
 def test_pages_behave_as_the_tuple_of_their_indices(pages, i):
     want = tuple(sorted(pages))
     got = DirtyPages.of(pages)
-    assert got == want and want == got and got == list(want) and not (got != want)
+    assert got == want and want == got and got == list(want) and not got != want  # noqa: SIM202 (__ne__ too)
     assert len(got) == len(want) and tuple(got[:8]) == want[:8] and tuple(got[::3]) == want[::3]
     assert got == DirtyPages.of(want) and hash(got) == hash(DirtyPages.of(want))
     if -len(want) <= i < len(want):
@@ -91,3 +93,34 @@ steps:
     first_clear = next(r for r in recs if r.op == "clear_dirty_log")
     # page 1's writable spte (written before logging began) is write-protected by the first clear
     assert [(s.gfn, s.before, s.after) for s in first_clear.spte] == [(1, "rw", "wp")]
+
+
+def test_a_long_dirty_report_is_written_in_pieces_as_the_same_json_line(monkeypatch):
+    """Above LONG_PAGES indices the `dirty` list is streamed; the line is what a whole list would give."""
+    import io
+    import json
+
+    from kvmtui import report
+
+    monkeypatch.setattr(report, "_PIECE", 1000)  # many pieces
+    text = """\
+kvmtui: 1
+host:
+  ram: {size: 1G, hva: 0x100000000000}
+slots:
+  - {slot: 0, gpa: 0, host: ram}
+steps:
+  - enable_cap: {cap: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, args: 3}
+  - set_memory_region: {slot: 0, flags: [log_dirty_pages]}
+  - clear_dirty_log: {slot: 0, first_page: 64, num_pages: 64}
+  - get_dirty_log: 0
+"""
+    run = ScenarioRun(parse_scenario(text, "t.yaml"))
+    out = io.StringIO()
+    report.write_json_lines(run, run.stream(), out)
+    lines = out.getvalue().splitlines()
+    got = json.loads(lines[-1])
+    want = [*range(64), *range(128, 1 << 18)]
+    assert len(want) > report.LONG_PAGES and got["dirty"] == want
+    assert list(got) == [*list(json.loads(lines[-2]))[:6], "slot", "dirty", "chain", "summary"]  # keys as a whole line has them
+    assert lines[-1] == json.dumps({**got}, separators=(",", ":"), ensure_ascii=False)
