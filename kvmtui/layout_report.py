@@ -4,11 +4,13 @@ object per line. Reads layouts; derives nothing."""
 from __future__ import annotations
 
 import json
-from typing import IO
+from collections.abc import Callable
+from typing import IO, Any
 
 from .engine.layout import LayoutDiff
 from .engine.uapi import short_flag_names
 from .layouts import Layout, MapRow, describe_size, diff_json, map_json, range_text, slot_text
+from .richless import PLAIN_WIDTH, plain, plain_table
 
 _AS_NAMES = {0: "memory", 1: "SMM (KVM-SMRAM)"}
 
@@ -17,11 +19,27 @@ def _console(file: IO[str], terminal: bool):
     from rich.console import Console
 
     return Console(file=file, force_terminal=terminal, color_system="auto" if terminal else None,
-                   width=None if terminal else 400, highlight=False, soft_wrap=not terminal)
+                   width=None if terminal else PLAIN_WIDTH, highlight=False, soft_wrap=not terminal)
 
 
 def header(layout: Layout) -> str:
     return f"{layout.source}, after step {layout.step} of {layout.steps} ({layout.spaces_note})"
+
+
+def _render(file: IO[str]) -> Callable[[str], str]:
+    """Console markup as the piped console prints it; the console is made on the first text that needs it."""
+    made: list[Any] = []
+
+    def render(text: str) -> str:
+        if not made:
+            made.append(_console(file, False))
+        return str(made[0].render_str(text).plain)
+
+    return render
+
+
+_MAP_COLUMNS = ("  gpa range", "size", "slot", "flags", "name", "hva")
+_HOLE_TEXT = {"hole": "no slot: an access is an MMIO exit", "mmio": "mmio device {}", "qemu": "{} (QEMU, no slot: MMIO exit)"}
 
 
 def print_map(layout: Layout, rows: list[MapRow], file: IO[str], terminal: bool, as_json: bool) -> None:
@@ -29,16 +47,17 @@ def print_map(layout: Layout, rows: list[MapRow], file: IO[str], terminal: bool,
         for r in rows:
             file.write(json.dumps(map_json(r), separators=(",", ":")) + "\n")
         return
+    if not terminal and _plain_map(layout, rows, file):
+        return
     from rich.table import Table
     from rich.text import Text
 
     console = _console(file, terminal)
-    nslots = sum(len(t) for t in layout.tables.values())
-    console.print(f"{header(layout)}: {nslots} slot{'s' if nslots != 1 else ''}", style="bold" if terminal else None)
+    console.print(_map_title(layout), style="bold" if terminal else None)
     for as_id in sorted(layout.tables):
         console.print(f"address space {as_id} ({_AS_NAMES.get(as_id, '?')})")
         table = Table(box=None, show_edge=False, pad_edge=False, show_header=True, header_style="bold" if terminal else "")
-        for col in ("  gpa range", "size", "slot", "flags", "name", "hva"):
+        for col in _MAP_COLUMNS:
             table.add_column(col, no_wrap=True, overflow="ignore" if not terminal else "ellipsis",
                              justify="right" if col in ("size", "slot") else "left")
         for r in (r for r in rows if r.as_id == as_id):
@@ -46,18 +65,45 @@ def print_map(layout: Layout, rows: list[MapRow], file: IO[str], terminal: bool,
                 flags = Text(",".join(short_flag_names(r.slot.flags)) or "-")
                 if terminal and r.slot.flags:
                     flags.stylize("yellow" if r.slot.readonly else "cyan")
-                name = r.shown
-                if r.shadowed:
-                    name += f" (over mmio {', '.join(r.shadowed)}: RAM answers)"
-                table.add_row("  " + range_text(r.gpa, r.size), describe_size(r.size), str(r.slot.number), flags, name,
+                table.add_row("  " + range_text(r.gpa, r.size), describe_size(r.size), str(r.slot.number), flags, _name_cell(r),
                               f"{r.hva:#x}" if r.hva is not None else "")
             else:
-                what = {"hole": "no slot: an access is an MMIO exit", "mmio": f"mmio device {r.name}",
-                        "qemu": f"{r.name} (QEMU, no slot: MMIO exit)"}[r.kind]
+                what = _HOLE_TEXT[r.kind].format(r.name)
                 style = "dim" if r.kind == "hole" else "magenta"
                 table.add_row(Text("  " + range_text(r.gpa, r.size), style=style if terminal else ""), describe_size(r.size), "",
                               "", Text(what, style=style if terminal else ""), "")
         console.print(table)
+
+
+def _map_title(layout: Layout) -> str:
+    nslots = sum(len(t) for t in layout.tables.values())
+    return f"{header(layout)}: {nslots} slot{'s' if nslots != 1 else ''}"
+
+
+def _name_cell(r: MapRow) -> str:
+    return r.shown + (f" (over mmio {', '.join(r.shadowed)}: RAM answers)" if r.shadowed else "")
+
+
+def _plain_map(layout: Layout, rows: list[MapRow], file: IO[str]) -> bool:
+    """The piped map written directly, as Rich would print it (a 32,764-slot layout: Rich took minutes).
+    False, writing nothing, when some table is too wide for that: Rich lays it out instead."""
+    render = _render(file)
+    out = [plain(_map_title(layout), render)]
+    for as_id in sorted(layout.tables):
+        cells = []
+        for r in (r for r in rows if r.as_id == as_id):
+            if r.slot is not None:
+                cells.append(["  " + range_text(r.gpa, r.size), describe_size(r.size), str(r.slot.number),
+                              ",".join(short_flag_names(r.slot.flags)) or "-",  # a Text cell: not markup
+                              plain(_name_cell(r), render), f"{r.hva:#x}" if r.hva is not None else ""])
+            else:  # Text cells: printed as they are
+                cells.append(["  " + range_text(r.gpa, r.size), describe_size(r.size), "", "", _HOLE_TEXT[r.kind].format(r.name), ""])
+        table = plain_table(_MAP_COLUMNS, cells, PLAIN_WIDTH)
+        if table is None:
+            return False
+        out += [plain(f"address space {as_id} ({_AS_NAMES.get(as_id, '?')})", render), table.rstrip("\n")]
+    file.write("\n".join(out) + "\n")
+    return True
 
 
 def _mark(d: LayoutDiff) -> str:
@@ -73,6 +119,8 @@ def print_diff(a: Layout, b: Layout, diffs: list[LayoutDiff], file: IO[str], ter
         for d in diffs:
             file.write(json.dumps(diff_json(d, a, b), separators=(",", ":")) + "\n")
         return
+    if not terminal and _plain_diff(a, b, diffs, file):
+        return
     from rich.table import Table
     from rich.text import Text
 
@@ -80,10 +128,10 @@ def print_diff(a: Layout, b: Layout, diffs: list[LayoutDiff], file: IO[str], ter
     console.print(Text(f"--- {header(a)}", style="bold red" if terminal else ""))
     console.print(Text(f"+++ {header(b)}", style="bold green" if terminal else ""))
     if not diffs:
-        console.print("the guest-physical layouts are the same (slot ids and host addresses aside)")
+        console.print(_SAME)
         return
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold" if terminal else "")
-    for col in ("", "as", "gpa range", "size", "a", "b"):
+    for col in _DIFF_COLUMNS:
         table.add_column(col, no_wrap=True, overflow="ignore" if not terminal else "ellipsis", justify="right" if col in ("as", "size") else "left")
     colour = {"-": "red", "+": "green", "!": "yellow"}
     for d in diffs:
@@ -92,6 +140,30 @@ def print_diff(a: Layout, b: Layout, diffs: list[LayoutDiff], file: IO[str], ter
         table.add_row(Text(m, style=style), str(d.as_id), Text(range_text(d.gpa, d.size), style=style), describe_size(d.size),
                       slot_text(a, d.a), slot_text(b, d.b))
     console.print(table)
+    console.print(_diff_summary(diffs))
+
+
+_DIFF_COLUMNS = ("", "as", "gpa range", "size", "a", "b")
+_SAME = "the guest-physical layouts are the same (slot ids and host addresses aside)"
+
+
+def _diff_summary(diffs: list[LayoutDiff]) -> str:
     total = sum(d.size for d in diffs)
-    console.print(f"{len(diffs)} range{'s differ' if len(diffs) != 1 else ' differs'} ({describe_size(total)}): "
-                  "- only a has a slot, + only b has one, ! both, with different flags")
+    return (f"{len(diffs)} range{'s differ' if len(diffs) != 1 else ' differs'} ({describe_size(total)}): "
+            "- only a has a slot, + only b has one, ! both, with different flags")
+
+
+def _plain_diff(a: Layout, b: Layout, diffs: list[LayoutDiff], file: IO[str]) -> bool:
+    """The piped diff written directly, as Rich would print it; False, writing nothing, when too wide."""
+    render = _render(file)
+    out = [f"--- {header(a)}", f"+++ {header(b)}"]  # Text: printed as they are
+    if not diffs:
+        file.write("\n".join([*out, plain(_SAME, render)]) + "\n")
+        return True
+    cells = [[_mark(d), str(d.as_id), range_text(d.gpa, d.size), describe_size(d.size),
+              plain(slot_text(a, d.a), render), plain(slot_text(b, d.b), render)] for d in diffs]
+    table = plain_table(_DIFF_COLUMNS, cells, PLAIN_WIDTH)
+    if table is None:
+        return False
+    file.write("\n".join([*out, table.rstrip("\n"), plain(_diff_summary(diffs), render)]) + "\n")
+    return True

@@ -14,7 +14,7 @@ from .engine.profiles import names_in_any_era
 from .engine.records import StepRecord
 from .engine.uapi import flag_names
 from .engine.vocabulary import CallResult, Op, Outcome
-from .richless import NARROW, cell_len, plain
+from .richless import PLAIN_WIDTH, plain, plain_table
 from .run import Run
 from .runner import TraceEntry
 
@@ -261,7 +261,6 @@ def _path(e: TraceEntry) -> str:
 
 
 TABLE_COLUMNS = ("#", "step", "outcome", "result", "slot", "spte", "expect", "kernel path")
-PLAIN_WIDTH = 400  # a piped table is laid out this wide, never wrapped
 
 
 def _row(run: Run, e: TraceEntry) -> tuple[list[str], str]:
@@ -349,23 +348,7 @@ def _plain_table(console: _LazyConsole, rows: list[tuple[list[str], str]]) -> st
         return plain(text, render) if ("[" in text or ":" in text) else text
 
     table = [[cell(c) if i != 2 else c for i, c in enumerate(cells)] for cells, _ in rows]
-    columns = list(zip(*table, strict=True)) if table else [() for _ in TABLE_COLUMNS]
-    # A column of narrow characters only (NARROW: one cell each, one code point each) is as wide as its
-    # longest cell in code points, and str.format pads it exactly as cell_len would: one check per column
-    # in C instead of cell_len per cell. The others are measured cell by cell.
-    narrow = [NARROW.issuperset("".join(col)) for col in columns]
-    widths = [max(cell_len(h), max(map(len if ok else cell_len, col), default=0)) for h, col, ok in zip(TABLE_COLUMNS, columns, narrow, strict=True)]
-    if sum(widths) + 2 * (len(widths) - 1) > PLAIN_WIDTH:
-        return None
-    # (Rich ignores right-justify for overflow="ignore" columns: every cell is left-aligned, headers too)
-    out = ["  ".join(h + " " * (w - cell_len(h)) for h, w in zip(TABLE_COLUMNS, widths, strict=True))]
-    if all(narrow):
-        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-        out += [fmt.format(*cells) for cells in table]
-    else:
-        out += ["  ".join(c + " " * (w - (len(c) if ok else cell_len(c))) for c, w, ok in zip(cells, widths, narrow, strict=True))
-                for cells in table]
-    return "\n".join(out) + "\n"
+    return plain_table(TABLE_COLUMNS, table, PLAIN_WIDTH)
 
 
 def _cell(r) -> str:
