@@ -10,7 +10,7 @@ from typing import IO, Any
 from .engine.layout import LayoutDiff
 from .engine.uapi import short_flag_names
 from .layouts import Layout, MapRow, describe_size, diff_json, map_json, range_text, slot_text
-from .richless import PLAIN_WIDTH, plain, plain_table
+from .richless import BIG_TABLE, PLAIN_WIDTH, SGR, plain, plain_table, styled
 
 _AS_NAMES = {0: "memory", 1: "SMM (KVM-SMRAM)"}
 
@@ -47,7 +47,7 @@ def print_map(layout: Layout, rows: list[MapRow], file: IO[str], terminal: bool,
         for r in rows:
             file.write(json.dumps(map_json(r), separators=(",", ":")) + "\n")
         return
-    if not terminal and _plain_map(layout, rows, file):
+    if (not terminal or len(rows) > BIG_TABLE) and _plain_map(layout, rows, file, terminal):
         return
     from rich.table import Table
     from rich.text import Text
@@ -84,21 +84,31 @@ def _name_cell(r: MapRow) -> str:
     return r.shown + (f" (over mmio {', '.join(r.shadowed)}: RAM answers)" if r.shadowed else "")
 
 
-def _plain_map(layout: Layout, rows: list[MapRow], file: IO[str]) -> bool:
-    """The piped map written directly, as Rich would print it (a 32,764-slot layout: Rich took minutes).
-    False, writing nothing, when some table is too wide for that: Rich lays it out instead."""
+def _map_style(r: MapRow, column: int) -> str:
+    """The colour Rich gives a cell of the map on a terminal."""
+    if r.slot is not None:
+        return ("yellow" if r.slot.readonly else "cyan") if column == 3 and r.slot.flags else ""
+    return ("dim" if r.kind == "hole" else "magenta") if column in (0, 4) else ""
+
+
+def _plain_map(layout: Layout, rows: list[MapRow], file: IO[str], terminal: bool = False) -> bool:
+    """The piped map written directly, as Rich would print it (a 32,764-slot layout: Rich took minutes); on a
+    terminal (a long map) with Rich's colours. False, writing nothing, when some table is too wide for that:
+    Rich lays it out instead."""
     render = _render(file)
-    out = [plain(_map_title(layout), render)]
+    out = [styled(plain(_map_title(layout), render), "bold" if terminal else "")]
     for as_id in sorted(layout.tables):
         cells = []
-        for r in (r for r in rows if r.as_id == as_id):
+        shown = [r for r in rows if r.as_id == as_id]
+        for r in shown:
             if r.slot is not None:
                 cells.append(["  " + range_text(r.gpa, r.size), describe_size(r.size), str(r.slot.number),
                               ",".join(short_flag_names(r.slot.flags)) or "-",  # a Text cell: not markup
                               plain(_name_cell(r), render), f"{r.hva:#x}" if r.hva is not None else ""])
             else:  # Text cells: printed as they are
                 cells.append(["  " + range_text(r.gpa, r.size), describe_size(r.size), "", "", _HOLE_TEXT[r.kind].format(r.name), ""])
-        table = plain_table(_MAP_COLUMNS, cells, PLAIN_WIDTH)
+        paint = (lambda i, j, text, shown=shown: styled(text, _map_style(shown[i], j))) if terminal else None
+        table = plain_table(_MAP_COLUMNS, cells, PLAIN_WIDTH, paint, SGR["bold"] if terminal else "")
         if table is None:
             return False
         out += [plain(f"address space {as_id} ({_AS_NAMES.get(as_id, '?')})", render), table.rstrip("\n")]
@@ -119,7 +129,7 @@ def print_diff(a: Layout, b: Layout, diffs: list[LayoutDiff], file: IO[str], ter
         for d in diffs:
             file.write(json.dumps(diff_json(d, a, b), separators=(",", ":")) + "\n")
         return
-    if not terminal and _plain_diff(a, b, diffs, file):
+    if (not terminal or len(diffs) > BIG_TABLE) and _plain_diff(a, b, diffs, file, terminal):
         return
     from rich.table import Table
     from rich.text import Text
@@ -153,16 +163,19 @@ def _diff_summary(diffs: list[LayoutDiff]) -> str:
             "- only a has a slot, + only b has one, ! both, with different flags")
 
 
-def _plain_diff(a: Layout, b: Layout, diffs: list[LayoutDiff], file: IO[str]) -> bool:
-    """The piped diff written directly, as Rich would print it; False, writing nothing, when too wide."""
+def _plain_diff(a: Layout, b: Layout, diffs: list[LayoutDiff], file: IO[str], terminal: bool = False) -> bool:
+    """The piped diff written directly, as Rich would print it (on a terminal, a long diff in Rich's colours);
+    False, writing nothing, when too wide."""
     render = _render(file)
-    out = [f"--- {header(a)}", f"+++ {header(b)}"]  # Text: printed as they are
+    out = [styled(f"--- {header(a)}", "bold red" if terminal else ""), styled(f"+++ {header(b)}", "bold green" if terminal else "")]
     if not diffs:
         file.write("\n".join([*out, plain(_SAME, render)]) + "\n")
         return True
     cells = [[_mark(d), str(d.as_id), range_text(d.gpa, d.size), describe_size(d.size),
               plain(slot_text(a, d.a), render), plain(slot_text(b, d.b), render)] for d in diffs]
-    table = plain_table(_DIFF_COLUMNS, cells, PLAIN_WIDTH)
+    colour = {"-": "red", "+": "green", "!": "yellow"}
+    paint = (lambda i, j, text: styled(text, colour[cells[i][0]]) if j in (0, 2) else text) if terminal else None
+    table = plain_table(_DIFF_COLUMNS, cells, PLAIN_WIDTH, paint, SGR["bold"] if terminal else "")
     if table is None:
         return False
     file.write("\n".join([*out, table.rstrip("\n"), plain(_diff_summary(diffs), render)]) + "\n")

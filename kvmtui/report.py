@@ -14,7 +14,7 @@ from .engine.profiles import names_in_any_era
 from .engine.records import StepRecord
 from .engine.uapi import flag_names
 from .engine.vocabulary import CallResult, Op, Outcome
-from .richless import PLAIN_WIDTH, plain, plain_table
+from .richless import BIG_TABLE, PLAIN_WIDTH, SGR, plain, plain_table, styled
 from .run import Run
 from .runner import TraceEntry
 
@@ -295,11 +295,35 @@ def print_table(run: Run, entries: list[TraceEntry], file: IO[str], terminal: bo
         if table is not None:
             file.write("\n".join(lines) + "\n" + table)
             return
+    if terminal and len(rows) > BIG_TABLE and _painted_table(head, rows, file):
+        return
     console = _console(file, terminal)
     console.print(head[0], style="bold" if terminal else None)
     for line in head[1:]:
         console.print(line)
     _rich_table(console, rows, terminal)
+
+
+def _painted_table(head: list[str], rows: list[tuple[list[str], str]], file: IO[str]) -> bool:
+    """A long table on a terminal, laid out as piped (full width: the terminal wraps what is wider), with the
+    colours Rich gives it. False, writing nothing, when a cell needs Rich."""
+    console = _LazyConsole(file)
+    lines = [plain(h, console.render) for h in head if "\t" not in h]
+    cells = [[plain(c, console.render) if i != 2 and ("[" in c or ":" in c) else c for i, c in enumerate(r)] for r, _ in rows]
+    if len(lines) != len(head):
+        return False
+
+    def paint(i: int, j: int, text: str) -> str:
+        if j != 2:
+            return text
+        first = text.split(" ◆")[0]
+        return styled(first, rows[i][1]) + text[len(first):]
+
+    table = plain_table(TABLE_COLUMNS, cells, PLAIN_WIDTH, paint, SGR["bold"])
+    if table is None:
+        return False
+    file.write("\n".join([styled(lines[0], "bold"), *lines[1:]]) + "\n" + table)
+    return True
 
 
 def _console(file: IO[str], terminal: bool):

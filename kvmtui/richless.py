@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 # Rich strips (rich.control.STRIP_CONTROL_CODES): text holding none of these renders as itself.
 RICH_CHANGES = re.compile(r"\[[a-z#/@]|\\\[|:\S*?:|[\x07\x08\x0b\x0c\x0d]")
 PLAIN_WIDTH = 400  # a piped table is laid out this wide, never wrapped
+BIG_TABLE = 1000  # rows: on a terminal, Rich lays a table out at ~2 ms a row (a 34,764-row trace: 200 s)
 # Printable ASCII and the symbols kvmtui's tables use: one cell each.
 NARROW = frozenset(map(chr, range(0x20, 0x7F))) | frozenset("→←◆▸✓✗…·–—×≥≤")
 
@@ -34,11 +35,16 @@ def cell_len(text: str) -> int:
     return rich_cell_len(text)
 
 
-def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> str | None:
+Paint = Callable[[int, int, str], str]  # (row, column, cell text) -> the text with ANSI styles around it
+
+
+def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int, paint: Paint | None = None,
+                head_style: str = "") -> str | None:
     """A table as Rich prints it piped (box=None, no edge, columns as wide as their widest cell, two spaces
     apart, cells left-aligned: Rich ignores right-justify for overflow="ignore" columns), from cells already
     as printed. Rich takes minutes for this on 100,000 rows. None when wider than `width`: Rich then decides
-    how to squeeze it."""
+    how to squeeze it. On a terminal, `paint` styles cells and `head_style` (an SGR code, "1" bold) the header
+    line; padding is added outside the styles."""
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in headers]
     # A column of narrow characters only (NARROW: one cell each, one code point each) is as wide as its
     # longest cell in code points, and str.format pads it exactly as cell_len would: one check per column
@@ -48,10 +54,25 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: in
     if sum(widths) + 2 * (len(widths) - 1) > width:
         return None
     out = ["  ".join(h + " " * (w - cell_len(h)) for h, w in zip(headers, widths, strict=True))]
-    if all(narrow):
+    if head_style:
+        out[0] = f"\x1b[{head_style}m{out[0]}\x1b[0m"
+    if paint is not None:
+        out += ["  ".join(paint(i, j, c) + " " * (w - (len(c) if ok else cell_len(c)))
+                          for j, (c, w, ok) in enumerate(zip(cells, widths, narrow, strict=True)))
+                for i, cells in enumerate(rows)]
+    elif all(narrow):
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         out += [fmt.format(*cells) for cells in rows]
     else:
         out += ["  ".join(c + " " * (w - (len(c) if ok else cell_len(c))) for c, w, ok in zip(cells, widths, narrow, strict=True))
                 for cells in rows]
     return "\n".join(out) + "\n"
+
+
+SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "magenta": "35", "cyan": "36", "bold magenta": "1;35",
+       "bold red": "1;31", "bold green": "1;32"}
+
+
+def styled(text: str, style: str) -> str:
+    """text in a named style as a terminal shows it (the few styles kvmtui's big tables use)."""
+    return f"\x1b[{SGR[style]}m{text}\x1b[0m" if style and text else text

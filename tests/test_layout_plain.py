@@ -66,3 +66,26 @@ def test_piped_diff_is_what_rich_prints(pair, odd, monkeypatch):
     diffs = diff(a, b)
     direct, rich = _both(monkeypatch, "_plain_diff", lambda f: layout_report.print_diff(a, b, diffs, f, False, False))
     assert direct == rich and (len(direct.splitlines()) > len(diffs) + 2 if diffs else "the same" in direct)
+
+
+def test_a_long_map_and_diff_on_a_terminal_are_the_piped_ones_in_colour(odd, monkeypatch):
+    """Above BIG_TABLE rows a terminal gets the piped layout (Rich took 90 s for 32,764 slots) with Rich's
+    colours: without them it is the piped output exactly."""
+    import re
+
+    monkeypatch.setattr(layout_report, "BIG_TABLE", 2)
+    strip = re.compile(r"\x1b\[[0-9;]*m")
+    layout = _open(odd)
+    rows = map_rows(layout)
+    term, piped = io.StringIO(), io.StringIO()
+    layout_report.print_map(layout, rows, term, True, False)
+    layout_report.print_map(layout, rows, piped, False, False)
+    assert strip.sub("", term.getvalue()) == piped.getvalue()
+    assert "\x1b[33mREADONLY\x1b[0m" in term.getvalue() and "\x1b[35mmmio device uart[x]\x1b[0m" in term.getvalue()
+    a, b = _open(ROOT / "tests" / "data" / "layouts" / "ovmf-pc.log"), _open(odd)
+    diffs = diff(a, b)
+    assert len(diffs) > 2
+    term, piped = io.StringIO(), io.StringIO()
+    layout_report.print_diff(a, b, diffs, term, True, False)
+    layout_report.print_diff(a, b, diffs, piped, False, False)
+    assert strip.sub("", term.getvalue()) == piped.getvalue() and term.getvalue().startswith("\x1b[1;31m--- ")

@@ -51,3 +51,27 @@ def test_markup_in_cells_reads_as_rich_reads_it(tmp_path):
     report.print_table(run, entries, out, terminal=False)
     assert out.getvalue() == _rich(run, entries)
     assert "expected [1]" in out.getvalue()
+
+
+def test_a_long_table_on_a_terminal_is_the_piped_table_in_rich_s_colours(monkeypatch):
+    """Above BIG_TABLE rows a terminal gets the piped layout (Rich took 200 s for 34,764 rows), with the
+    outcome coloured as Rich colours it and the title and header bold; without the colours it is the piped
+    table exactly."""
+    import re
+
+    monkeypatch.setattr(report, "BIG_TABLE", 3)  # the name report reads
+    scenario, err = _load(str(ROOT / "samples" / "rom.yaml"))
+    assert err is None
+    run = ScenarioRun(scenario)
+    entries = run.entries()
+    assert len(entries) > 3
+    term, piped = io.StringIO(), io.StringIO()
+    report.print_table(run, entries, term, terminal=True)
+    report.print_table(run, entries, piped, terminal=False)
+    assert re.sub(r"\x1b\[[0-9;]*m", "", term.getvalue()) == piped.getvalue()
+    lines = term.getvalue().splitlines()
+    assert lines[0].startswith("\x1b[1m") and lines[1].startswith("\x1b[1m#")
+    rows = [report._row(run, e) for e in entries]
+    for line, (cells, colour) in zip(lines[2:], rows, strict=True):
+        first = cells[2].split(" ◆")[0]
+        assert f"\x1b[{report.SGR[colour]}m{first}\x1b[0m" in line
