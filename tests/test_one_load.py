@@ -11,6 +11,7 @@ from test_app import type_text
 
 import kvmtui.cli as cli
 import kvmtui.scenario.loader as loader
+import kvmtui.tui.actions.files as files_actions  # where the app reads the document (on edit or save)
 import kvmtui.tui.app as app_module
 from kvmtui.scenario import load_scenario
 from kvmtui.tui.app import KvmApp
@@ -33,7 +34,7 @@ def _count(monkeypatch, module, name: str) -> list[int]:
 def test_the_app_command_parses_the_file_once_and_hands_the_scenario_over(monkeypatch):
     parses = _count(monkeypatch, loader, "load_fast")
     careful = _count(monkeypatch, loader, "load_yaml")
-    documents = _count(monkeypatch, app_module, "load_document")
+    documents = _count(monkeypatch, files_actions, "load_document")
     seen = {}
 
     def fake_run_app(path, kernel=None, run_path=None, live=False, scenario=None, **settings):
@@ -52,7 +53,7 @@ def test_the_app_command_parses_the_file_once_and_hands_the_scenario_over(monkey
 async def test_the_document_is_read_on_the_first_edit_only(tmp_path, monkeypatch):
     target = tmp_path / "rom.yaml"
     shutil.copy(ROM, target)
-    documents = _count(monkeypatch, app_module, "load_document")
+    documents = _count(monkeypatch, files_actions, "load_document")
     app = KvmApp(str(target), scenario=load_scenario(target))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n", "n")
