@@ -126,6 +126,7 @@ class KvmApp(SteppingActions, NavigateActions, EraActions, FileActions, LessonAc
         self.query_one("#memslots").border_title = "Memslots"
         self.query_one("#resolution").border_title = "Resolution"
         self.goto_step(0)
+        self._settle()
         if not self.scenario.steps:  # an ELF opened alone: the layout is set up, the probe is ready
             self.goto_step(len(self.run_) - 1)
             self.call_after_refresh(self.action_probe)

@@ -13,14 +13,25 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual, visualize
 
+from .repaint import refresh_changed_rows, set_virtual_size
+from .stylecache import StyleCache
+
 
 class RenderedLines(ScrollView):
     DEFAULT_CSS = "RenderedLines { overflow-x: hidden; }"
 
     def __init__(self, **kw) -> None:
+        self._style_cache = StyleCache(self)  # before Textual can ask for a style update
         super().__init__(**kw)
         self._renderable: RenderableType = ""
         self._strips: list[Strip] = []
+        self._width = 0  # the width the strips are for; 0: render again at the next draw
+        self._drawn_width = 0  # the width of the strips on screen
+
+    def notify_style_update(self) -> None:
+        """Another theme or class: the rows are drawn again in the new styles."""
+        super().notify_style_update()
+        self._style_cache.clear()
         self._width = 0
 
     def set_renderable(self, renderable: RenderableType) -> None:
@@ -37,11 +48,25 @@ class RenderedLines(ScrollView):
         width = self.text_width
         if not self.size.width or width == self._width:
             return
-        self._width = width
-        # Textual's own path from a renderable to strips, as a Static draws it (the same wrapping and styles)
-        self._strips = Visual.to_strips(self, visualize(self, self._renderable, markup=False), width, None, self.visual_style)
-        self.virtual_size = Size(width, len(self._strips))
+        same_width = width == self._drawn_width
+        self._width = self._drawn_width = width
+        before = self._strips
+        self._strips = self.make_strips(width)
+        if same_width and len(before) == len(self._strips):  # a new step's text: repaint the rows that changed
+            top = self.scroll_offset.y
+            rows = range(top, min(top + self.size.height, len(self._strips)))
+            refresh_changed_rows(self, [before[r] for r in rows], [self._strips[r] for r in rows])
+            return
+        set_virtual_size(self, Size(width, len(self._strips)))
         self.refresh()
+
+    def make_strips(self, width: int) -> list[Strip]:
+        """The panel's rows at this width (a subclass may assemble them from parts it keeps)."""
+        return self.strips_of(self._renderable, width)
+
+    def strips_of(self, renderable: RenderableType, width: int) -> list[Strip]:
+        # Textual's own path from a renderable to strips, as a Static draws it (the same wrapping and styles)
+        return Visual.to_strips(self, visualize(self, renderable, markup=False), width, None, self.visual_style)
 
     @property
     def shown_text(self) -> str:
@@ -52,9 +77,11 @@ class RenderedLines(ScrollView):
         self._render_strips()
 
     def render_line(self, y: int) -> Strip:
-        self._render_strips()  # first drawn before any resize: render at the width there is
+        if y == 0 or not self._width:  # first drawn before any resize: render at the width there is (once a pass)
+            self._render_strips()
         row = self.scroll_offset.y + y
         width = self.size.width
+        style = self._style_cache.base
         if row >= len(self._strips):
-            return Strip.blank(width, self.rich_style)
-        return self._strips[row].adjust_cell_length(width, self.rich_style)
+            return Strip.blank(width, style)
+        return self._strips[row].adjust_cell_length(width, style)

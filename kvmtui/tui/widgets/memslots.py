@@ -17,6 +17,8 @@ from ...engine.memslots import MemSlot
 from ...engine.uapi import short_flag_names
 from ...engine.vocabulary import Op, Outcome
 from ..view import StepView
+from .repaint import refresh_changed_rows, set_border_text, set_virtual_size
+from .stylecache import StyleCache
 
 _TINY = {"READONLY": "RO", "LOG_DIRTY": "LOG", "GUEST_MEMFD": "GMEM"}
 
@@ -41,6 +43,7 @@ class MemslotTable(ScrollView):
     DEFAULT_CSS = "MemslotTable { height: 1fr; overflow-x: hidden; }"
 
     def __init__(self, **kw) -> None:
+        self._style_cache = StyleCache(self)  # before Textual can ask for a style update
         super().__init__(**kw)
         self._slots: tuple[MemSlot, ...] = ()
         self._focus: int | None = None
@@ -50,9 +53,10 @@ class MemslotTable(ScrollView):
         self._view: StepView | None = None
         self.selected: int | None = None  # a slot picked by goto
         self._rows: dict[int, int] | None = None  # row of each slot id, made when first asked
-        self._styles: dict[str, Style] = {}
 
     def show(self, view: StepView) -> None:
+        top, height = self.scroll_offset.y, self.size.height
+        before = [self.row(y) for y in range(height)] if height else None
         if view.slots is not self._slots:  # the views of one memslot generation share one table
             self._slots = view.slots
             self._rows = None
@@ -62,14 +66,16 @@ class MemslotTable(ScrollView):
         self._view = view
         self._layout_rows()
         n = len(self._slots)
-        self.border_subtitle = f"{n} slot{'s' if n != 1 else ''}" + (f" · {len(self._pending)} to come" if self._pending else "")
-        self._styles = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}  # once per step, not per row
+        set_border_text(self, subtitle=f"{n} slot{'s' if n != 1 else ''}" + (f" · {len(self._pending)} to come" if self._pending else ""))
         if self._focus is not None:
             if self.size.height:  # laid out: scroll in this frame (a second frame per step costs a repaint)
                 self.scroll_to_slot(self._focus, False)
             else:
                 self.call_after_refresh(self.scroll_to_slot, self._focus, False)
-        self.refresh()
+        if before is not None and self.scroll_offset.y == top and self.size.height == height:
+            refresh_changed_rows(self, before, [self.row(y) for y in range(height)])  # the rows the step changed
+        else:
+            self.refresh()
 
     def _layout_rows(self) -> None:
         view = self._view
@@ -80,8 +86,7 @@ class MemslotTable(ScrollView):
                 why = next((c.note for c in reversed(rec.chain) if c.bad), "")
                 width = max(self.size.width, 20)
                 self._refused = textwrap.wrap(f"✗ slot {rec.args['slot']}: -{rec.outcome} {why}", width, subsequent_indent="  ") or [""]
-        self.virtual_size = Size(self.size.width, len(self._slots) + 1 + len(self._refused) + len(self._pending))
-        self.refresh()
+        set_virtual_size(self, Size(self.size.width, len(self._slots) + 1 + len(self._refused) + len(self._pending)))
 
     def on_resize(self) -> None:
         self._layout_rows()
@@ -147,30 +152,43 @@ class MemslotTable(ScrollView):
     def header_text(self, width: int) -> str:
         return f"{'':2}{'slot':>5} {'gpa':<14} {'size':>6}" + (f" {'hva':<16}" if width >= 64 else "") + " flags"
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_cache.clear()
+
     def _style(self, name: str) -> Style:
-        style = self._styles.get(name)
-        return style if style is not None else self.get_component_rich_style(name)
+        return self._style_cache.component(name)
 
     def _strip(self, text: str, width: int, style: Style) -> Strip:
         return Strip([Segment(text.ljust(width)[:width], style)], width)
 
-    def render_line(self, y: int) -> Strip:
+    def row(self, y: int) -> tuple[str, str | None] | None:
+        """Row y on screen as (text, component style; None: plain), or None past the end: what render_line
+        draws, cheap enough to compare before and after a step."""
         width = self.size.width
         if y == 0:  # the header stays on top
-            return self._strip(self.header_text(width), width, self._style("memslots--header"))
+            return self.header_text(width), "memslots--header"
         extra = len(self._refused)
         if 1 <= y <= extra:
-            return self._strip(self._refused[y - 1], width, self._style("memslots--refused"))
+            return self._refused[y - 1], "memslots--refused"
         row = self.scroll_offset.y + y - 1 - extra
         if len(self._slots) <= row < len(self._slots) + len(self._pending):
             p = self._pending[row - len(self._slots)]
-            return self._strip(self.pending_text(p, width), width, self._style("memslots--pending"))
+            return self.pending_text(p, width), "memslots--pending"
         if row >= len(self._slots):
-            return Strip.blank(width, self.rich_style)
+            return None
         s = self._slots[row]
-        style = Style()
+        style = None
         if s.id in self._changed:
-            style = self._style("memslots--changed")
+            style = "memslots--changed"
         if s.id == self._focus or s.id == self.selected:
-            style = self._style("memslots--focus")
-        return self._strip(self.line_text(s, width), width, style)
+            style = "memslots--focus"
+        return self.line_text(s, width), style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        row = self.row(y)
+        if row is None:
+            return Strip.blank(width, self._style_cache.base)
+        text, style = row
+        return self._strip(text, width, self._style(style) if style else Style())

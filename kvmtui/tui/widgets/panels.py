@@ -6,6 +6,7 @@ from rich.markdown import Markdown as RichMarkdown
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
+from textual.strip import Strip
 from textual.widgets import Static
 
 from ...engine.addresses import format_size
@@ -101,26 +102,56 @@ class DirtyLog(ViewPanel):
 
 class Narration(ViewKeeper, RenderedLines):
     """The scenario's description, then the current step's note (Markdown, drawn by Rich: a step changes
-    one renderable, not a tree of widgets)."""
+    one renderable, not a tree of widgets).
+
+    Drawn in three parts, as one Markdown text would draw them: the step's line, its note, and the scenario's
+    title and description. Only the step's line is new at each step; the note and the description are
+    rendered once per text and width and kept (a long description is most of the panel)."""
 
     reveal: tuple[int, str, str] | None = None  # lesson mode: (step index, right or wrong, why)
 
     source = ""
+    _parts: tuple[str, str, str] = ("", "", "")
+    _kept: dict[tuple[str, int], list[Strip]] | None = None
 
     def key(self, view: StepView):
         return (view, self.reveal)
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._kept = None  # drawn in the old styles
+
     def keep(self, view: StepView) -> None:
         super().keep(view)
-        self.source = self.text(view)
+        self._parts = self.parts(view)
+        self.source = "\n\n".join(self._parts)
 
     def draw(self, view: StepView) -> None:
-        self.source = self.text(view)
-        # the margins inside the lines: the scrollbar stays at the pane's edge, beyond them
-        self.set_renderable(Padding(RichMarkdown(self.source), (0, 1)))
+        self._parts = self.parts(view)
+        self.source = "\n\n".join(self._parts)
+        self.set_renderable(self.source)  # drawn by make_strips, from the parts
         self.scroll_home(animate=False)  # each step's note from its top
 
-    def text(self, view: StepView) -> str:
+    def make_strips(self, width: int) -> list[Strip]:
+        head, note, tail = self._parts
+        kept = self._kept if self._kept is not None and len(self._kept) < 64 else {}
+        self._kept = kept
+        gap = kept.get(("", width))  # the blank row Markdown leaves between two blocks, as it draws it
+        if gap is None:
+            gap = kept[("", width)] = self._markdown("x\n\nx", width)[1:2]
+        out = self._markdown(head, width)
+        for part in (note, tail):
+            strips = kept.get((part, width))
+            if strips is None:
+                strips = kept[(part, width)] = self._markdown(part, width)
+            out += [*gap, *strips]
+        return out
+
+    def _markdown(self, text: str, width: int) -> list[Strip]:
+        # the margins inside the lines: the scrollbar stays at the pane's edge, beyond them
+        return self.strips_of(Padding(RichMarkdown(text), (0, 1)), width)
+
+    def parts(self, view: StepView) -> tuple[str, str, str]:
         sc = view.info.scenario
         e = view.entry
         note = e.spec.note_for(view.info.kernel, view.info.path) or "_No note for this step._"
@@ -128,4 +159,7 @@ class Narration(ViewKeeper, RenderedLines):
             _, verdict, why = self.reveal
             note = f"**{verdict}**\n\n**Why:** {why}" + ("" if why == note else f"\n\n{note}")
         notes = "".join(f"\n\n> note: {n}" for n in sc.notes)
-        return f"**Step {view.index + 1}** · {e.record.summary}\n\n{note}\n\n---\n\n**{sc.title}**\n\n{sc.description}{notes}"
+        return f"**Step {view.index + 1}** · {e.record.summary}", note, f"---\n\n**{sc.title}**\n\n{sc.description}{notes}"
+
+    def text(self, view: StepView) -> str:
+        return "\n\n".join(self.parts(view))

@@ -15,6 +15,7 @@ from ...plain import plain_lines
 from ...runner import TraceEntry
 from ..view import StepView
 from .lines import RenderedLines
+from .repaint import set_border_text
 
 KEY_GLYPH = "◆"
 
@@ -108,14 +109,14 @@ class Resolution(RenderedLines):
         rec = view.entry.record
         self.set_class(rec.key_moment, "-key-moment")
         self.set_class(rec.outcome not in (Outcome.OK, Outcome.MMIO), "-failed")
-        self.border_title = f"Resolution · step {view.entry.index}"
+        set_border_text(self, title=f"Resolution · step {view.entry.index}")
         head, calls, tail = self._parts(view, compact=False)
         width = max(self.size.width - 2, 20)
         height = self.size.height
         self.compact = bool(height) and _rows(head, width) + _rows(calls, width) > height
         if self.compact:
             head, calls, tail = self._parts(view, compact=True)
-        self.border_subtitle = "compact chain · wider screen for args" if self.compact else ""
+        set_border_text(self, subtitle="compact chain · wider screen for args" if self.compact else "")
         t = Text()
         for part in (head, calls, tail):
             t.append_text(part)
