@@ -263,3 +263,30 @@ def test_qemu_numbers_at_their_limits(fields, expect):
     else:
         (ev,) = parse_qemu_trace(line, "t.log").events
         assert (ev.slot, ev.gpa, ev.ret) == expect
+
+
+def test_strace_fast_lines_read_as_the_careful_path_reads_them(monkeypatch):
+    """parse_strace reads the usual KVM_SET_USER_MEMORY_REGION line by one match (STRACE_SET_FAST); every
+    line it takes must give the event the general reading gives, and every other line stay with that one."""
+    import itertools
+
+    from kvmtui.scenario import importers
+
+    lines = ["4242 10:00:00.000000 ioctl(3, KVM_CREATE_VM, 0) = 4"]
+    prefixes = ["4242 10:00:00.000001 ", "[pid  4242] ", "", "1700000000.123456 "]
+    flags = ["0", "KVM_MEM_LOG_DIRTY_PAGES", "KVM_MEM_READONLY", "KVM_MEM_LOG_DIRTY_PAGES|KVM_MEM_READONLY", "0x2", "KVM_MEM_GUEST_MEMFD"]
+    gpas = ["0x200000", "0X1000", "4096", "0x0"]
+    sizes = ["2097152", "0", "0x200000", "999999999999999999"]
+    rets = ["0", "-1 EEXIST (File exists)", "-1 EINVAL (Invalid argument)", "0 <0.000012>", "3"]
+    for k, (pre, f, g, z, r) in enumerate(itertools.product(prefixes, flags, gpas, sizes, rets)):
+        body = f"slot={k % 70}, flags={f}, guest_phys_addr={g}, memory_size={z}, userspace_addr={0x7F0000000000 + (k % 64) * 0x200000:#x}"
+        if k % 7 == 0:
+            body = body.replace("slot=", "slot=1").replace(", flags=", ", xflags=") if k % 14 == 0 else f"{body}, extra=1"
+        lines.append(f"{pre}ioctl(4, KVM_SET_USER_MEMORY_REGION{'2' if k % 11 == 0 else ''}, {{{body}}}) = {r}")
+    text = "\n".join(lines) + "\n"
+    assert sum(bool(importers.STRACE_SET_FAST.match(line)) for line in lines) > 200  # both routes are taken
+    fast = importers.parse_strace(text, "t.strace")
+    monkeypatch.setattr(importers, "STRACE_SET_FAST", re.compile(r"(?!)"))
+    careful = importers.parse_strace(text, "t.strace")
+    assert fast == careful
+    assert len(fast.events) > 1000

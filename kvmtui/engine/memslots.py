@@ -223,7 +223,7 @@ class Memslots:
             sorted_ = sorted_.insert(new)
             ids = ids.set(new.id, new)
         if new is not None:
-            if new.log_dirty:
+            if new.flags & KVM_MEM_LOG_DIRTY_PAGES:
                 if new.id not in bitmaps:
                     bitmaps = {**bitmaps, new.id: DirtyBitmap()}
             elif new.id in bitmaps:
@@ -239,6 +239,12 @@ class Memslots:
     def copy(self) -> Memslots:
         """A snapshot: the same immutable slots, and copies of the dirty bitmaps (the one mutable part)."""
         return self._with(self._sorted, self._ids, self.generation, {k: v.copy() for k, v in self.dirty_bitmaps.items()})
+
+
+# Calls that are the same in every update of their kind: made once (KernelCall is an immutable value)
+_SET_MEMSLOT = {kind: KernelCall("kvm_set_memslot", f"change={change}", "0")
+                for kind, change in (("create", "KVM_MR_CREATE"), ("move", "KVM_MR_MOVE"), ("flags_only", "KVM_MR_FLAGS_ONLY"))}
+_FLAGS_OK: dict[int, KernelCall] = {}  # check_memory_region_flags() returning 0, by the flags asked (a few values)
 
 
 def _fail(chain: list[KernelCall], err: int, why: str) -> MemslotUpdate:
@@ -267,8 +273,13 @@ def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegi
         # check_memory_region_flags(): GUEST_MEMFD only through REGION2, never with LOG_DIRTY or READONLY
         valid = (valid | KVM_MEM_GUEST_MEMFD) & ~(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY) if gmem else valid
     bad = mem.flags & ~valid
-    flags_args = f"flags={mem.flags:#x}"
-    chain.append(errno_call("check_memory_region_flags", flags_args, "EINVAL") if bad else KernelCall("check_memory_region_flags", flags_args, "0"))
+    if bad:
+        chain.append(errno_call("check_memory_region_flags", f"flags={mem.flags:#x}", "EINVAL"))
+    else:
+        ok = _FLAGS_OK.get(mem.flags)
+        if ok is None:
+            ok = _FLAGS_OK[mem.flags] = KernelCall("check_memory_region_flags", f"flags={mem.flags:#x}", "0")
+        chain.append(ok)
     if bad:
         why = f"flag bits {bad:#x} not valid in this kernel"
         if gmem and mem.ioctl == 1 and profile.guest_memfd:
@@ -372,8 +383,7 @@ def _classify_modern(
                 )
             )
             return MemslotUpdate(EINVAL, None, None, None, tuple(chain))
-    change = {"create": "KVM_MR_CREATE", "move": "KVM_MR_MOVE", "flags_only": "KVM_MR_FLAGS_ONLY"}[kind]
-    chain.append(KernelCall("kvm_set_memslot", f"change={change}", "0"))
+    chain.append(_SET_MEMSLOT[kind])
     return MemslotUpdate(0, kind, old, new, tuple(chain))
 
 

@@ -103,6 +103,11 @@ class SortedChunks(Generic[T]):
         key = self._key(value)
         if not self._chunks:
             return SortedChunks(self._key, [[value]], [key], 1)
+        last = self._chunks[-1]
+        if len(last) < CHUNK_MAX and key >= self._key(last[-1]):  # after every value (slots made in gpa order)
+            chunks = self._chunks.copy()
+            chunks[-1] = [*last, value]
+            return SortedChunks(self._key, chunks, self._firsts, self._n + 1)
         chunks, firsts = self._chunks.copy(), self._firsts
         c = max(bisect_right(firsts, key) - 1, 0)
         chunk = chunks[c].copy()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..engine.values import fast_init
 from .elf import ElfSymbol
 
 
@@ -26,6 +27,7 @@ class HostSpec:
     pos: Pos
 
 
+@fast_init  # an imported log makes one per step
 @dataclass(frozen=True, slots=True)
 class HostRef:
     """"name+offset": a place in one of the VMM's mappings."""
@@ -171,6 +173,24 @@ def new_outcome_expect(outcome: str, pos: Pos) -> Expect:
     s_ring(e, None)
     s_pos(e, pos)
     s_positions(e, {"outcome": pos})
+    s_eras(e, None)
+    return e
+
+
+def new_expect(outcome: str | None, value: int | None, pos: Pos) -> Expect:
+    """Expect(outcome=outcome, value=value, pos=pos): what an imported log's step expects (no positions)."""
+    e = _new(Expect)
+    s_outcome, s_value, s_exits, s_dirty, s_slot, s_slot_none, s_spte, s_ring, s_pos, s_positions, s_eras = _EXPECT_SET
+    s_outcome(e, outcome)
+    s_value(e, value)
+    s_exits(e, None)
+    s_dirty(e, None)
+    s_slot(e, None)
+    s_slot_none(e, False)
+    s_spte(e, None)
+    s_ring(e, None)
+    s_pos(e, pos)
+    s_positions(e, {})
     s_eras(e, None)
     return e
 
