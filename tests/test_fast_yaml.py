@@ -157,6 +157,7 @@ from kvmtui.scenario import fastitems, loader  # noqa: E402
 @pytest.fixture
 def every_run(monkeypatch):
     monkeypatch.setattr(fastitems, "MIN_RUN_ITEMS", 1)
+    monkeypatch.setattr(fastitems, "MIN_RUN_LEN", 1)
 
 
 def _three(text: str, name: str = "t.yaml"):
@@ -285,6 +286,7 @@ def scenario_text(draw) -> str:
 def test_generated_steps_and_slots_same_on_every_path(text):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fastitems, "MIN_RUN_ITEMS", 1)
+        mp.setattr(fastitems, "MIN_RUN_LEN", 1)
         fast, plain, careful = _three(text)
     assert fast == plain == careful
 
@@ -443,3 +445,18 @@ def test_general_items_take_the_regex_route(monkeypatch):
         assert (len(sc.setup), len(sc.steps)) == (100, 200)
         assert sc.steps[0].note == "write #0: x" and sc.steps[1].note == "plain words" and sc.setup[3].note == "slot 3"
         assert sc == parse_scenario(t, "t.yaml", items=False) == parse_scenario(t, "t.yaml", careful=True)
+
+
+def test_short_runs_between_other_steps_take_the_regex_route(monkeypatch):
+    """Accesses between steps fastitems does not read (host ops, dirty logs, deletes) form short runs; a file
+    of them is not handed to libyaml whole, and reads as on the other routes."""
+    texts: list[str] = []
+    real = loader.load_fast
+    monkeypatch.setattr(loader, "load_fast", lambda text, name, **kw: texts.append(text) or real(text, name, **kw))
+    group = "".join(f"  - read: {i * 4096:#x}\n" for i in range(5)) + "  - get_dirty_log: 0\n" \
+        + "  - madvise_dontneed: {host: \"ram+0x1000\", size: 4K}\n  - write: 0x10\n    value: 1\n    note: n\n"
+    text = "host:\n  ram: {size: 1M}\nslots:\n  - slot: 0\n    gpa: 0\n    host: ram\n    flags: [log_dirty_pages]\nsteps:\n" + group * 40
+    sc = parse_scenario(text, "t.yaml")
+    assert len(texts) == 1 and texts[0].count(fastitems.PLACEHOLDER) == 40 and "read:" not in texts[0]
+    assert len(sc.steps) == 40 * 8
+    assert sc == parse_scenario(text, "t.yaml", items=False) == parse_scenario(text, "t.yaml", careful=True)

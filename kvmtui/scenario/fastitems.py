@@ -38,7 +38,11 @@ PLACEHOLDER = "__kvmtui_fast_run__"
 # line breaks other than "\n" (a lone CR, and NEL, LS, PS, which libyaml counts as breaks): lines here are
 # counted by "\n", so a text with any of them is left to the parsers
 _OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
-MIN_RUN_ITEMS = 64  # below this the YAML parser is fast enough; fewer moving parts for small files
+MIN_RUN_ITEMS = 64  # items read here in all, below which the YAML parser is fast enough (small files: fewer moving parts)
+# A run shorter than this is left to the YAML parser (its placeholder would cost about what its items do). Runs
+# are not required to be long: steps of kinds not read here (host ops, dirty logs, ...) among accesses split
+# them, and a file of short runs between such steps must not fall back whole.
+MIN_RUN_LEN = 3
 
 _INT = r"0x[0-9a-fA-F]{1,16}|[1-9][0-9]{0,19}|0"  # YAML 1.2 ints, read alike by Python's int(x, 0)
 _SIZE = rf"{_INT}|[1-9][0-9]{{0,12}}[KMGT]"  # or a size: text in YAML, parse_size's to the loader
@@ -153,7 +157,7 @@ def scan(text: str, make_step: StepMaker) -> Scan | None:
     startswith = text.startswith
 
     def close() -> None:
-        if len(cur) >= MIN_RUN_ITEMS:
+        if len(cur) >= MIN_RUN_LEN:
             runs.append(Run(cur_kind, cur[:]))
             spans.append((cur_start, cur_end, cur_ind))
         cur.clear()
@@ -225,7 +229,7 @@ def scan(text: str, make_step: StepMaker) -> Scan | None:
         cur.append(item)
         cur_end = nxt_start  # blank and comment lines after an item belong to its run
     close()
-    if not runs:
+    if sum(len(r.items) for r in runs) < MIN_RUN_ITEMS:
         return None
     out: list[str] = []
     at = 0
