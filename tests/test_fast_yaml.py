@@ -349,6 +349,8 @@ PLACEMENTS = {
     # general items (keys in any order, notes, comments after values) and CRLF line ends
     "general_items": "steps:\n  - size: 8  # c\n    write: 0x10\n    note: \"w: #1\"\n    value: 3\n    expect: ok\n"
                      "  - {note: 'r', read: 16, expect: mmio}\n  - read: \"0x20\"\n    note: x, y (z)\n",
+    "note_after_expect": "steps:\n  - read: 0\n    expect: ok\n    note: 12\n  - read: 4\n    expect: ok\n    note: a b, c\n"
+                         "  - read: 8\n    note: \"q: x\"\n  - read: 8\n    expect: ok\n    note: null\n  - read: 8\n    note: 1e3\n",
     "general_duplicate": "steps:\n  - size: 8\n    write: 0x10\n    size: 4\n    value: 3\n",
     "general_two_ops": "steps:\n  - note: n\n    read: 0\n    write: 8\n",
     "general_deeper": "steps:\n  - note: n\n    read: 0\n      more\n",

@@ -53,10 +53,12 @@ _SIZE = rf"{_INT}|[1-9][0-9]{{0,12}}[KMGT]"  # or a size: text in YAML, parse_si
 _FLAGS = rf"\[(?:[A-Za-z_]{{1,40}}(?:, [A-Za-z_]{{1,40}}){{0,3}})?\]|{_INT}"
 _TEXT = r'"[ !#-\[\]-~]{0,4000}"'  # double-quoted printable ASCII without escapes: the text between the quotes
 _NAME = r"[A-Za-z_][A-Za-z0-9_]{0,79}"
+# a plain one-line note of letters, digits and ` _.,()/+=-` (no `:` or `#`); its YAML reading is plain_scalar's
+_NOTE = r"[A-Za-z0-9_](?:[A-Za-z0-9_ .,()/+=-]{0,4000}[A-Za-z0-9_.,()/+=-])?"
 _ITEM = re.compile(
     # an access step, block style, then flow style
     rf"^( *)- (?:(read|write|fetch): ({_INT})\n(?:\1  size: ({_INT})\n)?(?:\1  value: ({_INT})\n)?"
-    rf"(?:\1  vcpu: ({_INT})\n)?(?:\1  expect: ([a-z_]+)\n)?"
+    rf"(?:\1  vcpu: ({_INT})\n)?(?:\1  expect: ([a-z_]+)\n)?(?:\1  note: ({_TEXT}|{_NOTE})\n)?"
     rf"|\{{(read|write|fetch): ({_INT})(?:, size: ({_INT}))?(?:, value: ({_INT}))?(?:, vcpu: ({_INT}))?"
     rf"(?:, expect: ([a-z_]+))?\}}\n"
     # a slots: entry, block style, then flow style
@@ -166,7 +168,7 @@ def scan(text: str, make_step: StepMaker) -> Scan | None:
         start, end = m.span()
         line += count("\n", pos, start)
         pos = start
-        (ind_s, op, gpa, size, value, vcpu, expect, fop, fgpa, fsize, fvalue, fvcpu, fexpect,
+        (ind_s, op, gpa, size, value, vcpu, expect, note, fop, fgpa, fsize, fvalue, fvcpu, fexpect,
          slot, sgpa, host, offset, ssize, flags, fslot, fsgpa, fhost, foffset, fssize, fflags,
          rslot, rgpa, rhost, roffset, rsize, rflags, rnote, rexpect) = m.groups()
         ind = len(ind_s)
@@ -208,10 +210,15 @@ def scan(text: str, make_step: StepMaker) -> Scan | None:
             kind, item = got
         elif op is not None:  # the expect: line is the step's last; its value starts after "expect: "
             eline = line + 1 + (size is not None) + (value is not None) + (vcpu is not None)
-            item = make_step(op, gpa, size, value, vcpu, expect, line, col, eline, col + 8, None)
+            if note is not None:  # after expect:, the step's last line
+                note = note[1:-1] if note[0] == '"' else plain_scalar(note)
+                if note is not None and not isinstance(note, str):  # `note: 12`: the loader's message, from the YAML path
+                    close()
+                    continue
+            item = make_step(op, gpa, size, value, vcpu, expect, line, col, eline, col + 8, note)
             kind = "step"
         elif fop is not None:
-            ecol = m.start(13) - start if fexpect is not None else 0
+            ecol = m.start(14) - start if fexpect is not None else 0
             item = make_step(fop, fgpa, fsize, fvalue, fvcpu, fexpect, line, col, line, ecol, None)
             kind = "step"
         elif slot is not None:
