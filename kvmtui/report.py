@@ -371,8 +371,13 @@ def _plain_table(console: _LazyConsole, rows: list[tuple[list[str], str]]) -> st
     def cell(text: str) -> str:  # cells are console markup to Rich (outcome excepted): what it would print
         return plain(text, render) if ("[" in text or ":" in text) else text
 
-    table = [[cell(c) if i != 2 else c for i, c in enumerate(cells)] for cells, _ in rows]
-    return plain_table(TABLE_COLUMNS, table, PLAIN_WIDTH)
+    columns: list[tuple[str, ...]] = list(zip(*(cells for cells, _ in rows), strict=True)) if rows else [() for _ in TABLE_COLUMNS]
+    for i, col in enumerate(columns):  # a column without "[" or ":" anywhere holds no markup: no cell looked at
+        if i != 2:
+            joined = "".join(col)
+            if "[" in joined or ":" in joined:
+                columns[i] = tuple(map(cell, col))
+    return plain_table(TABLE_COLUMNS, list(zip(*columns, strict=True)), PLAIN_WIDTH)
 
 
 def _cell(r) -> str:
