@@ -866,7 +866,17 @@ _TAKEN = fastitems.Run("", [])
 
 def _size(text: str) -> int:
     """A fastitems size: an int as int(x, 0) reads it, or 4K-style for parse_size."""
-    return parse_size(text) if text[-1] in "KMGT" else int(text, 0)
+    if text[-1] in "KMGT":
+        n = _UNIT_SIZES.get(text)
+        if n is None:
+            if len(_UNIT_SIZES) > 4096:  # bounded, whatever a file holds
+                _UNIT_SIZES.clear()
+            n = _UNIT_SIZES[text] = parse_size(text)  # (a layout repeats a handful of these: `size: 64K`)
+        return n
+    return int(text, 0)
+
+
+_UNIT_SIZES: dict[str, int] = {}  # at most 13 digits and a unit each (fastitems._SIZE), a few distinct in a file
 _U64 = U64_MAX
 _FETCH_SIZES = range(1, 16)
 _ACCESS_SIZES = (1, 2, 4, 8)
