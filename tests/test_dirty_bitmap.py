@@ -59,6 +59,12 @@ def test_pages_behave_as_the_tuple_of_their_indices(pages, i):
         assert str(got) == str(list(want))  # the table and messages print what they printed for a tuple
 
 
+def test_an_empty_clear_splits_nothing():
+    b = DirtyBitmap()
+    b.set_range(0, 2)
+    assert b.clear_range(1, 1) == () and b.pages().runs == ((0, 2),)
+
+
 def test_a_copy_is_independent():
     a = DirtyBitmap()
     a.set_range(0, 10)

@@ -144,6 +144,8 @@ class DirtyBitmap:
 
     def clear_range(self, start: int, end: int) -> DirtyPages:
         """Bits [start, end) cleared; the pages that were set there."""
+        if start >= end:  # nothing to clear (KVM_CLEAR_DIRTY_LOG with num_pages 0): no run is split
+            return DirtyPages()
         starts, ends = self._starts, self._ends
         a = bisect_right(ends, start)  # the first run ending after start
         b = bisect_left(starts, end)  # runs starting before end overlap
