@@ -9,11 +9,12 @@ from typing import IO, Any
 
 import orjson
 
+from .engine.calls import KernelCall
 from .engine.dirty_bitmap import DirtyPages
 from .engine.profiles import names_in_any_era
-from .engine.records import StepRecord
+from .engine.records import StepRecord, access_summary
 from .engine.uapi import flag_names
-from .engine.vocabulary import CallResult, Op, Outcome
+from .engine.vocabulary import ACCESS_OPS, CallResult, Op, Outcome
 from .richless import BIG_TABLE, PLAIN_WIDTH, SGR, plain, plain_table, styled
 from .run import Run
 from .runner import TraceEntry
@@ -21,7 +22,7 @@ from .runner import TraceEntry
 
 def entry_json(run: Run, e: TraceEntry) -> dict[str, Any]:
     r = e.record
-    if r.is_access:
+    if r.op in ACCESS_OPS:
         out = _access_json(run, e)
     else:
         spec = e.spec
@@ -34,7 +35,7 @@ def entry_json(run: Run, e: TraceEntry) -> dict[str, Any]:
             "note": spec.note_for(run.kernel, run.path),
         }
         _other_json(run, r, out)
-    out["summary"] = r.summary
+        out["summary"] = r.summary
     if e.unmet:
         out["unmet"] = list(e.unmet)
     if e.unchecked:
@@ -42,38 +43,43 @@ def entry_json(run: Run, e: TraceEntry) -> dict[str, Any]:
     return out
 
 
+def _call_json(c: KernelCall) -> dict[str, str | bool]:
+    """One chain entry as the contract writes it: fn, ret, args, then note and key only when set."""
+    if c.key:
+        return {"fn": c.fn, "ret": c.ret, "args": c.args, "note": c.note, "key": True} if c.note else {"fn": c.fn, "ret": c.ret, "args": c.args, "key": True}
+    return {"fn": c.fn, "ret": c.ret, "args": c.args, "note": c.note} if c.note else {"fn": c.fn, "ret": c.ret, "args": c.args}
+
+
 def _access_json(run: Run, e: TraceEntry) -> dict[str, Any]:
-    """A guest access, the hot path of a long trace: one dict display in the contract's key order."""
+    """A guest access, the hot path of a long trace: one dict display in the contract's key order, its
+    summary included (StepRecord.summary from the parts at hand)."""
     r = e.record
     spec = e.spec
     a = r.args
     gpa = a["gpa"]
-    chain = []
-    for c in r.chain:
-        call: dict[str, str | bool] = {"fn": c.fn, "ret": c.ret, "args": c.args}
-        if c.note:
-            call["note"] = c.note
-        if c.key:
-            call["key"] = True
-        chain.append(call)
+    size = a["size"]
+    op = r.op
+    outcome = r.outcome
+    exits = r.exits
+    unmet = e.unmet
     out = {
         "step": e.index,
         "phase": spec.phase,
-        "op": r.op,
-        "outcome": r.outcome,
-        "expect_met": e.expect_met,
+        "op": op,
+        "outcome": outcome,
+        "expect_met": None if unmet is None else (False if unmet else (None if e.unchecked else True)),  # e.expect_met
         "note": spec.note if spec.note_variants is None else spec.note_for(run.kernel, run.path),
         "vcpu": a["vcpu"],
         "gpa": gpa,
-        "size": a["size"],
+        "size": size,
         "value": r.value,
         "slot": r.slot,
         "hva": r.hva,
         "pfn": r.pfn,
         "symbol": run.symbol(gpa),
         "exits": [{"reason": "KVM_EXIT_MMIO", "phys_addr": x.phys_addr, "len": x.len, "data": x.data.hex(), "is_write": x.is_write}
-                  for x in r.exits] if r.exits else [],
-        "chain": chain,
+                  for x in exits] if exits else [],
+        "chain": [_call_json(c) if c.note or c.key else {"fn": c.fn, "ret": c.ret, "args": c.args} for c in r.chain],
         # SpteState is a StrEnum: orjson writes its value, which is its str()
         "spte": [{"gfn": s.gfn, "before": s.before, "after": s.after} for s in r.spte],
     }
@@ -81,6 +87,7 @@ def _access_json(run: Run, e: TraceEntry) -> dict[str, Any]:
         out["exit_reason"] = r.exit_reason
     if r.dirtied:
         out["dirtied"] = [{"slot": s, "page": p} for s, p in r.dirtied]
+    out["summary"] = r.message or access_summary(op, size, gpa, outcome, r.value, len(exits))
     return out
 
 

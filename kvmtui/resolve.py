@@ -38,7 +38,9 @@ from .engine.uapi import GUEST_MEMFD_FLAG_MMAP, KVM_MEM_GUEST_MEMFD
 from .scenario.elf import symbol_name
 from .scenario.model import HostRef, Scenario, StepSpec
 
-_ACCESS_KINDS = {k.value: k for k in AccessKind}  # op -> kind: a dict lookup, not the enum's call, per step
+# op -> kind: a dict lookup, not the enum's call, per step. An access spec resolves to
+# Access(kind, p["gpa"], p["size"], p.get("value"), p.get("vcpu", 0)); the runner's stream reads it so too.
+ACCESS_KINDS = {k.value: k for k in AccessKind}
 
 # The slot table of one address space, as it stands now (Kvm.memslots_of).
 MemslotsOf = Callable[[int], Memslots]
@@ -120,7 +122,7 @@ def current_slot(memslots_of: MemslotsOf, slot: int) -> MemSlot | None:
 def resolve_step(spec: StepSpec, layout: HostLayout, memslots_of: MemslotsOf) -> Step:
     """The engine step (the request the VMM makes) for one scenario step, as the slot table stands now."""
     p = spec.params
-    kind = _ACCESS_KINDS.get(spec.op)
+    kind = ACCESS_KINDS.get(spec.op)
     if kind is not None:  # first: most steps of a long trace are accesses
         return Access(kind, p["gpa"], p["size"], p.get("value"), p.get("vcpu", 0))
     build = _BUILDERS.get(spec.op)

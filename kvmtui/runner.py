@@ -21,11 +21,13 @@ from .engine import (
 from .engine.kvm import Kvm
 from .engine.profiles import with_address_spaces
 from .engine.records import StepRecord
+from .engine.values import fast_init
 from .judge import SIMULATED, Sight, judge
-from .resolve import HostLayout, Symbols, resolve_step
+from .resolve import ACCESS_KINDS, HostLayout, Symbols, resolve_step
 from .scenario.model import Scenario, StepSpec
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TraceEntry:
     """One record as the trace and the app show it: the engine's record plus where it came from."""
@@ -151,9 +153,15 @@ class ScenarioRun:
         # parameters hold for the streamed run exactly as for the stepped one.
         machine = Machine(self.profile, self.mappings.values(), self.path, mmio_answer(self.scenario),  # type: ignore[arg-type]
                           self.settings)
-        apply, engine_step, kernel, path = machine.apply, self.engine_step, self.kernel, self.path
+        apply, access, engine_step, kernel, path = machine.apply, machine.access, self.engine_step, self.kernel, self.path
+        kinds = ACCESS_KINDS
         for j, spec in enumerate(self.specs):
-            rec = apply(engine_step(j, machine))
+            kind = kinds.get(spec.op)
+            if kind is not None:  # a guest access: resolve_step's Access, handed to the machine without the step value
+                p = spec.params
+                rec = access(kind, p["gpa"], p["size"], p.get("value"), p.get("vcpu", 0))
+            else:
+                rec = apply(engine_step(j, machine))
             unmet: tuple[str, ...] | None = None
             unchecked: tuple[str, ...] = ()
             if spec.expect is not None:

@@ -16,11 +16,13 @@ from .calls import KernelCall, errno_call, exit_call
 from .kvm import Kvm, Vcpu
 from .records import MmioExit
 from .uapi import KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO
+from .values import fast_init
 from .vocabulary import AccessKind, Outcome
 
 MmioRead = Callable[[int, int], bytes]  # (phys_addr, len) -> the bytes userspace answers
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AccessDone:
     """What an access did inside KVM (the emulator's, or the MMU's way): how it ended, the calls on its path,

@@ -22,6 +22,7 @@ from typing import Literal
 from .addresses import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
 from .calls import KernelCall, error_call, route_call
 from .profiles import Profile
+from .values import fast_init
 
 Prot = Literal["r", "rw", "none"]
 Backing = Literal["anon", "file"]
@@ -32,6 +33,7 @@ FIRST_PFN = 0x100000  # host pfns handed out from here on first touch
 _ZERO_PAGE = bytes(PAGE_SIZE)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Mapping:
     """One mmap() the VMM made at setup: its name, place, protection, backing and initial bytes."""
@@ -71,6 +73,7 @@ class Mapping:
         return bool(self.fill) or page_hva - self.hva < len(self.image)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Vma:
     start: int
@@ -87,6 +90,7 @@ class Vma:
         return self.prot == "rw"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HostPage:
     """A page that has been touched: whether it is resident, under which pfn, and its bytes."""
@@ -100,6 +104,7 @@ class HostPage:
     needs_io: bool = False  # content is in the page cache or swap, not in memory
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PageRun:
     """Pages [lo, hi) (page numbers) that one bulk operation left in one state. Page k has the template's
@@ -133,6 +138,7 @@ class PfnError(StrEnum):
     NEEDS_IO = "pfn_needs_io"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GupResult:
     pfn: int | None  # None on failure
@@ -282,9 +288,17 @@ class HostMemory:
         p = self.pages.get(hva >> PAGE_SHIFT)
         if p is None and self.runs:  # only where a bulk operation left runs
             p = self._state(hva >> PAGE_SHIFT)
-        if p is not None and p.data is not None and p.data_at <= off and off + n <= p.data_at + len(p.data):
-            return p.data[off - p.data_at : off - p.data_at + n]  # the common case: reading back what was written
-        return self._span(hva - off, p, off, off + n)
+        if p is not None:
+            data = p.data
+            if data is not None:
+                at = p.data_at
+                if at <= off and off + n <= at + len(data):
+                    return data[off - at : off - at + n]  # the common case: reading back what was written
+                return self._span(hva - off, p, off, off + n)
+            if p.dropped:
+                return bytes(n)
+        vma = self.find_vma(hva)  # nothing written here: the mapping's initial bytes (what _span does, inlined)
+        return bytes(n) if vma is None else vma.mapping.initial_span(hva - off, off, off + n)
 
     def resident(self, hva: int) -> bool:
         p = self.pages.get(hva >> PAGE_SHIFT)
@@ -608,6 +622,7 @@ def _page_up(n: int) -> int:
     return (n + PAGE_MASK) & ~PAGE_MASK
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HvaToPfn:
     """What hva_to_pfn() returned: a pfn or an error pfn, whether it may be mapped writable, and async."""

@@ -39,7 +39,7 @@ from .uapi import (
     flag_names,
 )
 from .vcpu import kvm_access
-from .vocabulary import AccessPath, Op, Outcome
+from .vocabulary import AccessKind, AccessPath, Op, Outcome
 
 
 def _fill_answer(fill: int) -> MmioRead:
@@ -80,12 +80,7 @@ class Machine:
         if kvm.vm.vm_type_refused is not None:
             return memapi.unsupported(kvm, step)
         if isinstance(step, Access):
-            if kvm.vm.dirty_ring_size:
-                full = memapi.ring_full(kvm, step)
-                if full is not None:
-                    return full
-            kvm.vm.created_vcpus.add(step.vcpu)
-            return kvm_access(kvm, step.vcpu, step.kind, step.gpa, step.size, step.value, self.path, self.mmio_read)
+            return self.access(step.kind, step.gpa, step.size, step.value, step.vcpu)
         if isinstance(step, SetMemoryRegion):
             return self.set_user_memory_region(step)
         if isinstance(step, GetDirtyLog):
@@ -107,6 +102,19 @@ class Machine:
         if isinstance(step, ResetDirtyRings):
             return memapi.reset_dirty_rings(kvm, step)
         raise TypeError(f"not a step: {step!r}")
+
+    def access(self, kind: AccessKind, gpa: int, size: int, value: int | None = None, vcpu: int = 0) -> StepRecord:
+        """apply(Access(kind, gpa, size, value, vcpu)), without building the step: the runner's hot path."""
+        kvm = self.kvm
+        vm = kvm.vm
+        if vm.vm_type_refused is not None:
+            return memapi.unsupported(kvm, Access(kind, gpa, size, value, vcpu))
+        if vm.dirty_ring_size:
+            full = memapi.ring_full(kvm, Access(kind, gpa, size, value, vcpu))
+            if full is not None:
+                return full
+        vm.created_vcpus.add(vcpu)
+        return kvm_access(kvm, vcpu, kind, gpa, size, value, self.path, self.mmio_read)
 
     # -- KVM_SET_USER_MEMORY_REGION ----------------------------------------------------------------------
     def set_user_memory_region(self, step: SetMemoryRegion) -> StepRecord:

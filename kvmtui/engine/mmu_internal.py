@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .calls import KernelCall
+from .values import fast_init
 
 
 class PfResult(Enum):
@@ -18,6 +19,7 @@ class PfResult(Enum):
     HWPOISON = "hwpoison"  # SIGBUS to the vCPU thread
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Fault:
     result: PfResult

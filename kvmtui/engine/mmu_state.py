@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .records import SpteState
+from .values import fast_init
 
 _NONE = SpteState.NONE
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Spte:
     state: SpteState

@@ -93,25 +93,10 @@ class StepRecord:
 
     @property
     def summary(self) -> str:
-        if self.message or not self.is_access:
+        if self.message or self.op not in ACCESS_OPS:
             return self.message
         a = self.args
-        what = f"{self.op} {a['size']}B at {a['gpa']:#x}"
-        o = self.outcome
-        if o == Outcome.OK:
-            return f"{what}: completed" + (f", value {self.value:#x}" if self.value is not None and self.op != Op.WRITE else "")
-        if o == Outcome.MMIO:
-            n = len(self.exits)
-            return f"{what}: {n} KVM_EXIT_MMIO exit{'s' if n != 1 else ''}"
-        if o == Outcome.EFAULT:
-            return f"{what}: KVM_RUN returned -EFAULT (the VMM sees a crashed vCPU)"
-        if o == Outcome.HWPOISON:
-            return f"{what}: SIGBUS (hardware-poisoned host page)"
-        if o == Outcome.DIRTY_RING_FULL:
-            return f"{what}: KVM_EXIT_DIRTY_RING_FULL (the vCPU waits for harvest + KVM_RESET_DIRTY_RINGS)"
-        if o == Outcome.UNSUPPORTED:
-            return f"{what}: not run (unsupported)"
-        return f"{what}: KVM_EXIT_INTERNAL_ERROR (emulation failure)"
+        return access_summary(self.op, a["size"], a["gpa"], self.outcome, self.value, len(self.exits))
 
     @property
     def key_moment(self) -> bool:
@@ -121,3 +106,24 @@ class StepRecord:
     @property
     def is_access(self) -> bool:
         return self.op in ACCESS_OPS
+
+
+# The summary of an access by its outcome: `what` is "<op> <size>B at <gpa>"; None: it has its value to say.
+_ACCESS_ENDS = {
+    Outcome.OK._value_: None,
+    Outcome.EFAULT._value_: ": KVM_RUN returned -EFAULT (the VMM sees a crashed vCPU)",
+    Outcome.HWPOISON._value_: ": SIGBUS (hardware-poisoned host page)",
+    Outcome.DIRTY_RING_FULL._value_: ": KVM_EXIT_DIRTY_RING_FULL (the vCPU waits for harvest + KVM_RESET_DIRTY_RINGS)",
+    Outcome.UNSUPPORTED._value_: ": not run (unsupported)",
+}
+
+
+def access_summary(op: Op | str, size: int, gpa: int, outcome: Outcome | str, value: int | None, n_exits: int) -> str:
+    """StepRecord.summary of an access without a message, from its parts (the JSON writer has them at hand)."""
+    what = f"{op} {size}B at {gpa:#x}"
+    if outcome == "mmio":
+        return f"{what}: {n_exits} KVM_EXIT_MMIO exit{'s' if n_exits != 1 else ''}"
+    end = _ACCESS_ENDS.get(outcome, ": KVM_EXIT_INTERNAL_ERROR (emulation failure)")
+    if end is not None:
+        return what + end
+    return f"{what}: completed" + (f", value {value:#x}" if value is not None and op != "write" else "")

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from .host import Prot
 from .memslots import UserMemoryRegion
+from .values import fast_init
 from .vocabulary import AccessKind, HostOpName
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Access:
     kind: AccessKind

@@ -25,6 +25,7 @@ from .vocabulary import OP_OF_ACCESS, AccessKind, AccessPath, Outcome
 
 _WRITE, _FETCH = AccessKind.WRITE, AccessKind.FETCH
 _OK, _MMIO = Outcome.OK, Outcome.MMIO
+_RW, _RO, _WP = SpteState.RW, SpteState.RO, SpteState.WP
 _FIXED, _EMULATE, _EFAULT = PfResult.FIXED, PfResult.EMULATE, PfResult.EFAULT
 _HIT_NOTE = "translated by the existing spte: KVM is not involved"
 _CPL0 = "emulated access path (CPL0 code on this host)"
@@ -67,14 +68,16 @@ def _spte_hit(kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, val
     not involved. None when the spte does not allow it (the access faults)."""
     gfn = gpa >> PAGE_SHIFT
     spte = kvm.sptes.get(gfn)
-    write = kind is _WRITE
-    if not spte_permits(spte, write):
+    if spte is None:
         return None
-    assert spte is not None  # spte_permits(None, ...) is False
+    st = spte.state
+    write = kind is _WRITE
+    if not (st is _RW or (not write and (st is _RO or st is _WP))):  # spte_permits(), inlined: the hot test
+        return None
     slot = kvm.memslots.search_memslots(gfn)
     assert slot is not None, "an spte that permits access always belongs to a slot"
-    hva = slot.native_hva(gfn) + (gpa & PAGE_MASK)
-    op = kind._value_
+    base = slot.userspace_addr if slot.gmem_hva is None else slot.gmem_hva  # slot.native_hva(gfn), inlined
+    hva = base + ((gfn - slot.base_gfn) << PAGE_SHIFT) + (gpa & PAGE_MASK)
     if write:
         kvm.host.write(hva, value.to_bytes(size, "little"))  # type: ignore[union-attr]
         got = value
@@ -82,11 +85,11 @@ def _spte_hit(kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, val
     else:
         got = int.from_bytes(kvm.host.read(hva, size), "little")
         args = {"vcpu": vcpu_id, "gpa": gpa, "size": size}
-    st = spte.state
+    sv = st._value_
     return StepRecord(
-        OP_OF_ACCESS[kind], args, Outcome.OK,
-        (KernelCall("(hardware)", f"{op} gpa={gpa:#x}, {size} bytes", f"spte {st._value_}: no exit", _HIT_NOTE),),
-        spte=(SpteChange(gfn, st, st),), value=got, slot=slot.id, hva=hva, pfn=spte.pfn,
+        OP_OF_ACCESS[kind], args, _OK,
+        (KernelCall("(hardware)", f"{kind._value_} gpa={gpa:#x}, {size} bytes", f"spte {sv}: no exit", _HIT_NOTE),),
+        (), None, (SpteChange(gfn, st, st),), (), (), got, slot.id, hva, spte.pfn,
     )
 
 
