@@ -3,6 +3,7 @@ and path, and for the real-size inputs. Speed work must leave every one unchange
 
   uv run python benchmarks/golden.py --record FILE    write the fingerprints of this checkout to FILE
   uv run python benchmarks/golden.py --check FILE     compare with FILE; exit 1 on any difference
+  --root DIR runs another checkout (its own kvmtui, from its directory).
   --quick skips the real-size inputs in /work/bench/in (or --big DIR) that take most of the time.
 
 Each case runs the whole command in its own process (two at a time), as a user runs it.
@@ -23,11 +24,11 @@ ERAS = ("3.6", "3.7", "modern")
 PATHS = ("native", "emulated")
 
 
-def cases(big: Path | None) -> list[list[str]]:
+def cases(root: Path, big: Path | None) -> list[list[str]]:
     out: list[list[str]] = []
-    files = sorted((ROOT / "samples").glob("*.yaml")) + sorted((ROOT / "samples").glob("*/*.elf"))
-    files += sorted((ROOT / "tests" / "data").glob("*.yaml"))
-    for f in files:
+    files = sorted((root / "samples").glob("*.yaml")) + sorted((root / "samples").glob("*/*.elf"))
+    files += sorted((root / "tests" / "data").glob("*.yaml"))
+    for f in (p.relative_to(root) for p in files):  # relative: fingerprints of two checkouts compare
         for era in ERAS:
             for path in PATHS:
                 out.append(["--json", "--kernel", era, "--path", path, str(f)])
@@ -40,8 +41,8 @@ def cases(big: Path | None) -> list[list[str]]:
     return out
 
 
-def fingerprint(args: list[str]) -> str:
-    p = subprocess.run([sys.executable, "-m", "kvmtui", "trace", *args], check=False, capture_output=True, cwd=ROOT)
+def fingerprint(root: Path, args: list[str]) -> str:
+    p = subprocess.run([sys.executable, "-m", "kvmtui", "trace", *args], check=False, capture_output=True, cwd=root)
     return f"rc={p.returncode} out={hashlib.sha256(p.stdout).hexdigest()} err={hashlib.sha256(p.stderr).hexdigest()}"
 
 
@@ -52,11 +53,12 @@ def main() -> int:
     g.add_argument("--check", type=Path)
     ap.add_argument("--quick", action="store_true", help="samples only")
     ap.add_argument("--big", type=Path, default=Path("/work/bench/in"))
+    ap.add_argument("--root", type=Path, default=ROOT, help="the checkout to run (default: this one)")
     ap.add_argument("-j", type=int, default=2)
     a = ap.parse_args()
-    todo = cases(None if a.quick else a.big)
+    todo = cases(a.root, None if a.quick else a.big)
     with ThreadPoolExecutor(a.j) as pool:
-        got = dict(zip((" ".join(c) for c in todo), pool.map(fingerprint, todo), strict=True))
+        got = dict(zip((" ".join(c) for c in todo), pool.map(lambda c: fingerprint(a.root, c), todo), strict=True))
     if a.record:
         a.record.write_text(json.dumps(got, indent=1) + "\n")
         print(f"{len(got)} fingerprints written to {a.record}")

@@ -38,8 +38,6 @@ class AccessDone:
 def emulate_access(
     kvm: Kvm, vcpu: Vcpu, kind: AccessKind, gpa: int, size: int, data: bytes, mmio_read: MmioRead, why: str
 ) -> AccessDone:
-    p = kvm.profile
-    n = p.name_of
     chain: list[KernelCall] = [KernelCall("x86_emulate_instruction", f"{kind} gpa={gpa:#x}, {size} bytes", "", note=why)]
     frags = split_at_pages(gpa, size)
     if len(frags) > 1:
@@ -50,50 +48,9 @@ def emulate_access(
     pos = 0
     write = kind is AccessKind.WRITE
     for fgpa, flen in frags:
-        gfn = fgpa >> PAGE_SHIFT
         chunk = data[pos : pos + flen] if write else b""
         pos += flen
-        done = False
-        ro_write = False
-        if kvm.vcpu_mmio_info_valid(vcpu, gfn):
-            chain.append(KernelCall("vcpu_match_mmio_gpa", f"gpa={fgpa:#x}", "true", note="gfn cached as MMIO by an earlier no-slot fault"))
-        else:
-            if write:
-                # emulator_read_write_onepage() -> vcpu_mmio_gva_to_gpa() walks the guest page tables for a
-                # write: the PTE's Dirty bit is set, whatever the gpa turns out to hold.
-                kvm.gpte_dirty.add(gfn)
-            slot = kvm.memslots.search_memslots(gfn)
-            fn = n("write_guest") if write else ("kvm_fetch_guest_virt" if kind is AccessKind.FETCH else n("read_guest"))
-            if slot is None:
-                chain.append(errno_call(fn, f"gpa={fgpa:#x}, len={flen}", "EFAULT", note=f"{n('hva_bad')}: no slot"))
-            elif write and slot.readonly:
-                ro_write = True
-                chain.append(errno_call(fn, f"gpa={fgpa:#x}, len={flen}", "EFAULT", note=f"__gfn_to_hva_many(write=1) = {n('hva_ro_bad')}"))
-            else:
-                hva = slot.hva_of(gfn) + page_offset(fgpa)
-                before = kvm.host.page(hva)
-                r = kvm.host.get_user_pages(hva, write, nowait=False)  # copy_{to,from}_user faults it in
-                if r.pfn is None:
-                    chain.append(errno_call(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "EFAULT", note=f"copy_{'to' if write else 'from'}_user failed: {r.error}"))
-                else:
-                    if before is None or before.pfn != r.pfn:
-                        # The host page changed under the guest (faulted in, or COW from the zero page).
-                        kvm.mmu_notifier_invalidate(page_base(hva), page_base(hva) + PAGE_SIZE)
-                    if write:
-                        kvm.host.write(hva, chunk)
-                        note = ""
-                        d = kvm.mark_page_dirty(slot, gfn, vcpu.id)
-                        if slot.gmem_hva is not None:
-                            note = "through userspace_addr, not the guest_memfd (kvm-semantics §i F4)"
-                        chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0", note=note))
-                        if d is not None:
-                            dirtied.append(d)
-                            chain.append(kvm.dirty_call(vcpu.id, d))
-                    else:
-                        out += kvm.host.read(hva, flen)
-                        chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0",
-                                                note="through userspace_addr, not the guest_memfd (kvm-semantics §i F4)" if slot.gmem_hva is not None else ""))
-                    done = True
+        done, ro_write = _in_kernel(kvm, vcpu, kind, fgpa, flen, chunk, chain, out, dirtied)
         if done:
             continue
         if kind is AccessKind.FETCH:
@@ -111,3 +68,50 @@ def emulate_access(
                        key=ro_write, note="no in-kernel device: exit to userspace" + (" (read-only slot)" if ro_write else ""))
         )
     return AccessDone(Outcome.MMIO if exits else Outcome.OK, tuple(chain), tuple(exits), bytes(out), tuple(dirtied))
+
+
+def _in_kernel(
+    kvm: Kvm, vcpu: Vcpu, kind: AccessKind, fgpa: int, flen: int, chunk: bytes,
+    chain: list[KernelCall], out: bytearray, dirtied: list[tuple[int, int]],
+) -> tuple[bool, bool]:
+    """One fragment as emulator_read_write_onepage() tries it in the kernel: (done, a write to a read-only
+    slot). Not done: it becomes an MMIO fragment (or, for a fetch, an emulation failure)."""
+    gfn = fgpa >> PAGE_SHIFT
+    if kvm.vcpu_mmio_info_valid(vcpu, gfn):
+        chain.append(KernelCall("vcpu_match_mmio_gpa", f"gpa={fgpa:#x}", "true", note="gfn cached as MMIO by an earlier no-slot fault"))
+        return False, False
+    n = kvm.profile.name_of
+    write = kind is AccessKind.WRITE
+    if write:
+        # emulator_read_write_onepage() -> vcpu_mmio_gva_to_gpa() walks the guest page tables for a
+        # write: the PTE's Dirty bit is set, whatever the gpa turns out to hold.
+        kvm.gpte_dirty.add(gfn)
+    slot = kvm.memslots.search_memslots(gfn)
+    fn = n("write_guest") if write else ("kvm_fetch_guest_virt" if kind is AccessKind.FETCH else n("read_guest"))
+    if slot is None:
+        chain.append(errno_call(fn, f"gpa={fgpa:#x}, len={flen}", "EFAULT", note=f"{n('hva_bad')}: no slot"))
+        return False, False
+    if write and slot.readonly:
+        chain.append(errno_call(fn, f"gpa={fgpa:#x}, len={flen}", "EFAULT", note=f"__gfn_to_hva_many(write=1) = {n('hva_ro_bad')}"))
+        return False, True
+    hva = slot.hva_of(gfn) + page_offset(fgpa)
+    before = kvm.host.page(hva)
+    r = kvm.host.get_user_pages(hva, write, nowait=False)  # copy_{to,from}_user faults it in
+    if r.pfn is None:
+        chain.append(errno_call(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "EFAULT", note=f"copy_{'to' if write else 'from'}_user failed: {r.error}"))
+        return False, False
+    if before is None or before.pfn != r.pfn:
+        # The host page changed under the guest (faulted in, or COW from the zero page).
+        kvm.mmu_notifier_invalidate(page_base(hva), page_base(hva) + PAGE_SIZE)
+    note = "through userspace_addr, not the guest_memfd (kvm-semantics §i F4)" if slot.gmem_hva is not None else ""
+    if not write:
+        out += kvm.host.read(hva, flen)
+        chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0", note=note))
+        return True, False
+    kvm.host.write(hva, chunk)
+    d = kvm.mark_page_dirty(slot, gfn, vcpu.id)
+    chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0", note=note))
+    if d is not None:
+        dirtied.append(d)
+        chain.append(kvm.dirty_call(vcpu.id, d))
+    return True, False

@@ -638,37 +638,53 @@ def hva_to_pfn(
     profile: Profile, host: HostMemory, hva: int, write_fault: bool, map_writable: bool, nowait: bool
 ) -> HvaToPfn:
     """hva_to_pfn() of the era: fast GUP, slow GUP (nowait when async is allowed), then the VMA checks."""
-    n = profile.name_of
-    calls: list[KernelCall] = []
-    w = int(write_fault)
     addr = f"addr={hva:#x}"
+    fast = None
     # fast path: only when the caller can use a writable page
     if profile.has_fast_gup_step and (write_fault or map_writable):
         r = host.get_user_pages_fast_only(hva)
         if r.pfn is not None:
             return HvaToPfn(r.pfn, None, True, False, (KernelCall("hva_to_pfn_fast", addr, f"pfn {r.pfn:#x}"),))
-        calls.append(KernelCall("hva_to_pfn_fast", addr, "false"))
-    slow_fn = "hva_to_pfn_slow" if profile.has_fast_gup_step else ("get_user_page_nowait" if nowait else "get_user_pages_fast")
-    slow_args = f"{addr}, write={w}, nowait" if nowait else f"{addr}, write={w}"
+        fast = KernelCall("hva_to_pfn_fast", addr, "false")
     r = host.get_user_pages(hva, write_fault, nowait)
-    writable = r.writable and map_writable
+    slow = _slow_call(profile.has_fast_gup_step, addr, write_fault, nowait, r, map_writable)
+    calls = (slow,) if fast is None else (fast, slow)
     if r.pfn is not None:
-        note = "zero page: mapped read-only" if r.pfn == ZERO_PFN else ("read fault mapped writable" if writable and not write_fault else "")
-        calls.append(KernelCall(slow_fn, slow_args, f"pfn {r.pfn:#x}", note))
-        return HvaToPfn(r.pfn, None, writable, False, tuple(calls))
-    calls.append(KernelCall(slow_fn, slow_args, "0 pages", note=r.error))
-    if r.error == "EHWPOISON":
+        return HvaToPfn(r.pfn, None, r.writable and map_writable, False, calls)
+    return _hva_to_pfn_failed(profile, host, hva, write_fault, nowait, r.error, calls)
+
+
+def _slow_call(split: bool, addr: str, write_fault: bool, nowait: bool, r: GupResult, map_writable: bool) -> KernelCall:
+    """The slow GUP's chain entry: hva_to_pfn_slow (3.7+: `split`), or 3.6's get_user_page_nowait /
+    get_user_pages_fast, with the pfn it got or "0 pages" and why."""
+    fn = "hva_to_pfn_slow" if split else ("get_user_page_nowait" if nowait else "get_user_pages_fast")
+    args = f"{addr}, write={1 if write_fault else 0}, nowait" if nowait else f"{addr}, write={1 if write_fault else 0}"
+    pfn = r.pfn
+    if pfn is None:
+        return KernelCall(fn, args, "0 pages", r.error)
+    if pfn == ZERO_PFN:
+        return KernelCall(fn, args, f"pfn {pfn:#x}", "zero page: mapped read-only")
+    return KernelCall(fn, args, f"pfn {pfn:#x}", "read fault mapped writable" if r.writable and map_writable and not write_fault else "")
+
+
+def _hva_to_pfn_failed(
+    profile: Profile, host: HostMemory, hva: int, write_fault: bool, nowait: bool, error: str, calls: tuple[KernelCall, ...]
+) -> HvaToPfn:
+    """GUP got no page: a poisoned one, no VMA, or a VMA that says whether the fault may go async."""
+    n = profile.name_of
+    if error == "EHWPOISON":
         return HvaToPfn(None, PfnError.HWPOISON, False, False, (*calls, error_call("hva_to_pfn", "", n("pfn_hwpoison"), note="page is hardware-poisoned")))
     vma = host.find_vma(hva)
     if vma is None:
-        calls.append(KernelCall("find_vma_intersection", f"addr={hva:#x}", "NULL"))
+        calls = (*calls, KernelCall("find_vma_intersection", f"addr={hva:#x}", "NULL"))
         return HvaToPfn(None, PfnError.FAULT, False, False, (*calls, error_call("hva_to_pfn", "", n("pfn_fault"), note="no VMA at this hva")))
     if profile.vma_is_valid:
         valid = vma_is_valid(vma, write_fault)
-        calls.append(KernelCall("vma_is_valid", f"vma prot={vma.prot}, write_fault={w}", "true" if valid else "false"))
+        check = KernelCall("vma_is_valid", f"vma prot={vma.prot}, write_fault={1 if write_fault else 0}", "true" if valid else "false")
     else:
         valid = vma.vm_write  # 3.6 asked only for VM_WRITE before going async
-        calls.append(KernelCall("vma->vm_flags & VM_WRITE", f"vma prot={vma.prot}", "VM_WRITE" if valid else "0"))
+        check = KernelCall("vma->vm_flags & VM_WRITE", f"vma prot={vma.prot}", "VM_WRITE" if valid else "0")
+    calls = (*calls, check)
     if nowait and valid:
         if "pfn_needs_io" in profile.names:
             return HvaToPfn(None, PfnError.NEEDS_IO, False, True, (*calls, error_call("hva_to_pfn", "", n("pfn_needs_io"))))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from . import memapi
 from .addresses import PAGE_MASK, PAGE_SHIFT, split_slot
@@ -81,26 +82,9 @@ class Machine:
             return memapi.unsupported(kvm, step)
         if isinstance(step, Access):
             return self.access(step.kind, step.gpa, step.size, step.value, step.vcpu)
-        if isinstance(step, SetMemoryRegion):
-            return self.set_user_memory_region(step)
-        if isinstance(step, GetDirtyLog):
-            return self.get_dirty_log(step.slot)
-        if isinstance(step, CheckExtension):
-            return self.check_extension(step.cap)
-        if isinstance(step, HostOp):
-            return self.host_op(step)
-        if isinstance(step, CreateVm):
-            return memapi.create_vm(kvm, step)
-        if isinstance(step, CreateGuestMemfd):
-            return memapi.create_guest_memfd(kvm, step)
-        if isinstance(step, EnableCap):
-            return memapi.enable_cap(kvm, step)
-        if isinstance(step, ClearDirtyLog):
-            return memapi.clear_dirty_log(kvm, step)
-        if isinstance(step, HarvestDirtyRing):
-            return memapi.harvest_dirty_ring(kvm, step)
-        if isinstance(step, ResetDirtyRings):
-            return memapi.reset_dirty_rings(kvm, step)
+        for cls, handler in _HANDLERS:
+            if isinstance(step, cls):
+                return handler(self, step)
         raise TypeError(f"not a step: {step!r}")
 
     def access(self, kind: AccessKind, gpa: int, size: int, value: int | None = None, vcpu: int = 0) -> StepRecord:
@@ -344,3 +328,18 @@ def _slot_summary(u: MemslotUpdate) -> str:
     gpa = s.base_gfn << PAGE_SHIFT
     return f"slot {s.number} {u.kind}: gpa {gpa:#x}+{s.npages << PAGE_SHIFT:#x} -> hva {s.userspace_addr:#x} ({flags})"
 
+
+
+# apply()'s dispatch for every step but an access, as kvm_vm_ioctl() switches on the ioctl.
+_HANDLERS: tuple[tuple[type, Callable[[Machine, Any], StepRecord]], ...] = (
+    (SetMemoryRegion, Machine.set_user_memory_region),
+    (GetDirtyLog, lambda m, step: m.get_dirty_log(step.slot)),
+    (CheckExtension, lambda m, step: m.check_extension(step.cap)),
+    (HostOp, Machine.host_op),
+    (CreateVm, lambda m, step: memapi.create_vm(m.kvm, step)),
+    (CreateGuestMemfd, lambda m, step: memapi.create_guest_memfd(m.kvm, step)),
+    (EnableCap, lambda m, step: memapi.enable_cap(m.kvm, step)),
+    (ClearDirtyLog, lambda m, step: memapi.clear_dirty_log(m.kvm, step)),
+    (HarvestDirtyRing, lambda m, step: memapi.harvest_dirty_ring(m.kvm, step)),
+    (ResetDirtyRings, lambda m, step: memapi.reset_dirty_rings(m.kvm, step)),
+)

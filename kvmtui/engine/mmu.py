@@ -18,6 +18,8 @@ builds them (kvm-semantics.md h):
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from .addresses import PAGE_SHIFT
 from .calls import KernelCall, errno_call, error_call, route_call
 from .guest_memfd import gmem_fault
@@ -26,12 +28,34 @@ from .kvm import Kvm, Vcpu
 from .memslots import MemSlot
 from .mmu_internal import Fault, PfResult
 from .mmu_state import Spte
+from .profiles import Profile
 from .records import SpteState
+from .uapi import KVM_MEM_READONLY
 
 _RW, _RO, _WP, _MMIO = SpteState.RW, SpteState.RO, SpteState.WP, SpteState.MMIO
 
 
 _ERROR_CODE = {(True, False): "PFERR_WRITE", (False, True): "PFERR_FETCH", (False, False): "PFERR_READ", (True, True): "PFERR_WRITE"}
+
+
+class _FaultNames(NamedTuple):
+    """The era's names on every fault's path, looked up once per profile (the fault path is hot)."""
+
+    page_fault: str
+    gfn_to_memslot: str
+    gfn_to_hva: str
+    set_spte: str
+    ret_fixed: str
+
+
+_FAULT_NAMES: dict[int, tuple[Profile, _FaultNames]] = {}
+
+
+def _fault_names(p: Profile) -> _FaultNames:
+    cached = _FAULT_NAMES.get(id(p))
+    if cached is None or cached[0] is not p:  # (a profile made later may reuse a freed one's id)
+        cached = _FAULT_NAMES[id(p)] = (p, _FaultNames(*(p.name_of(r) for r in _FaultNames._fields)))
+    return cached[1]
 
 
 def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool) -> Fault:
@@ -42,11 +66,11 @@ def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool) -> Faul
     spte = kvm.sptes.get(gfn)
     if spte is not None and spte.state is _MMIO and handle_mmio_page_fault(kvm, gpa, spte, chain):
         return Fault(PfResult.EMULATE, tuple(chain))
-    n = kvm.profile.name_of
-    chain.append(KernelCall(n("page_fault"), f"cr2_or_gpa={gpa:#x}, error_code={_ERROR_CODE[write, fetch]}|PFERR_USER"))
+    names = _fault_names(kvm.profile)
+    chain.append(KernelCall(names.page_fault, f"cr2_or_gpa={gpa:#x}, error_code={_ERROR_CODE[write, fetch]}|PFERR_USER"))
     gpte_dirty = _walk_addr(kvm, gfn, write)
     slot = kvm.memslots.search_memslots(gfn)
-    chain.append(KernelCall(n("gfn_to_memslot"), f"gfn={gfn:#x}", f"slot {slot.id}" if slot else "NULL"))
+    chain.append(KernelCall(names.gfn_to_memslot, f"gfn={gfn:#x}", f"slot {slot.id}" if slot else "NULL"))
     if slot is None:
         return _noslot_fault(kvm, vcpu, gfn, chain)
     if slot.gmem_hva is not None:
@@ -106,9 +130,9 @@ def kvm_faultin_pfn(kvm: Kvm, slot: MemSlot, gfn: int, write: bool, chain: list[
     """__gfn_to_hva_memslot() then hva_to_pfn(), first without waiting for I/O; when that would wait (async
     pf, or KVM_PFN_ERR_NEEDS_IO), again synchronously: the guest has not enabled async page faults."""
     p = kvm.profile
-    hva = slot.hva_of(gfn)
-    chain.append(KernelCall(p.name_of("gfn_to_hva"), f"slot={slot.id}, gfn={gfn:#x}, write={int(write)}", f"{hva:#x}"))
-    map_writable = not slot.readonly
+    hva = slot.userspace_addr + ((gfn - slot.base_gfn) << PAGE_SHIFT)  # slot.hva_of(gfn)
+    chain.append(KernelCall(_fault_names(p).gfn_to_hva, f"slot={slot.id}, gfn={gfn:#x}, write={1 if write else 0}", f"{hva:#x}"))
+    map_writable = not slot.flags & KVM_MEM_READONLY  # not slot.readonly
     r = hva_to_pfn(p, kvm.host, hva, write, map_writable, nowait=True)
     chain += r.chain
     if r.async_ or r.error is PfnError.NEEDS_IO:
@@ -143,9 +167,10 @@ def mmu_set_spte(
     hva_to_pfn() said it may, and marks it dirty in the slot (mark_page_dirty_in_slot)."""
     writable = write or (gpte_dirty and host_writable)
     kvm.sptes.install(gfn, Spte(_RW if writable else _RO, pfn))
+    names = _fault_names(kvm.profile)
     chain.append(
-        KernelCall(kvm.profile.name_of("set_spte"), f"gfn={gfn:#x}, pfn={pfn:#x}, {'writable' if writable else 'read-only'}",
-                   kvm.profile.name_of("ret_fixed"), note=_spte_note(slot, write, gpte_dirty, writable, pfn))
+        KernelCall(names.set_spte, f"gfn={gfn:#x}, pfn={pfn:#x}, {'writable' if writable else 'read-only'}",
+                   names.ret_fixed, "" if write else _spte_note(slot, write, gpte_dirty, writable, pfn))
     )
     if writable:
         d = kvm.mark_page_dirty(slot, gfn, vcpu.id)

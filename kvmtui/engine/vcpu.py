@@ -53,9 +53,13 @@ def kvm_access(
             return hit
     vcpu = kvm.vcpu(vcpu_id)
     data = (value or 0).to_bytes(size, "little") if kind is _WRITE else b""
-    frags = [(gpa, size)] if one_page else split_at_pages(gpa, size)
     state = kvm.sptes.state
-    before = [state(f >> PAGE_SHIFT) for f, _ in frags]
+    if one_page:
+        frags = [(gpa, size)]
+        before = [state(gpa >> PAGE_SHIFT)]
+    else:
+        frags = split_at_pages(gpa, size)
+        before = [state(f >> PAGE_SHIFT) for f, _ in frags]
     if path == "native":
         done = _native_access(kvm, vcpu, kind, gpa, size, data, frags, before, mmio_read)
     else:
@@ -152,19 +156,14 @@ def _access_record(
     hva = None
     if slot is not None:
         hva = (slot.native_hva(gfn0) if path == "native" else slot.hva_of(gfn0)) + (gpa & PAGE_MASK)
+    # positional, in the field order: op, args, outcome, chain, exits, exit_reason, spte, dirtied, slot_changes,
+    # value, slot, hva, pfn (the record is built once per step: keywords cost more)
     return StepRecord(
-        op=OP_OF_ACCESS[kind],
-        args={"vcpu": vcpu_id, "gpa": gpa, "size": size, "value": value} if write else {"vcpu": vcpu_id, "gpa": gpa, "size": size},
-        outcome=done.outcome,
-        chain=done.chain,
-        exits=done.exits,
-        exit_reason=_EXIT_REASON.get(outcome),
-        spte=spte,
-        dirtied=tuple(dict.fromkeys(done.dirtied)) if done.dirtied else (),
-        value=got,
-        slot=slot.id if slot else None,
-        hva=hva,
-        pfn=spte0.pfn if spte0 is not None else None,
+        OP_OF_ACCESS[kind],
+        {"vcpu": vcpu_id, "gpa": gpa, "size": size, "value": value} if write else {"vcpu": vcpu_id, "gpa": gpa, "size": size},
+        done.outcome, done.chain, done.exits, _EXIT_REASON.get(outcome), spte,
+        tuple(dict.fromkeys(done.dirtied)) if done.dirtied else (), (),
+        got, slot.id if slot else None, hva, spte0.pfn if spte0 is not None else None,
     )
 
 
