@@ -54,7 +54,9 @@ _FAULT_NAMES: dict[int, tuple[Profile, _FaultNames]] = {}
 def _fault_names(p: Profile) -> _FaultNames:
     cached = _FAULT_NAMES.get(id(p))
     if cached is None or cached[0] is not p:  # (a profile made later may reuse a freed one's id)
-        cached = _FAULT_NAMES[id(p)] = (p, _FaultNames(*(p.name_of(r) for r in _FaultNames._fields)))
+        names = _FaultNames(p.name_of("page_fault"), p.name_of("gfn_to_memslot"), p.name_of("gfn_to_hva"),
+                            p.name_of("set_spte"), p.name_of("ret_fixed"))
+        cached = _FAULT_NAMES[id(p)] = (p, names)
     return cached[1]
 
 

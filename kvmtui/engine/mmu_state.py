@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .records import SpteState
@@ -19,20 +20,21 @@ class Spte:
 
 
 class Sptes:
-    __slots__ = ("_map",)
+    __slots__ = ("_map", "get", "install")
 
     def __init__(self) -> None:
-        self._map: dict[int, Spte] = {}
+        self._bind({})
 
-    def get(self, gfn: int) -> Spte | None:
-        return self._map.get(gfn)
+    def _bind(self, m: dict[int, Spte]) -> None:
+        self._map = m
+        # get(gfn) -> Spte | None and install(gfn, spte) are the dict's own methods: every access and fault
+        # calls them, and a Python method around a dict method doubles their cost.
+        self.get: Callable[[int], Spte | None] = m.get
+        self.install: Callable[[int, Spte], None] = m.__setitem__
 
     def state(self, gfn: int) -> SpteState:
         s = self._map.get(gfn)
         return _NONE if s is None else s.state
-
-    def install(self, gfn: int, spte: Spte) -> None:
-        self._map[gfn] = spte
 
     def zap(self, gfn: int) -> bool:
         return self._map.pop(gfn, None) is not None
@@ -72,5 +74,5 @@ class Sptes:
 
     def copy(self) -> Sptes:
         other = Sptes.__new__(Sptes)
-        other._map = self._map.copy()
+        other._bind(self._map.copy())
         return other
