@@ -52,11 +52,18 @@ class Judged:
 
     @property
     def unmet(self) -> tuple[str, ...]:
-        return tuple(j.why for j in self.judgements if j.verdict is Verdict.UNMET)
+        return self._whys(Verdict.UNMET)
 
     @property
     def unchecked(self) -> tuple[str, ...]:
-        return tuple(j.why for j in self.judgements if j.verdict is Verdict.UNCHECKED)
+        return self._whys(Verdict.UNCHECKED)
+
+    def _whys(self, verdict: Verdict) -> tuple[str, ...]:
+        js = self.judgements
+        if len(js) == 1:  # most expectations hold one field (an imported log's `expect: ok`): no generator
+            j = js[0]
+            return (j.why,) if j.verdict is verdict else ()
+        return tuple([j.why for j in js if j.verdict is verdict])
 
 
 FIELDS = ("outcome", "value", "slot", "spte", "ring", "dirty", "exits")
