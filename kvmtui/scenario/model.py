@@ -161,24 +161,17 @@ _EXPECT_SET = tuple(Expect.__dict__[f].__set__ for f in (
 
 def new_outcome_expect(outcome: str, pos: Pos) -> Expect:
     """Expect(outcome=outcome, pos=pos, positions={"outcome": pos}): an `expect: WORD` as the loader reads it."""
-    e = _new(Expect)
-    s_outcome, s_value, s_exits, s_dirty, s_slot, s_slot_none, s_spte, s_ring, s_pos, s_positions, s_eras = _EXPECT_SET
-    s_outcome(e, outcome)
-    s_value(e, None)
-    s_exits(e, None)
-    s_dirty(e, None)
-    s_slot(e, None)
-    s_slot_none(e, False)
-    s_spte(e, None)
-    s_ring(e, None)
-    s_pos(e, pos)
-    s_positions(e, {"outcome": pos})
-    s_eras(e, None)
-    return e
+    return _new_expect(outcome, None, pos, {"outcome": pos})
 
 
 def new_expect(outcome: str | None, value: int | None, pos: Pos) -> Expect:
     """Expect(outcome=outcome, value=value, pos=pos): what an imported log's step expects (no positions)."""
+    return _new_expect(outcome, value, pos, {})
+
+
+def _new_expect(outcome: str | None, value: int | None, pos: Pos, positions: dict[str, Pos]) -> Expect:
+    """An Expect of an outcome and a value only, built without the dataclass constructor (the hot path of a
+    long file's load)."""
     e = _new(Expect)
     s_outcome, s_value, s_exits, s_dirty, s_slot, s_slot_none, s_spte, s_ring, s_pos, s_positions, s_eras = _EXPECT_SET
     s_outcome(e, outcome)
@@ -190,7 +183,7 @@ def new_expect(outcome: str | None, value: int | None, pos: Pos) -> Expect:
     s_spte(e, None)
     s_ring(e, None)
     s_pos(e, pos)
-    s_positions(e, {})
+    s_positions(e, positions)
     s_eras(e, None)
     return e
 
