@@ -330,61 +330,86 @@ def _classify_modern(
     gmem_bind: GmemBind | None = None,
 ) -> MemslotUpdate:
     if npages == 0:
-        if old is None and not profile.delete_absent_ok:
-            return _fail(chain, EINVAL, f"delete of slot {slot_id}, which does not exist")
-        if old is None:
-            chain.append(KernelCall("kvm_set_memory_region", "npages=0", "0", note="slot was empty: the delete path still runs"))
-            return MemslotUpdate(0, "delete", None, None, tuple(chain))
-        chain.append(KernelCall("kvm_set_memslot", "change=KVM_MR_DELETE", "0",
-                                note=f"kvm_gmem_unbind(): {old.gmem}+{old.gmem_offset:#x} is free again" if old.gmem else ""))
-        return MemslotUpdate(0, "delete", old, None, tuple(chain))
+        return _delete_modern(profile, slot_id, old, chain)
     # the slot keeps the ioctl that made it
     new = MemSlot(slot_id, base_gfn, npages, mem.userspace_addr, mem.flags, as_id, ioctl=mem.ioctl if old is None else old.ioctl)
-    if old is None:
-        kind: ChangeKind = "create"
-    else:
-        if mem.flags & KVM_MEM_GUEST_MEMFD:
-            return _fail(chain, EINVAL, "guest_memfd slots are immutable: they can only be deleted")
-        if (mem.flags ^ old.flags) & KVM_MEM_GUEST_MEMFD:
-            return _fail(chain, EINVAL, "KVM_MEM_GUEST_MEMFD cannot be dropped from an existing slot")
-        if mem.userspace_addr != old.userspace_addr:
-            if not profile.uaddr_change_ignored:
-                return _fail(chain, EINVAL, "userspace_addr of an existing slot cannot change")
-            new = MemSlot(slot_id, base_gfn, npages, old.userspace_addr, mem.flags, as_id, ioctl=old.ioctl)
-            chain.append(KernelCall("kvm_set_memory_region", "", "", note=f"userspace_addr change ignored: slot keeps {old.userspace_addr:#x}"))
-        if npages != old.npages:
-            return _fail(chain, EINVAL, f"existing slot cannot be resized ({old.npages} -> {npages} pages)")
-        if (mem.flags ^ old.flags) & KVM_MEM_READONLY and not profile.readonly_toggle_allowed:
-            return _fail(chain, EINVAL, "KVM_MEM_READONLY cannot be toggled on an existing slot")
-        if base_gfn != old.base_gfn:
-            kind = "move"
-        elif mem.flags != old.flags:
-            kind = "flags_only"
-        else:
-            chain.append(KernelCall("kvm_set_memory_region", "", "0", note="identical to the existing slot: no-op"))
-            return MemslotUpdate(0, "noop", old, old, tuple(chain))
+    kind: ChangeKind = "create"
+    if old is not None:
+        changed = _change_of(profile, mem, new, old, chain)
+        if isinstance(changed, MemslotUpdate):
+            return changed
+        kind, new = changed
     if kind in ("create", "move") or profile.overlap_check_every_request:
-        other = slots.overlapping(base_gfn, npages, slot_id)
-        if other is not None:
-            return _fail(chain, EEXIST, f"gfn range overlaps slot {other.id}")
-        if mem.flags & KVM_MEM_GUEST_MEMFD:
-            if gmem_bind is None:
-                return _fail(chain, EINVAL, "no guest_memfd support here")
-            err, calls, gmem_hva = gmem_bind(new, mem.guest_memfd, mem.guest_memfd_offset)
-            chain.extend(calls)
-            if err:
-                return MemslotUpdate(err, None, None, None, tuple(chain))
-            new = replace(new, gmem=mem.guest_memfd, gmem_offset=mem.guest_memfd_offset, gmem_hva=gmem_hva)
-        if profile.max_gfn is not None and base_gfn + npages - 1 > profile.max_gfn:
-            chain.append(
-                errno_call(
-                    "kvm_arch_prepare_memory_region", "", "EINVAL", bad=True,
-                    note=f"last gfn {base_gfn + npages - 1:#x} > kvm_mmu_max_gfn() {profile.max_gfn:#x}",
-                )
-            )
-            return MemslotUpdate(EINVAL, None, None, None, tuple(chain))
+        placed = _place_new_range(profile, slots, mem, new, chain, gmem_bind)
+        if isinstance(placed, MemslotUpdate):
+            return placed
+        new = placed
     chain.append(_SET_MEMSLOT[kind])
     return MemslotUpdate(0, kind, old, new, tuple(chain))
+
+
+def _delete_modern(profile: Profile, slot_id: int, old: MemSlot | None, chain: list[KernelCall]) -> MemslotUpdate:
+    """npages == 0: KVM_MR_DELETE (of an empty slot too, where the era accepts it)."""
+    if old is None and not profile.delete_absent_ok:
+        return _fail(chain, EINVAL, f"delete of slot {slot_id}, which does not exist")
+    if old is None:
+        chain.append(KernelCall("kvm_set_memory_region", "npages=0", "0", note="slot was empty: the delete path still runs"))
+        return MemslotUpdate(0, "delete", None, None, tuple(chain))
+    chain.append(KernelCall("kvm_set_memslot", "change=KVM_MR_DELETE", "0",
+                            note=f"kvm_gmem_unbind(): {old.gmem}+{old.gmem_offset:#x} is free again" if old.gmem else ""))
+    return MemslotUpdate(0, "delete", old, None, tuple(chain))
+
+
+def _change_of(profile: Profile, mem: UserMemoryRegion, new: MemSlot, old: MemSlot,
+               chain: list[KernelCall]) -> tuple[ChangeKind, MemSlot] | MemslotUpdate:
+    """A request for an existing slot: what it changes (move, flags only) and the slot it makes, or the
+    refusal or no-op it ends in."""
+    if mem.flags & KVM_MEM_GUEST_MEMFD:
+        return _fail(chain, EINVAL, "guest_memfd slots are immutable: they can only be deleted")
+    if (mem.flags ^ old.flags) & KVM_MEM_GUEST_MEMFD:
+        return _fail(chain, EINVAL, "KVM_MEM_GUEST_MEMFD cannot be dropped from an existing slot")
+    if mem.userspace_addr != old.userspace_addr:
+        if not profile.uaddr_change_ignored:
+            return _fail(chain, EINVAL, "userspace_addr of an existing slot cannot change")
+        new = MemSlot(new.id, new.base_gfn, new.npages, old.userspace_addr, mem.flags, new.as_id, ioctl=old.ioctl)
+        chain.append(KernelCall("kvm_set_memory_region", "", "", note=f"userspace_addr change ignored: slot keeps {old.userspace_addr:#x}"))
+    if new.npages != old.npages:
+        return _fail(chain, EINVAL, f"existing slot cannot be resized ({old.npages} -> {new.npages} pages)")
+    if (mem.flags ^ old.flags) & KVM_MEM_READONLY and not profile.readonly_toggle_allowed:
+        return _fail(chain, EINVAL, "KVM_MEM_READONLY cannot be toggled on an existing slot")
+    if new.base_gfn != old.base_gfn:
+        return "move", new
+    if mem.flags != old.flags:
+        return "flags_only", new
+    chain.append(KernelCall("kvm_set_memory_region", "", "0", note="identical to the existing slot: no-op"))
+    return MemslotUpdate(0, "noop", old, old, tuple(chain))
+
+
+def _place_new_range(profile: Profile, slots: Memslots, mem: UserMemoryRegion, new: MemSlot, chain: list[KernelCall],
+                     gmem_bind: GmemBind | None) -> MemSlot | MemslotUpdate:
+    """A slot at a new range: no overlap with another slot, its guest_memfd bound, its last gfn within what
+    the MMU maps (kvm_arch_prepare_memory_region()). The slot as bound, or the refusal."""
+    base_gfn, npages = new.base_gfn, new.npages
+    other = slots.overlapping(base_gfn, npages, new.id)
+    if other is not None:
+        return _fail(chain, EEXIST, f"gfn range overlaps slot {other.id}")
+    if mem.flags & KVM_MEM_GUEST_MEMFD:
+        if gmem_bind is None:
+            return _fail(chain, EINVAL, "no guest_memfd support here")
+        err, calls, gmem_hva = gmem_bind(new, mem.guest_memfd, mem.guest_memfd_offset)
+        chain.extend(calls)
+        if err:
+            return MemslotUpdate(err, None, None, None, tuple(chain))
+        new = replace(new, gmem=mem.guest_memfd, gmem_offset=mem.guest_memfd_offset, gmem_hva=gmem_hva)
+    if profile.max_gfn is not None and base_gfn + npages - 1 > profile.max_gfn:
+        chain.append(
+            errno_call(
+                "kvm_arch_prepare_memory_region", "", "EINVAL", bad=True,
+                note=f"last gfn {base_gfn + npages - 1:#x} > kvm_mmu_max_gfn() {profile.max_gfn:#x}",
+            )
+        )
+        return MemslotUpdate(EINVAL, None, None, None, tuple(chain))
+    return new
 
 
 def _classify_3x(
