@@ -163,12 +163,16 @@ class FileActions(AppCore):
             return
         buf = io.StringIO()
         write_json_lines(self.run_, self.run_.entries(), buf)
+        self._write_new(text, buf.getvalue(), f"Wrote {len(self.run_)} records to {text}.")
+
+    def _write_new(self, path: str, content: str, done: str) -> None:
+        """Write a new file the user named (never over an existing one), and say what happened."""
         try:
-            write_output(text, buf.getvalue(), overwrite=False)
+            write_output(path, content, overwrite=False)
         except ScenarioError as e:
             self.notify(f"Not written: {e}", severity="error", markup=False)
             return
-        self.notify(f"Wrote {len(self.run_)} records to {text}.", timeout=3, markup=False)
+        self.notify(done, timeout=3, markup=False)
 
     def action_export_svg(self) -> None:
         stem = Path(self.scenario.file).stem
@@ -183,9 +187,4 @@ class FileActions(AppCore):
     def _svg(self, text: str | None) -> None:
         if not text:
             return
-        try:
-            write_output(text, self.export_screenshot(), overwrite=False)
-        except ScenarioError as e:
-            self.notify(f"Not written: {e}", severity="error", markup=False)
-            return
-        self.notify(f"Saved {text}.", timeout=3, markup=False)
+        self._write_new(text, self.export_screenshot(), f"Saved {text}.")
