@@ -4,38 +4,18 @@ object per line. Reads layouts; derives nothing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import IO, Any
+from typing import IO
 
 from .engine.layout import LayoutDiff
 from .engine.uapi import short_flag_names
 from .layouts import Layout, MapRow, describe_size, diff_json, map_json, range_text, slot_text
-from .richless import BIG_TABLE, PLAIN_WIDTH, SGR, plain, plain_table, styled
+from .richless import BIG_TABLE, PLAIN_WIDTH, SGR, LazyRender, plain, plain_table, rich_console, styled
 
 _AS_NAMES = {0: "memory", 1: "SMM (KVM-SMRAM)"}
 
 
-def _console(file: IO[str], terminal: bool):
-    from rich.console import Console
-
-    return Console(file=file, force_terminal=terminal, color_system="auto" if terminal else None,
-                   width=None if terminal else PLAIN_WIDTH, highlight=False, soft_wrap=not terminal)
-
-
 def header(layout: Layout) -> str:
     return f"{layout.source}, after step {layout.step} of {layout.steps} ({layout.spaces_note})"
-
-
-def _render(file: IO[str]) -> Callable[[str], str]:
-    """Console markup as the piped console prints it; the console is made on the first text that needs it."""
-    made: list[Any] = []
-
-    def render(text: str) -> str:
-        if not made:
-            made.append(_console(file, False))
-        return str(made[0].render_str(text).plain)
-
-    return render
 
 
 _MAP_COLUMNS = ("  gpa range", "size", "slot", "flags", "name", "hva")
@@ -52,7 +32,7 @@ def print_map(layout: Layout, rows: list[MapRow], file: IO[str], terminal: bool,
     from rich.table import Table
     from rich.text import Text
 
-    console = _console(file, terminal)
+    console = rich_console(file, terminal)
     console.print(_map_title(layout), style="bold" if terminal else None)
     for as_id in sorted(layout.tables):
         console.print(f"address space {as_id} ({_AS_NAMES.get(as_id, '?')})")
@@ -95,7 +75,7 @@ def _plain_map(layout: Layout, rows: list[MapRow], file: IO[str], terminal: bool
     """The piped map written directly, as Rich would print it (a 32,764-slot layout: Rich took minutes); on a
     terminal (a long map) with Rich's colours. False, writing nothing, when some table is too wide for that:
     Rich lays it out instead."""
-    render = _render(file)
+    render = LazyRender(file).render
     out = [styled(plain(_map_title(layout), render), "bold" if terminal else "")]
     for as_id in sorted(layout.tables):
         cells = []
@@ -134,7 +114,7 @@ def print_diff(a: Layout, b: Layout, diffs: list[LayoutDiff], file: IO[str], ter
     from rich.table import Table
     from rich.text import Text
 
-    console = _console(file, terminal)
+    console = rich_console(file, terminal)
     console.print(Text(f"--- {header(a)}", style="bold red" if terminal else ""))
     console.print(Text(f"+++ {header(b)}", style="bold green" if terminal else ""))
     if not diffs:
@@ -166,7 +146,7 @@ def _diff_summary(diffs: list[LayoutDiff]) -> str:
 def _plain_diff(a: Layout, b: Layout, diffs: list[LayoutDiff], file: IO[str], terminal: bool = False) -> bool:
     """The piped diff written directly, as Rich would print it (on a terminal, a long diff in Rich's colours);
     False, writing nothing, when too wide."""
-    render = _render(file)
+    render = LazyRender(file).render
     out = [styled(f"--- {header(a)}", "bold red" if terminal else ""), styled(f"+++ {header(b)}", "bold green" if terminal else "")]
     if not diffs:
         file.write("\n".join([*out, plain(_SAME, render)]) + "\n")

@@ -15,7 +15,7 @@ from .engine.profiles import names_in_any_era
 from .engine.records import StepRecord, access_summary
 from .engine.uapi import flag_names
 from .engine.vocabulary import ACCESS_OPS, CallResult, Op, Outcome
-from .richless import BIG_TABLE, PLAIN_WIDTH, SGR, plain, plain_table, styled
+from .richless import BIG_TABLE, PLAIN_WIDTH, SGR, LazyRender, Paint, plain, plain_table, rich_console, styled
 from .run import Run
 from .runner import TraceEntry
 
@@ -294,63 +294,38 @@ def print_table(run: Run, entries: list[TraceEntry], file: IO[str], terminal: bo
     sc = run.scenario
     head = [f"{sc.title} — kernel {run.kernel}, {run.path} path, {len(entries)} steps", *(f"note: {note}" for note in sc.notes)]
     rows = [_row(run, e) for e in entries]
-    if not terminal:
-        # Piped: written directly, Rich imported only if some text needs it (start-up is most of a small trace)
-        console = _LazyConsole(file)
-        lines = [plain(h, console.render) for h in head if "\t" not in h]
-        table = _plain_table(console, rows) if len(lines) == len(head) else None
-        if table is not None:
-            file.write("\n".join(lines) + "\n" + table)
-            return
-    if terminal and len(rows) > BIG_TABLE and _painted_table(head, rows, file):
+    # Piped, or long on a terminal (Rich lays a table out at ~2 ms a row): written directly, Rich imported only
+    # if some text needs it (start-up is most of a small trace)
+    if (not terminal or len(rows) > BIG_TABLE) and _direct_table(head, rows, file, terminal):
         return
-    console = _console(file, terminal)
+    console = rich_console(file, terminal)
     console.print(head[0], style="bold" if terminal else None)
     for line in head[1:]:
         console.print(line)
     _rich_table(console, rows, terminal)
 
 
-def _painted_table(head: list[str], rows: list[tuple[list[str], str]], file: IO[str]) -> bool:
-    """A long table on a terminal, laid out as piped (full width: the terminal wraps what is wider), with the
-    colours Rich gives it. False, writing nothing, when a cell needs Rich."""
-    console = _LazyConsole(file)
+def _direct_table(head: list[str], rows: list[tuple[list[str], str]], file: IO[str], terminal: bool) -> bool:
+    """The table laid out as Rich lays it out piped; on a terminal (a long table: the terminal wraps what is
+    wider) with the colours Rich gives it. False, writing nothing, when Rich must lay it out."""
+    console = LazyRender(file)
     lines = [plain(h, console.render) for h in head if "\t" not in h]
-    cells = [[plain(c, console.render) if i != 2 and ("[" in c or ":" in c) else c for i, c in enumerate(r)] for r, _ in rows]
     if len(lines) != len(head):
         return False
 
-    def paint(i: int, j: int, text: str) -> str:
+    def paint(i: int, j: int, text: str) -> str:  # the outcome's first word in its colour, as _rich_table does
         if j != 2:
             return text
         first = text.split(" ◆")[0]
         return styled(first, rows[i][1]) + text[len(first):]
 
-    table = plain_table(TABLE_COLUMNS, cells, PLAIN_WIDTH, paint, SGR["bold"])
+    table = _plain_table(console, rows, paint if terminal else None, SGR["bold"] if terminal else "")
     if table is None:
         return False
-    file.write("\n".join([styled(lines[0], "bold"), *lines[1:]]) + "\n" + table)
+    if terminal:
+        lines[0] = styled(lines[0], "bold")
+    file.write("\n".join(lines) + "\n" + table)
     return True
-
-
-def _console(file: IO[str], terminal: bool):
-    from rich.console import Console
-
-    return Console(file=file, force_terminal=terminal, color_system="auto" if terminal else None,
-                   width=None if terminal else PLAIN_WIDTH, highlight=False, soft_wrap=not terminal)
-
-
-class _LazyConsole:
-    """The piped table's console, made only when a cell holds markup, an emoji code or a control code."""
-
-    def __init__(self, file: IO[str]) -> None:
-        self.file = file
-        self._console: Any = None
-
-    def render(self, text: str) -> str:
-        if self._console is None:
-            self._console = _console(self.file, False)
-        return self._console.render_str(text).plain
 
 
 def _rich_table(console, rows: list[tuple[list[str], str]], terminal: bool) -> None:
@@ -369,7 +344,7 @@ def _rich_table(console, rows: list[tuple[list[str], str]], terminal: bool) -> N
     console.print(table)
 
 
-def _plain_table(console: _LazyConsole, rows: list[tuple[list[str], str]]) -> str | None:
+def _plain_table(console: LazyRender, rows: list[tuple[list[str], str]], paint: Paint | None = None, head_style: str = "") -> str | None:
     """The piped table, laid out as Rich lays out this table (columns as wide as their widest cell, two
     spaces apart, # and slot right-aligned), which Rich takes minutes for on 100,000 rows.
     None when the table is wider than PLAIN_WIDTH: Rich then decides how to squeeze it."""
@@ -384,7 +359,7 @@ def _plain_table(console: _LazyConsole, rows: list[tuple[list[str], str]]) -> st
             joined = "".join(col)
             if "[" in joined or ":" in joined:
                 columns[i] = tuple(map(cell, col))
-    return plain_table(TABLE_COLUMNS, list(zip(*columns, strict=True)), PLAIN_WIDTH)
+    return plain_table(TABLE_COLUMNS, list(zip(*columns, strict=True)), PLAIN_WIDTH, paint, head_style)
 
 
 def _cell(r) -> str:

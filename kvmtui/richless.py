@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import IO, Any
 
 # A Rich markup tag (rich.markup.RE_TAGS), an escaped bracket, an emoji code (rich._emoji_replace), or a control code
 # Rich strips (rich.control.STRIP_CONTROL_CODES): text holding none of these renders as itself.
@@ -76,3 +77,26 @@ SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "mag
 def styled(text: str, style: str) -> str:
     """text in a named style as a terminal shows it (the few styles kvmtui's big tables use)."""
     return f"\x1b[{SGR[style]}m{text}\x1b[0m" if style and text else text
+
+
+def rich_console(file: IO[str], terminal: bool) -> Any:
+    """The Rich console kvmtui's tables print through: a terminal's own width and colours, or piped plain
+    text PLAIN_WIDTH wide, never wrapped."""
+    from rich.console import Console
+
+    return Console(file=file, force_terminal=terminal, color_system="auto" if terminal else None,
+                   width=None if terminal else PLAIN_WIDTH, highlight=False, soft_wrap=not terminal)
+
+
+class LazyRender:
+    """Console markup as the piped console prints it; that console is made only when a text holds markup, an
+    emoji code or a control code."""
+
+    def __init__(self, file: IO[str]) -> None:
+        self.file = file
+        self._console: Any = None
+
+    def render(self, text: str) -> str:
+        if self._console is None:
+            self._console = rich_console(self.file, False)
+        return str(self._console.render_str(text).plain)
