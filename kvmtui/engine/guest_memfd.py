@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .addresses import PAGE_MASK, PAGE_SHIFT
 from .calls import KernelCall, errno_call
-from .mmu_internal import Fault, PfResult
+from .mmu_internal import FIXED, Fault
 from .mmu_state import Spte
 from .records import SpteState
 from .uapi import EBADF, EINVAL, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, errno_name
@@ -105,7 +105,7 @@ def gmem_fault(kvm: Kvm, slot: MemSlot, gfn: int, write: bool, chain: list[Kerne
     kvm.sptes.install(gfn, Spte(state, pfn))
     chain.append(KernelCall(kvm.profile.name_of("set_spte"), f"gfn={gfn:#x}, pfn={pfn:#x}, {'writable' if write else 'read-only'}",
                             "RET_PF_FIXED", note="" if write else "read through a clean guest PTE: mapped without W until the first write"))
-    return Fault(PfResult.FIXED, tuple(chain))
+    return FIXED
 
 
 def _gmem_pfn(kvm: Kvm, name: str, index: int) -> int:

@@ -631,27 +631,27 @@ class HvaToPfn:
     error: PfnError | None
     writable: bool
     async_: bool
-    chain: tuple[KernelCall, ...]
 
 
 def hva_to_pfn(
-    profile: Profile, host: HostMemory, hva: int, write_fault: bool, map_writable: bool, nowait: bool
+    profile: Profile, host: HostMemory, hva: int, write_fault: bool, map_writable: bool, nowait: bool,
+    chain: list[KernelCall],
 ) -> HvaToPfn:
-    """hva_to_pfn() of the era: fast GUP, slow GUP (nowait when async is allowed), then the VMA checks."""
-    addr = f"addr={hva:#x}"
-    fast = None
+    """hva_to_pfn() of the era: fast GUP, slow GUP (nowait when async is allowed), then the VMA checks.
+    The calls it makes go onto `chain`."""
+    addr = f"addr={hex(hva)}"  # hex(n): f"{n:#x}" without parsing a format spec (the fault path is hot)
     # fast path: only when the caller can use a writable page
     if profile.has_fast_gup_step and (write_fault or map_writable):
         r = host.get_user_pages_fast_only(hva)
         if r.pfn is not None:
-            return HvaToPfn(r.pfn, None, True, False, (KernelCall("hva_to_pfn_fast", addr, f"pfn {r.pfn:#x}"),))
-        fast = KernelCall("hva_to_pfn_fast", addr, "false")
+            chain.append(KernelCall("hva_to_pfn_fast", addr, f"pfn {hex(r.pfn)}"))
+            return HvaToPfn(r.pfn, None, True, False)
+        chain.append(KernelCall("hva_to_pfn_fast", addr, "false"))
     r = host.get_user_pages(hva, write_fault, nowait)
-    slow = _slow_call(profile.has_fast_gup_step, addr, write_fault, nowait, r, map_writable)
-    calls = (slow,) if fast is None else (fast, slow)
+    chain.append(_slow_call(profile.has_fast_gup_step, addr, write_fault, nowait, r, map_writable))
     if r.pfn is not None:
-        return HvaToPfn(r.pfn, None, r.writable and map_writable, False, calls)
-    return _hva_to_pfn_failed(profile, host, hva, write_fault, nowait, r.error, calls)
+        return HvaToPfn(r.pfn, None, r.writable and map_writable, False)
+    return _hva_to_pfn_failed(profile, host, hva, write_fault, nowait, r.error, chain)
 
 
 def _slow_call(split: bool, addr: str, write_fault: bool, nowait: bool, r: GupResult, map_writable: bool) -> KernelCall:
@@ -663,30 +663,34 @@ def _slow_call(split: bool, addr: str, write_fault: bool, nowait: bool, r: GupRe
     if pfn is None:
         return KernelCall(fn, args, "0 pages", r.error)
     if pfn == ZERO_PFN:
-        return KernelCall(fn, args, f"pfn {pfn:#x}", "zero page: mapped read-only")
-    return KernelCall(fn, args, f"pfn {pfn:#x}", "read fault mapped writable" if r.writable and map_writable and not write_fault else "")
+        return KernelCall(fn, args, f"pfn {hex(pfn)}", "zero page: mapped read-only")
+    return KernelCall(fn, args, f"pfn {hex(pfn)}", "read fault mapped writable" if r.writable and map_writable and not write_fault else "")
 
 
 def _hva_to_pfn_failed(
-    profile: Profile, host: HostMemory, hva: int, write_fault: bool, nowait: bool, error: str, calls: tuple[KernelCall, ...]
+    profile: Profile, host: HostMemory, hva: int, write_fault: bool, nowait: bool, error: str, chain: list[KernelCall]
 ) -> HvaToPfn:
     """GUP got no page: a poisoned one, no VMA, or a VMA that says whether the fault may go async."""
     n = profile.name_of
     if error == "EHWPOISON":
-        return HvaToPfn(None, PfnError.HWPOISON, False, False, (*calls, error_call("hva_to_pfn", "", n("pfn_hwpoison"), note="page is hardware-poisoned")))
+        chain.append(error_call("hva_to_pfn", "", n("pfn_hwpoison"), note="page is hardware-poisoned"))
+        return HvaToPfn(None, PfnError.HWPOISON, False, False)
     vma = host.find_vma(hva)
     if vma is None:
-        calls = (*calls, KernelCall("find_vma_intersection", f"addr={hva:#x}", "NULL"))
-        return HvaToPfn(None, PfnError.FAULT, False, False, (*calls, error_call("hva_to_pfn", "", n("pfn_fault"), note="no VMA at this hva")))
+        chain.append(KernelCall("find_vma_intersection", f"addr={hva:#x}", "NULL"))
+        chain.append(error_call("hva_to_pfn", "", n("pfn_fault"), note="no VMA at this hva"))
+        return HvaToPfn(None, PfnError.FAULT, False, False)
     if profile.vma_is_valid:
         valid = vma_is_valid(vma, write_fault)
-        check = KernelCall("vma_is_valid", f"vma prot={vma.prot}, write_fault={1 if write_fault else 0}", "true" if valid else "false")
+        chain.append(KernelCall("vma_is_valid", f"vma prot={vma.prot}, write_fault={1 if write_fault else 0}", "true" if valid else "false"))
     else:
         valid = vma.vm_write  # 3.6 asked only for VM_WRITE before going async
-        check = KernelCall("vma->vm_flags & VM_WRITE", f"vma prot={vma.prot}", "VM_WRITE" if valid else "0")
-    calls = (*calls, check)
+        chain.append(KernelCall("vma->vm_flags & VM_WRITE", f"vma prot={vma.prot}", "VM_WRITE" if valid else "0"))
     if nowait and valid:
         if "pfn_needs_io" in profile.names:
-            return HvaToPfn(None, PfnError.NEEDS_IO, False, True, (*calls, error_call("hva_to_pfn", "", n("pfn_needs_io"))))
-        return HvaToPfn(None, PfnError.FAULT, False, True, (*calls, route_call("hva_to_pfn", "", n("pfn_fault"), ret=f"{n('pfn_fault')}, *async = true")))
-    return HvaToPfn(None, PfnError.FAULT, False, False, (*calls, error_call("hva_to_pfn", "", n("pfn_fault"), bad=True)))
+            chain.append(error_call("hva_to_pfn", "", n("pfn_needs_io")))
+            return HvaToPfn(None, PfnError.NEEDS_IO, False, True)
+        chain.append(route_call("hva_to_pfn", "", n("pfn_fault"), ret=f"{n('pfn_fault')}, *async = true"))
+        return HvaToPfn(None, PfnError.FAULT, False, True)
+    chain.append(error_call("hva_to_pfn", "", n("pfn_fault"), bad=True))
+    return HvaToPfn(None, PfnError.FAULT, False, False)

@@ -8,6 +8,7 @@ themselves (memslots.py): a snapshot keeps them as they are and copies only thei
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .addresses import PAGE_MASK, PAGE_SHIFT
 from .calls import KernelCall
@@ -29,8 +30,23 @@ class Vcpu:
     mmio_gen: int = 0
 
 
+class FaultNames(NamedTuple):
+    """The era's names on every fault's path, looked up once per profile (the fault path is hot)."""
+
+    page_fault: str
+    gfn_to_memslot: str
+    gfn_to_hva: str
+    set_spte: str
+    ret_fixed: str
+
+    @classmethod
+    def of(cls, p: Profile) -> FaultNames:
+        n = p.name_of
+        return cls(n("page_fault"), n("gfn_to_memslot"), n("gfn_to_hva"), n("set_spte"), n("ret_fixed"))
+
+
 class Kvm:
-    __slots__ = ("gpte_dirty", "host", "memslots", "memslots_by_as", "profile", "settings", "sptes", "vcpus", "vm")
+    __slots__ = ("_profile", "fault_names", "gpte_dirty", "host", "memslots", "memslots_by_as", "settings", "sptes", "vcpus", "vm")
 
     def __init__(self, profile: Profile, host: HostMemory | None = None, settings: HostSettings = DEFAULT_SETTINGS) -> None:
         self.profile = profile
@@ -48,6 +64,16 @@ class Kvm:
         # walk for the pages it writes. The bit is never cleared again. These gfns have it set.
         self.gpte_dirty: set[int] = set()
         self.vm = VmState()
+
+    @property
+    def profile(self) -> Profile:
+        return self._profile
+
+    @profile.setter
+    def profile(self, profile: Profile) -> None:
+        """The era; the names its fault path uses are taken from it here, once (a test may swap the era)."""
+        self._profile = profile
+        self.fault_names = FaultNames.of(profile)
 
     def memslots_of(self, as_id: int) -> Memslots:
         """__kvm_memslots(kvm, as_id); an out-of-range as_id gets address space 0 (the ioctl refuses it first)."""
@@ -114,7 +140,8 @@ class Kvm:
 
     def copy(self) -> Kvm:
         other = Kvm.__new__(Kvm)
-        other.profile = self.profile
+        other._profile = self._profile
+        other.fault_names = self.fault_names
         other.settings = self.settings
         other.memslots_by_as = tuple(m.copy() for m in self.memslots_by_as)
         other.memslots = other.memslots_by_as[0]

@@ -18,61 +18,41 @@ builds them (kvm-semantics.md h):
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from .addresses import PAGE_SHIFT
 from .calls import KernelCall, errno_call, error_call, route_call
 from .guest_memfd import gmem_fault
 from .host import ZERO_PFN, HvaToPfn, PfnError, hva_to_pfn
 from .kvm import Kvm, Vcpu
 from .memslots import MemSlot
-from .mmu_internal import Fault, PfResult
+from .mmu_internal import EFAULT, EMULATE, FIXED, HWPOISON, Fault, PfResult
 from .mmu_state import Spte
-from .profiles import Profile
 from .records import SpteState
 from .uapi import KVM_MEM_READONLY
 
 _RW, _RO, _WP, _MMIO = SpteState.RW, SpteState.RO, SpteState.WP, SpteState.MMIO
 
 
-_ERROR_CODE = {(True, False): "PFERR_WRITE", (False, True): "PFERR_FETCH", (False, False): "PFERR_READ", (True, True): "PFERR_WRITE"}
+# (write, fetch) -> the fault's error code as the chain shows it
+_ERROR_CODE = {(True, False): "PFERR_WRITE|PFERR_USER", (False, True): "PFERR_FETCH|PFERR_USER",
+               (False, False): "PFERR_READ|PFERR_USER", (True, True): "PFERR_WRITE|PFERR_USER"}
 
 
-class _FaultNames(NamedTuple):
-    """The era's names on every fault's path, looked up once per profile (the fault path is hot)."""
-
-    page_fault: str
-    gfn_to_memslot: str
-    gfn_to_hva: str
-    set_spte: str
-    ret_fixed: str
-
-
-_FAULT_NAMES: dict[int, tuple[Profile, _FaultNames]] = {}
-
-
-def _fault_names(p: Profile) -> _FaultNames:
-    cached = _FAULT_NAMES.get(id(p))
-    if cached is None or cached[0] is not p:  # (a profile made later may reuse a freed one's id)
-        names = _FaultNames(p.name_of("page_fault"), p.name_of("gfn_to_memslot"), p.name_of("gfn_to_hva"),
-                            p.name_of("set_spte"), p.name_of("ret_fixed"))
-        cached = _FAULT_NAMES[id(p)] = (p, names)
-    return cached[1]
-
-
-def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool) -> Fault:
+def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool, chain: list[KernelCall]) -> Fault:
     """kvm_mmu_page_fault() for the page of gpa, as the era handles it: a cached mmio spte first, then the
-    guest walk, the memslot, the pfn (kvm_faultin_pfn), and the spte (FNAME(fetch) -> mmu_set_spte)."""
+    guest walk, the memslot, the pfn (kvm_faultin_pfn), and the spte (FNAME(fetch) -> mmu_set_spte).
+    The calls it makes go onto `chain`.
+
+    Numbers are written with hex(n) on this path, the same text as f"{n:#x}" without parsing a format spec
+    (a fault writes about eight)."""
     gfn = gpa >> PAGE_SHIFT
-    chain: list[KernelCall] = []
     spte = kvm.sptes.get(gfn)
     if spte is not None and spte.state is _MMIO and handle_mmio_page_fault(kvm, gpa, spte, chain):
-        return Fault(PfResult.EMULATE, tuple(chain))
-    names = _fault_names(kvm.profile)
-    chain.append(KernelCall(names.page_fault, f"cr2_or_gpa={gpa:#x}, error_code={_ERROR_CODE[write, fetch]}|PFERR_USER"))
+        return EMULATE
+    names = kvm.fault_names
+    chain.append(KernelCall(names.page_fault, f"cr2_or_gpa={hex(gpa)}, error_code={_ERROR_CODE[write, fetch]}"))
     gpte_dirty = _walk_addr(kvm, gfn, write)
     slot = kvm.memslots.search_memslots(gfn)
-    chain.append(KernelCall(names.gfn_to_memslot, f"gfn={gfn:#x}", f"slot {slot.id}" if slot else "NULL"))
+    chain.append(KernelCall(names.gfn_to_memslot, f"gfn={hex(gfn)}", f"slot {slot.id}" if slot else "NULL"))
     if slot is None:
         return _noslot_fault(kvm, vcpu, gfn, chain)
     if slot.gmem_hva is not None:
@@ -125,7 +105,7 @@ def _readonly_write_fault(kvm: Kvm, slot: MemSlot, gfn: int, chain: list[KernelC
         route_call(n("handle_error"), f"pfn={n('pfn_ro_fault')}", n("ret_emulate"), key=True,
                    note="no spte installed and no mmio info cached: later reads still hit the ROM")
     )
-    return Fault(PfResult.EMULATE, tuple(chain))
+    return EMULATE
 
 
 def kvm_faultin_pfn(kvm: Kvm, slot: MemSlot, gfn: int, write: bool, chain: list[KernelCall]) -> HvaToPfn:
@@ -133,17 +113,15 @@ def kvm_faultin_pfn(kvm: Kvm, slot: MemSlot, gfn: int, write: bool, chain: list[
     pf, or KVM_PFN_ERR_NEEDS_IO), again synchronously: the guest has not enabled async page faults."""
     p = kvm.profile
     hva = slot.userspace_addr + ((gfn - slot.base_gfn) << PAGE_SHIFT)  # slot.hva_of(gfn)
-    chain.append(KernelCall(_fault_names(p).gfn_to_hva, f"slot={slot.id}, gfn={gfn:#x}, write={1 if write else 0}", f"{hva:#x}"))
+    chain.append(KernelCall(kvm.fault_names.gfn_to_hva, f"slot={slot.id}, gfn={hex(gfn)}, write={1 if write else 0}", hex(hva)))
     map_writable = not slot.flags & KVM_MEM_READONLY  # not slot.readonly
-    r = hva_to_pfn(p, kvm.host, hva, write, map_writable, nowait=True)
-    chain += r.chain
+    r = hva_to_pfn(p, kvm.host, hva, write, map_writable, True, chain)
     if r.async_ or r.error is PfnError.NEEDS_IO:
         chain.append(
             KernelCall(p.name_of("async_pf"), "", "false",
                        note="the guest has not enabled async page faults: fault the page in synchronously")
         )
-        r = hva_to_pfn(p, kvm.host, hva, write, map_writable, nowait=False)
-        chain += r.chain
+        r = hva_to_pfn(p, kvm.host, hva, write, map_writable, False, chain)
     return r
 
 
@@ -155,9 +133,9 @@ def kvm_handle_error_pfn(kvm: Kvm, error: PfnError, chain: list[KernelCall]) -> 
             route_call(n("handle_error"), f"pfn={n('pfn_hwpoison')}", n("ret_retry"), bad=True,
                        note="kvm_send_hwpoison_signal(): SIGBUS (BUS_MCEERR_AR) to the vCPU thread")
         )
-        return Fault(PfResult.HWPOISON, tuple(chain))
+        return HWPOISON
     chain.append(errno_call(n("handle_error"), f"pfn={n('pfn_fault')}", "EFAULT", bad=True, note="KVM_RUN returns -EFAULT"))
-    return Fault(PfResult.EFAULT, tuple(chain))
+    return EFAULT
 
 
 def mmu_set_spte(
@@ -169,17 +147,17 @@ def mmu_set_spte(
     hva_to_pfn() said it may, and marks it dirty in the slot (mark_page_dirty_in_slot)."""
     writable = write or (gpte_dirty and host_writable)
     kvm.sptes.install(gfn, Spte(_RW if writable else _RO, pfn))
-    names = _fault_names(kvm.profile)
+    names = kvm.fault_names
     chain.append(
-        KernelCall(names.set_spte, f"gfn={gfn:#x}, pfn={pfn:#x}, {'writable' if writable else 'read-only'}",
+        KernelCall(names.set_spte, f"gfn={hex(gfn)}, pfn={hex(pfn)}, {'writable' if writable else 'read-only'}",
                    names.ret_fixed, "" if write else _spte_note(slot, write, gpte_dirty, writable, pfn))
     )
     if writable:
         d = kvm.mark_page_dirty(slot, gfn, vcpu.id)
         if d is not None:
             chain.append(kvm.dirty_call(vcpu.id, d))
-            return Fault(PfResult.FIXED, tuple(chain), (d,))
-    return Fault(PfResult.FIXED, tuple(chain))
+            return Fault(PfResult.FIXED, (d,))
+    return FIXED
 
 
 def _spte_note(slot: MemSlot, write: bool, gpte_dirty: bool, writable: bool, pfn: int) -> str:
@@ -212,14 +190,14 @@ def _noslot_fault(kvm: Kvm, vcpu: Vcpu, gfn: int, chain: list[KernelCall]) -> Fa
                                 note="vcpu_cache_mmio_info()" + ("" if caching else "; mmio_caching=N: no mmio spte")))
         if caching:
             chain.append(route_call("mark_mmio_spte", f"gfn={gfn:#x}, gen={gen}", "RET_PF_EMULATE", note="mmio spte tagged with the memslot generation"))
-        return Fault(PfResult.EMULATE, tuple(chain))
+        return EMULATE
     chain.append(error_call(n("gfn_to_hva"), f"slot=NULL, gfn={gfn:#x}", n("hva_bad")))
     chain.append(error_call(n("gfn_to_pfn"), f"gfn={gfn:#x}", n("pfn_noslot")))
     chain.append(KernelCall(n("handle_noslot"), f"pfn={n('pfn_noslot')}", "false", note="vcpu_cache_mmio_info()"))
     kvm.sptes.install(gfn, Spte(SpteState.MMIO, None, gen))
     chain.append(route_call("set_mmio_spte", f"gfn={gfn:#x}", "0 = re-enter", note="the guest faults again on the mmio spte"))
     chain.append(route_call("handle_mmio_page_fault", f"gfn={gfn:#x}", "RET_MMIO_PF_EMULATE"))
-    return Fault(PfResult.EMULATE, tuple(chain))
+    return EMULATE
 
 
 def spte_permits(spte: Spte | None, write: bool) -> bool:

@@ -1,4 +1,4 @@
-"""What one page fault comes to (arch/x86/kvm/mmu/mmu_internal.h): its RET_PF_* result and the calls it made.
+"""What one page fault comes to (arch/x86/kvm/mmu/mmu_internal.h): its RET_PF_* result and the pages it dirtied.
 
 Its own module because both fault handlers return it: the MMU's (mmu.py) and guest_memfd's (guest_memfd.py),
 which the MMU calls for a gmem-only slot."""
@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from .calls import KernelCall
 from .values import fast_init
 
 
@@ -22,6 +21,14 @@ class PfResult(Enum):
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Fault:
+    """How a fault ended. The calls it made went onto the chain its caller passed in, in order."""
+
     result: PfResult
-    chain: tuple[KernelCall, ...]
     dirtied: tuple[tuple[int, int], ...] = ()
+
+
+# Faults that dirtied nothing (nearly all of them), made once.
+FIXED = Fault(PfResult.FIXED)
+EMULATE = Fault(PfResult.EMULATE)
+EFAULT = Fault(PfResult.EFAULT)
+HWPOISON = Fault(PfResult.HWPOISON)

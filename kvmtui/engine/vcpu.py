@@ -13,19 +13,22 @@ built once, directly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .addresses import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, split_at_pages
 from .calls import KernelCall
 from .emulator import AccessDone, MmioRead, emulate_access
 from .kvm import Kvm, Vcpu
 from .mmu import page_fault, spte_permits
 from .mmu_internal import PfResult
+from .mmu_state import Spte
 from .records import SpteChange, SpteState, StepRecord
 from .uapi import KVM_EXIT_DIRTY_RING_FULL, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO
 from .vocabulary import OP_OF_ACCESS, AccessKind, AccessPath, Outcome
 
 _WRITE, _FETCH = AccessKind.WRITE, AccessKind.FETCH
 _OK, _MMIO = Outcome.OK, Outcome.MMIO
-_RW, _RO, _WP = SpteState.RW, SpteState.RO, SpteState.WP
+_NONE, _RW, _RO, _WP = SpteState.NONE, SpteState.RW, SpteState.RO, SpteState.WP
 _FIXED, _EMULATE, _EFAULT = PfResult.FIXED, PfResult.EMULATE, PfResult.EFAULT
 _HIT_NOTE = "translated by the existing spte: KVM is not involved"
 _CPL0 = "emulated access path (CPL0 code on this host)"
@@ -46,60 +49,55 @@ def kvm_access(
 ) -> StepRecord:
     """The access as the guest's instruction makes it: the hardware alone when the sptes allow it, else
     KVM's fault path (native) or its instruction emulator (emulated)."""
-    one_page = (gpa & PAGE_MASK) + size <= PAGE_SIZE
-    if path == "native" and kind is not _FETCH and one_page:
-        hit = _spte_hit(kvm, vcpu_id, kind, gpa, size, value)
-        if hit is not None:
-            return hit
-    vcpu = kvm.vcpu(vcpu_id)
-    data = (value or 0).to_bytes(size, "little") if kind is _WRITE else b""
-    state = kvm.sptes.state
-    if one_page:
-        frags = [(gpa, size)]
-        before = [state(gpa >> PAGE_SHIFT)]
+    sptes = kvm.sptes
+    native = path == "native"
+    if (gpa & PAGE_MASK) + size <= PAGE_SIZE:
+        spte = sptes.get(gpa >> PAGE_SHIFT)
+        if spte is not None and native and kind is not _FETCH:
+            st = spte.state
+            if st is _RW or (kind is not _WRITE and (st is _RO or st is _WP)):  # spte_permits(), inlined: the hot test
+                return _spte_hit(kvm, vcpu_id, kind, gpa, size, value, spte)
+        frags: Sequence[tuple[int, int]] = ((gpa, size),)
+        before: tuple[SpteState, ...] = (_NONE if spte is None else spte.state,)
     else:
         frags = split_at_pages(gpa, size)
-        before = [state(f >> PAGE_SHIFT) for f, _ in frags]
-    if path == "native":
+        state = sptes.state
+        before = tuple(state(f >> PAGE_SHIFT) for f, _ in frags)
+    vcpu = kvm.vcpu(vcpu_id)
+    data = (value or 0).to_bytes(size, "little") if kind is _WRITE else b""
+    if native:
         done = _native_access(kvm, vcpu, kind, gpa, size, data, frags, before, mmio_read)
     else:
         done = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, _CPL0)
-    return _access_record(kvm, vcpu_id, kind, gpa, size, value, path, frags, before, done)
+    return _access_record(kvm, vcpu_id, kind, gpa, size, value, native, frags, before, done)
 
 
-def _spte_hit(kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, value: int | None) -> StepRecord | None:
+def _spte_hit(kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, value: int | None, spte: Spte) -> StepRecord:
     """A read or write within one page whose spte already allows it: the hardware does it alone, KVM is
-    not involved. None when the spte does not allow it (the access faults)."""
+    not involved."""
     gfn = gpa >> PAGE_SHIFT
-    spte = kvm.sptes.get(gfn)
-    if spte is None:
-        return None
     st = spte.state
-    write = kind is _WRITE
-    if not (st is _RW or (not write and (st is _RO or st is _WP))):  # spte_permits(), inlined: the hot test
-        return None
     slot = kvm.memslots.search_memslots(gfn)
     assert slot is not None, "an spte that permits access always belongs to a slot"
     base = slot.userspace_addr if slot.gmem_hva is None else slot.gmem_hva  # slot.native_hva(gfn), inlined
     hva = base + ((gfn - slot.base_gfn) << PAGE_SHIFT) + (gpa & PAGE_MASK)
-    if write:
+    if kind is _WRITE:
         kvm.host.write(hva, value.to_bytes(size, "little"))  # type: ignore[union-attr]
         got = value
         args = {"vcpu": vcpu_id, "gpa": gpa, "size": size, "value": value}
     else:
         got = int.from_bytes(kvm.host.read(hva, size), "little")
         args = {"vcpu": vcpu_id, "gpa": gpa, "size": size}
-    sv = st._value_
     return StepRecord(
         OP_OF_ACCESS[kind], args, _OK,
-        (KernelCall("(hardware)", f"{kind._value_} gpa={gpa:#x}, {size} bytes", f"spte {sv}: no exit", _HIT_NOTE),),
+        (KernelCall("(hardware)", f"{kind._value_} gpa={hex(gpa)}, {size} bytes", f"spte {st._value_}: no exit", _HIT_NOTE),),
         (), None, (SpteChange(gfn, st, st),), (), (), got, slot.id, hva, spte.pfn,
     )
 
 
 def _native_access(
     kvm: Kvm, vcpu: Vcpu, kind: AccessKind, gpa: int, size: int, data: bytes,
-    frags: list[tuple[int, int]], before: list[SpteState], mmio_read: MmioRead,
+    frags: Sequence[tuple[int, int]], before: tuple[SpteState, ...], mmio_read: MmioRead,
 ) -> AccessDone:
     """The MMU's way, page by page: kvm_mmu_page_fault() for each page whose spte does not allow the access.
 
@@ -114,9 +112,9 @@ def _native_access(
     for fgpa, _ in frags:
         if spte_permits(get(fgpa >> PAGE_SHIFT), write):
             continue
-        f = page_fault(kvm, vcpu, fgpa, write, fetch)
-        chain += f.chain
-        dirtied += f.dirtied
+        f = page_fault(kvm, vcpu, fgpa, write, fetch, chain)
+        if f.dirtied:
+            dirtied += f.dirtied
         if f.result is _FIXED:
             if f.dirtied and kvm.vm.dirty_ring_size and kvm.vm.ring(vcpu.id).soft_full:
                 # kvm_dirty_ring_check_request() on the way back in: the vCPU stops before the instruction
@@ -132,12 +130,12 @@ def _native_access(
     if not chain:
         states = "/".join(s._value_ for s in before)
         chain.append(KernelCall("(hardware)", f"{kind._value_} gpa={gpa:#x}, {size} bytes", f"spte {states}: no exit", _HIT_NOTE))
-    return AccessDone(_OK, tuple(chain), (), result, tuple(dirtied))
+    return AccessDone(_OK, tuple(chain), (), result, tuple(dirtied) if dirtied else ())
 
 
 def _access_record(
-    kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, value: int | None, path: AccessPath,
-    frags: list[tuple[int, int]], before: list[SpteState], done: AccessDone,
+    kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, value: int | None, native: bool,
+    frags: Sequence[tuple[int, int]], before: tuple[SpteState, ...], done: AccessDone,
 ) -> StepRecord:
     """The record of an access that went through KVM: what it returned, and the sptes of its pages after."""
     gfn0 = gpa >> PAGE_SHIFT
@@ -150,12 +148,12 @@ def _access_record(
     if outcome == "ok" or outcome == "mmio":
         got = value if write else int.from_bytes(done.data, "little")
     if len(frags) == 1:
-        spte: tuple[SpteChange, ...] = (SpteChange(gfn0, before[0], sptes.state(gfn0)),)
+        spte: tuple[SpteChange, ...] = (SpteChange(gfn0, before[0], _NONE if spte0 is None else spte0.state),)
     else:
         spte = tuple(SpteChange(f >> PAGE_SHIFT, b, sptes.state(f >> PAGE_SHIFT)) for (f, _), b in zip(frags, before, strict=True))
     hva = None
     if slot is not None:
-        hva = (slot.native_hva(gfn0) if path == "native" else slot.hva_of(gfn0)) + (gpa & PAGE_MASK)
+        hva = (slot.native_hva(gfn0) if native else slot.hva_of(gfn0)) + (gpa & PAGE_MASK)
     # positional, in the field order: op, args, outcome, chain, exits, exit_reason, spte, dirtied, slot_changes,
     # value, slot, hva, pfn (the record is built once per step: keywords cost more)
     return StepRecord(
@@ -167,7 +165,7 @@ def _access_record(
     )
 
 
-def _through_sptes(kvm: Kvm, frags: list[tuple[int, int]], write: bool, data: bytes) -> bytes:
+def _through_sptes(kvm: Kvm, frags: Sequence[tuple[int, int]], write: bool, data: bytes) -> bytes:
     """The access done by the hardware through present sptes: host memory is read or written directly."""
     out = b""
     pos = 0
