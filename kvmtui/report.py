@@ -195,17 +195,23 @@ def _flush(batch: list[bytes], out: IO[str], binary: IO[bytes] | None) -> None:
     batch.clear()
 
 
+# The members a table row compares with, read once: an Enum class attribute costs ~120 ns a lookup (Python
+# 3.11's EnumType), and a row made a dozen of them.
+_READ, _WRITE, _SET_MEMORY_REGION, _GET_DIRTY_LOG, _CHECK_EXTENSION = Op.READ, Op.WRITE, Op.SET_MEMORY_REGION, Op.GET_DIRTY_LOG, Op.CHECK_EXTENSION
+_HARVEST_DIRTY_RING, _RESET_DIRTY_RINGS = Op.HARVEST_DIRTY_RING, Op.RESET_DIRTY_RINGS
+_OK, _MMIO, _CALL_OK = Outcome.OK, Outcome.MMIO, CallResult.OK
 _FLAGS_CELL: dict[int, str] = {}  # a slot's flags as the step cell shows them (" READONLY"): a few values, each spelled once
 
 
 def _what(run: Run, e: TraceEntry) -> str:
     r = e.record
     a = r.args
-    if r.is_access:
-        v = f" = {a['value']:#x}" if r.op == Op.WRITE else ""
+    op = r.op
+    if op in ACCESS_OPS:
+        v = f" = {a['value']:#x}" if op == _WRITE else ""
         sym = run.symbol(a["gpa"])
-        return f"{r.op} {a['gpa']:#x} /{a['size']}{v}" + (f" <{sym}>" if sym else "")
-    if r.op == Op.SET_MEMORY_REGION:
+        return f"{op} {a['gpa']:#x} /{a['size']}{v}" + (f" <{sym}>" if sym else "")
+    if op == _SET_MEMORY_REGION:
         if a["size"] == 0:
             return f"delete slot {a['slot']}"
         flags = _FLAGS_CELL.get(a["flags"])
@@ -238,20 +244,21 @@ def describe_step(run: Run, e: TraceEntry) -> str:
 
 def _result(e: TraceEntry) -> str:
     r = e.record
+    op = r.op
     if r.exits:
         return "; ".join(f"KVM_EXIT_MMIO {'W' if x.is_write else 'R'} {x.phys_addr:#x}/{x.len} {x.data.hex()}" for x in r.exits)
-    if r.op == Op.GET_DIRTY_LOG and r.dirty is not None:
+    if op in ACCESS_OPS:  # the two commonest first: each op has one cell rule
+        return f"value {r.value:#x}" if r.value is not None and op != _WRITE else ""
+    if op == _SET_MEMORY_REGION:
+        return r.kind + (" (REGION2)" if r.args.get("ioctl") == 2 else "") if r.kind else ""
+    if op == _GET_DIRTY_LOG and r.dirty is not None:
         return f"dirty {r.dirty}"
-    if r.op == Op.CHECK_EXTENSION:
+    if op == _CHECK_EXTENSION:
         return str(r.cap_value)
-    if r.op == Op.HARVEST_DIRTY_RING and r.ring is not None:
+    if op == _HARVEST_DIRTY_RING and r.ring is not None:
         return f"ring {[list(x) for x in r.ring[:8]]}" + ("…" if len(r.ring) > 8 else "")
-    if r.op == Op.RESET_DIRTY_RINGS and r.value is not None:
+    if op == _RESET_DIRTY_RINGS and r.value is not None:
         return f"{r.value} reset"
-    if r.op == Op.SET_MEMORY_REGION and r.kind:
-        return r.kind + (" (REGION2)" if r.args.get("ioctl") == 2 else "")
-    if r.is_access and r.value is not None and r.op != Op.WRITE:
-        return f"value {r.value:#x}"
     return ""
 
 
@@ -263,8 +270,8 @@ def _path(e: TraceEntry) -> str:
     """The chain in one line: the calls that returned something worth reading (an error, a route, an exit,
     the failing or key call, and the memslot lookup)."""
     parts = [f"{c.fn}={c.ret}" for c in e.record.chain
-             if c.ret and (c.result is not CallResult.OK or c.key or c.bad or c.fn in _LOOKUPS)]
-    return " ▸ ".join(parts[-4:])
+             if c.ret and (c.result is not _CALL_OK or c.key or c.bad or c.fn in _LOOKUPS)]
+    return " ▸ ".join(parts[-4:]) if parts else ""
 
 
 TABLE_COLUMNS = ("#", "step", "outcome", "result", "slot", "spte", "expect", "kernel path")
@@ -273,12 +280,18 @@ TABLE_COLUMNS = ("#", "step", "outcome", "result", "slot", "spte", "expect", "ke
 def _row(run: Run, e: TraceEntry) -> tuple[list[str], str]:
     """The cells of one step (the outcome cell plain), and the outcome's colour on a terminal."""
     r = e.record
-    key = r.key_moment
-    outcome = r.outcome + (" ◆RO→MMIO" if key else "")
-    colour = "bold magenta" if key else ("red" if r.outcome not in (Outcome.OK, Outcome.MMIO) else ("yellow" if r.outcome == Outcome.MMIO else "green"))
-    spte = ",".join(f"{s.before}→{s.after}" for s in r.spte[:2]) if r.is_access else ""
-    met = _expect_cell(e)
-    return [str(e.index), _what(run, e), outcome, _result(e), "" if r.slot is None else str(r.slot), spte, met, _path(e)], colour
+    outcome = r.outcome
+    if r.key_moment:
+        return _cells(run, e, outcome + " ◆RO→MMIO"), "bold magenta"
+    colour = "green" if outcome == _OK else ("yellow" if outcome == _MMIO else "red")
+    return _cells(run, e, outcome), colour
+
+
+def _cells(run: Run, e: TraceEntry, outcome: str) -> list[str]:
+    r = e.record
+    spte = ",".join(f"{s.before}→{s.after}" for s in r.spte[:2]) if r.spte and r.op in ACCESS_OPS else ""
+    return [str(e.index), _what(run, e), outcome, _result(e), "" if r.slot is None else str(r.slot), spte,
+            "" if e.unmet is None else _expect_cell(e), _path(e)]
 
 
 def _expect_cell(e: TraceEntry) -> str:

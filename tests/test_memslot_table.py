@@ -50,6 +50,8 @@ def test_sorted_chunks_and_id_array_match_a_plain_model(ops):
             c, i = seq_v.floor(probe)
             below = [v for v in model_v if v[0] <= probe]
             assert (seq_v.at(c, i) if i >= 0 else None) == (below[-1] if below else None)
+            above = [v for v in model_v if v[0] > probe]
+            assert seq_v.floor_and_next(probe) == (below[-1] if below else None, above[0] if above else None)
 
 
 def test_a_commit_leaves_the_old_table_whole():

@@ -36,11 +36,14 @@ from .uapi import (
     KVM_CAP_NAMES,
     KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE,
     KVM_MEM_GUEST_MEMFD,
+    KVM_MEM_LOG_DIRTY_PAGES,
     errno_name,
     flag_names,
 )
 from .vcpu import kvm_access
 from .vocabulary import AccessKind, AccessPath, Op, Outcome
+
+_SWAP_NOTE = "mmio sptes of older generations are now stale"
 
 
 def _fill_answer(fill: int) -> MmioRead:
@@ -103,12 +106,13 @@ class Machine:
     # -- KVM_SET_USER_MEMORY_REGION ----------------------------------------------------------------------
     def set_user_memory_region(self, step: SetMemoryRegion) -> StepRecord:
         kvm = self.kvm
+        p = kvm.profile
         mem = step.region
-        if mem.ioctl == 2 and not kvm.profile.guest_memfd:
+        if mem.ioctl == 2 and not p.guest_memfd:
             return memapi.no_such_ioctl(kvm, step, "KVM_SET_USER_MEMORY_REGION2")
-        as_id = split_slot(mem.slot)[0] if kvm.profile.slot_as_id else 0
-        binder = make_binder(kvm) if mem.flags & KVM_MEM_GUEST_MEMFD and kvm.profile.guest_memfd else None  # only REGION2 gmem slots bind
-        u = kvm_set_memory_region(kvm.profile, kvm.memslots_of(as_id), mem, binder)
+        as_id = split_slot(mem.slot)[0] if p.slot_as_id else 0
+        binder = make_binder(kvm) if mem.flags & KVM_MEM_GUEST_MEMFD and p.guest_memfd else None  # only REGION2 gmem slots bind
+        u = kvm_set_memory_region(p, kvm.memslots_of(as_id), mem, binder)
         args = memapi.region_args(step)
         if u.errno:
             ioctl = "KVM_SET_USER_MEMORY_REGION2" if mem.ioctl == 2 else "KVM_SET_USER_MEMORY_REGION"
@@ -119,56 +123,58 @@ class Machine:
         chain = list(u.chain)
         spte: list[SpteChange] = []
         self._commit(u, chain, spte)
-        changes = () if u.kind == "noop" and u.old == u.new else (SlotChange(u.old, u.new),)
+        kind, old, new = u.kind, u.old, u.new
+        changes = () if kind == "noop" and old == new else (SlotChange(old, new),)
         return StepRecord(
-            op=Op.SET_MEMORY_REGION, args=args, outcome=Outcome.OK, chain=tuple(chain), kind=u.kind,
-            slot_changes=changes, spte=tuple(spte), message=_slot_summary(u),
+            op=Op.SET_MEMORY_REGION, args=args, outcome=Outcome.OK, chain=tuple(chain), kind=kind,
+            slot_changes=changes, spte=tuple(spte) if spte else (), message=_slot_summary(u),
         )
 
     def _commit(self, u: MemslotUpdate, chain: list[KernelCall], spte: list[SpteChange]) -> None:
         """__kvm_set_memory_region()'s second half and kvm_arch_commit_memory_region(), by the era's rules."""
         kvm = self.kvm
         p = kvm.profile
-        changed = u.new or u.old
+        kind, old, new = u.kind, u.old, u.new
+        changed = new or old
         as_id = changed.as_id if changed is not None else 0
         if not p.mr_change_kinds:  # 3.x: one update path for every request
-            if u.kind == "delete":
+            if kind == "delete":
                 self._zap_all("a slot is deleted", chain, spte)
-            if u.old is None and u.new is None:  # the empty slot went through the update all the same
+            if old is None and new is None:  # the empty slot went through the update all the same
                 kvm.install_memslots(as_id, kvm.memslots_by_as[as_id].bump_generation())
                 return
             kvm.commit_memslots(as_id, u)
-            if u.new is None:
+            if new is None:
                 return
             if p.write_protect_on_every_commit:
-                self._write_protect(u.new, "3.x write-protects the slot on every commit", chain, spte)
-            old_base = u.old.base_gfn if u.old is not None else 0
-            if p.flush_all_on_create_or_move and old_base != u.new.base_gfn:
-                self._zap_all("base_gfn changed: clear all mmio sptes" if u.old is None else "the slot moved", chain, spte)
+                self._write_protect(new, "3.x write-protects the slot on every commit", chain, spte)
+            old_base = old.base_gfn if old is not None else 0
+            if p.flush_all_on_create_or_move and old_base != new.base_gfn:
+                self._zap_all("base_gfn changed: clear all mmio sptes" if old is None else "the slot moved", chain, spte)
             return
 
-        if u.kind == "noop":
+        if kind == "noop":
             return
-        if u.old is None and u.new is None:  # a delete of an empty slot an era accepts
+        if old is None and new is None:  # a delete of an empty slot an era accepts
             kvm.install_memslots(as_id, kvm.memslots_by_as[as_id].bump_generation())
             return
-        if u.kind in ("delete", "move"):
-            chain.append(KernelCall("kvm_invalidate_memslot", f"slot={u.old.id if u.old else '?'}", "", note="KVM_MEMSLOT_INVALID during the update: faults retry"))
+        if kind in ("delete", "move"):
+            chain.append(KernelCall("kvm_invalidate_memslot", f"slot={old.id if old else '?'}", "", note="KVM_MEMSLOT_INVALID during the update: faults retry"))
             self._zap_all("KVM_X86_QUIRK_SLOT_ZAP_ALL (the default)", chain, spte)
         table = kvm.commit_memslots(as_id, u)
-        commit_binding(kvm, u.old, u.new)
-        if u.new is not None and p.write_protect_on_every_commit:
-            self._write_protect(u.new, "the era write-protects the slot on every commit", chain, spte)
-        elif u.new is not None and u.new.log_dirty and (u.old is None or not u.old.log_dirty):
-            if memapi.initially_set(kvm, table.dirty_bitmaps, u.new.id, u.new.npages):
-                chain.append(KernelCall("kvm_alloc_dirty_bitmap", f"slot={u.new.id}", "",
+        if (old is not None and old.gmem is not None) or (new is not None and new.gmem is not None):  # no file to (un)bind otherwise
+            commit_binding(kvm, old, new)
+        if new is not None and p.write_protect_on_every_commit:
+            self._write_protect(new, "the era write-protects the slot on every commit", chain, spte)
+        elif new is not None and new.flags & KVM_MEM_LOG_DIRTY_PAGES and (old is None or not old.log_dirty):
+            if memapi.initially_set(kvm, table.dirty_bitmaps, new.id, new.npages):
+                chain.append(KernelCall("kvm_alloc_dirty_bitmap", f"slot={new.id}", "",
                                         note="KVM_DIRTY_LOG_INITIALLY_SET: every bit set, nothing write-protected (§i F18)"))
             else:
-                self._write_protect(u.new, "dirty logging enabled", chain, spte)
-        if u.new is not None and p.flush_all_on_create_or_move and (u.old is None or u.old.base_gfn != u.new.base_gfn):
+                self._write_protect(new, "dirty logging enabled", chain, spte)
+        if new is not None and p.flush_all_on_create_or_move and (old is None or old.base_gfn != new.base_gfn):
             self._zap_all("base_gfn changed: clear all mmio sptes", chain, spte)
-        chain.append(KernelCall("kvm_swap_active_memslots", "", f"generation {table.generation}",
-                                note="mmio sptes of older generations are now stale"))
+        chain.append(KernelCall("kvm_swap_active_memslots", "", f"generation {table.generation}", _SWAP_NOTE))
 
     def _zap_all(self, why: str, chain: list[KernelCall], spte: list[SpteChange]) -> None:
         sptes = self.kvm.sptes

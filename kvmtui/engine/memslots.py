@@ -178,15 +178,14 @@ class Memslots:
     def overlapping(self, base_gfn: int, npages: int, ignore_id: int | None) -> MemSlot | None:
         """The first slot (other than ignore_id) whose range intersects [base_gfn, base_gfn+npages)."""
         end = base_gfn + npages
+        below, above = self._sorted.floor_and_next(base_gfn)
+        # the slot starting at or before base_gfn, then the next: usually the only candidates
+        if below is not None and below.id != ignore_id and below.base_gfn + below.npages > base_gfn:
+            return below
+        if above is None or above.base_gfn >= end:  # the common answer, without walking on
+            return None
         sorted_ = self._sorted
         c, i = sorted_.floor(base_gfn)
-        if i >= 0:  # the slot starting at or before base_gfn: usually the only candidate besides the next
-            s = sorted_.at(c, i)
-            if s.id != ignore_id and s.base_gfn + s.npages > base_gfn:
-                return s
-        nxt = sorted_.after(c, i)
-        if nxt is None or nxt.base_gfn >= end:  # the common answer, without walking on
-            return None
         for s in sorted_.iter_from(c, i + 1):
             if s.base_gfn >= end:
                 break
@@ -254,13 +253,11 @@ def _fail(chain: list[KernelCall], err: int, why: str) -> MemslotUpdate:
 
 def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegion, gmem_bind: GmemBind | None = None) -> MemslotUpdate:
     """Validate one KVM_SET_USER_MEMORY_REGION(2) and say what it changes, in the era's order of checks."""
-    args = (
-        f"slot={mem.slot:#x}, flags={mem.flags:#x}, guest_phys_addr={mem.guest_phys_addr:#x}, "
-        f"memory_size={mem.memory_size:#x}, userspace_addr={mem.userspace_addr:#x}"
-    )
-    if mem.ioctl == 2:
+    flags, gpa, size, uaddr, region2 = mem.flags, mem.guest_phys_addr, mem.memory_size, mem.userspace_addr, mem.ioctl == 2
+    args = f"slot={mem.slot:#x}, flags={flags:#x}, guest_phys_addr={gpa:#x}, memory_size={size:#x}, userspace_addr={uaddr:#x}"
+    if region2:
         args += f", guest_memfd={mem.guest_memfd or '-1'}, guest_memfd_offset={mem.guest_memfd_offset:#x}"
-    chain: list[KernelCall] = [KernelCall("kvm_vm_ioctl_set_memory_region", args, "", note="KVM_SET_USER_MEMORY_REGION2" if mem.ioctl == 2 else "")]
+    chain: list[KernelCall] = [KernelCall("kvm_vm_ioctl_set_memory_region", args, "", "KVM_SET_USER_MEMORY_REGION2" if region2 else "")]
 
     # 1. the ioctl's pre-check on the slot id
     as_id, slot_id = split_slot(mem.slot) if profile.slot_as_id else (0, mem.slot)
@@ -268,45 +265,43 @@ def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegi
         return _fail(chain, EINVAL, f"slot {slot_id} >= {profile.name_of('user_mem_slots')} ({profile.user_mem_slots})")
     # 2. flag bits
     valid = profile.valid_flags
-    gmem = bool(mem.flags & KVM_MEM_GUEST_MEMFD)
-    if mem.ioctl == 2 and profile.guest_memfd:
+    gmem = bool(flags & KVM_MEM_GUEST_MEMFD)
+    if region2 and profile.guest_memfd:
         # check_memory_region_flags(): GUEST_MEMFD only through REGION2, never with LOG_DIRTY or READONLY
         valid = (valid | KVM_MEM_GUEST_MEMFD) & ~(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY) if gmem else valid
-    bad = mem.flags & ~valid
+    bad = flags & ~valid
     if bad:
-        chain.append(errno_call("check_memory_region_flags", f"flags={mem.flags:#x}", "EINVAL"))
-    else:
-        ok = _FLAGS_OK.get(mem.flags)
-        if ok is None:
-            ok = _FLAGS_OK[mem.flags] = KernelCall("check_memory_region_flags", f"flags={mem.flags:#x}", "0")
-        chain.append(ok)
-    if bad:
+        chain.append(errno_call("check_memory_region_flags", f"flags={flags:#x}", "EINVAL"))
         why = f"flag bits {bad:#x} not valid in this kernel"
         if gmem and mem.ioctl == 1 and profile.guest_memfd:
             why = "KVM_MEM_GUEST_MEMFD needs KVM_SET_USER_MEMORY_REGION2"
         elif gmem and bad & (KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY):
             why = "LOG_DIRTY_PAGES and READONLY are not allowed with KVM_MEM_GUEST_MEMFD"
         return _fail(chain, EINVAL, why)
-    # 4-6. alignment and the userspace range
-    if mem.memory_size & PAGE_MASK:
-        return _fail(chain, EINVAL, "memory_size is not page aligned")
-    if mem.guest_phys_addr & PAGE_MASK:
-        return _fail(chain, EINVAL, "guest_phys_addr is not page aligned")
-    if mem.userspace_addr & PAGE_MASK:
+    ok = _FLAGS_OK.get(flags)
+    if ok is None:
+        ok = _FLAGS_OK[flags] = KernelCall("check_memory_region_flags", f"flags={flags:#x}", "0")
+    chain.append(ok)
+    # 4-6. alignment and the userspace range (one test for the three alignments: they almost always hold)
+    if (size | gpa | uaddr) & PAGE_MASK:
+        if size & PAGE_MASK:
+            return _fail(chain, EINVAL, "memory_size is not page aligned")
+        if gpa & PAGE_MASK:
+            return _fail(chain, EINVAL, "guest_phys_addr is not page aligned")
         return _fail(chain, EINVAL, "userspace_addr is not page aligned")
-    if mem.userspace_addr + mem.memory_size > TASK_SIZE_MAX:
+    if uaddr + size > TASK_SIZE_MAX:
         return _fail(chain, EINVAL, f"access_ok() fails: userspace range ends above {TASK_SIZE_MAX:#x}")
-    if gmem and (mem.guest_memfd_offset & PAGE_MASK or mem.guest_memfd_offset + mem.memory_size > U64_MAX):
+    if gmem and (mem.guest_memfd_offset & PAGE_MASK or mem.guest_memfd_offset + size > U64_MAX):
         return _fail(chain, EINVAL, "guest_memfd_offset is not page aligned, or offset + size wraps")
     # 7. address space and id
     if as_id >= profile.address_spaces or slot_id >= profile.mem_slots_num:
         why = f"as_id {as_id} >= KVM_ADDRESS_SPACE_NUM ({profile.address_spaces})" if as_id >= profile.address_spaces else f"id {slot_id} >= KVM_MEM_SLOTS_NUM"
         return _fail(chain, EINVAL, why)
     # 8. gpa + size wraps
-    if mem.guest_phys_addr + mem.memory_size > U64_MAX:
+    if gpa + size > U64_MAX:
         return _fail(chain, EINVAL, "guest_phys_addr + memory_size wraps around 2^64")
-    base_gfn = mem.guest_phys_addr >> PAGE_SHIFT
-    npages = mem.memory_size >> PAGE_SHIFT
+    base_gfn = gpa >> PAGE_SHIFT
+    npages = size >> PAGE_SHIFT
     # 9. size limit
     if npages > KVM_MEM_MAX_NR_PAGES:
         return _fail(chain, EINVAL, f"{npages} pages > KVM_MEM_MAX_NR_PAGES ({KVM_MEM_MAX_NR_PAGES})")

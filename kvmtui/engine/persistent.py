@@ -78,6 +78,19 @@ class SortedChunks(Generic[T]):
             return 0, -1
         return c, bisect_right(self._chunks[c], key, key=self._key) - 1
 
+    def floor_and_next(self, key: int) -> tuple[T | None, T | None]:
+        """The last value whose key is <= key and the value after it (None where there is none): floor() and
+        after() in one search, for the overlap check of every new slot."""
+        chunks = self._chunks
+        c = bisect_right(self._firsts, key) - 1
+        if c < 0:
+            return None, (chunks[0][0] if chunks else None)
+        chunk = chunks[c]
+        i = bisect_right(chunk, key, key=self._key)  # >= 1: the chunk's first key is <= key
+        if i < len(chunk):
+            return chunk[i - 1], chunk[i]
+        return chunk[i - 1], (chunks[c + 1][0] if c + 1 < len(chunks) else None)
+
     def at(self, c: int, i: int) -> T:
         return self._chunks[c][i]
 
