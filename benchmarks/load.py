@@ -53,7 +53,7 @@ def _child(path: str, repeat: int) -> dict:
         text = read_text(p)
         timed("read", t)
         t = _clock()
-        scan = fastitems.scan(text, loader.fast_step)
+        scan = fastitems.scan(text, loader.fast_step, loader.fast_rows)
         timed("scan items", t)
         t = _clock()
         doc = load_fast(scan.text if scan is not None else text, path)

@@ -291,6 +291,19 @@ def test_generated_steps_and_slots_same_on_every_path(text):
     assert fast == plain == careful
 
 
+@settings(deadline=None, max_examples=max(50, settings.default.max_examples // 2))
+@given(scenario_text(), st.integers(1, 80))
+def test_generated_steps_same_when_read_a_few_bytes_at_a_time(text, stretch):
+    """Runs of block access steps are read a stretch of text at a time (fastitems._rows): wherever a stretch
+    ends (within an item, between items, at a note or a comment), the outcome is the YAML path's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fastitems, "MIN_RUN_ITEMS", 1)
+        mp.setattr(fastitems, "MIN_RUN_LEN", 1)
+        mp.setattr(fastitems, "FIRST_STRETCH", stretch)
+        fast = _outcome(lambda: parse_scenario(text, "t.yaml"))
+    assert fast == _outcome(lambda: parse_scenario(text, "t.yaml", items=False))
+
+
 def _mmio(n: int) -> str:
     return "".join(f"  - read: {i:#x}\n" for i in range(n))
 

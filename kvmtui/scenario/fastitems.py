@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from .fastyaml import plain_scalar
@@ -103,9 +104,32 @@ SLOT_KEYS = frozenset(("slot", "gpa", "host", "size", "flags", "note", "expect")
 # after an item: blank and comment lines, then the indentation of the next line with content (or the end)
 _NEXT = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*( *)(?=[^ \t\r\n]|\Z)")
 
+# A run of block-style access steps at one indentation (the bulk of a real-size file) is read a stretch at a
+# time: the stretch's lines are all of the forms such steps have (_access_patterns: the first other line ends it),
+# findall splits it into rows (tuples of text: no Match object per item, no call per item) and the loader
+# makes the rows StepSpecs in one call (RowsMaker). Each row is op, gpa, size, value, vcpu, expect ("" where
+# absent); a row ends where the next item starts, or at the stretch's end, so when there are as many rows as
+# items the rows are the stretch, item by item. Notes, comments and blank lines end a stretch (the items
+# around them are read one by one, as ever).
+_ROW = (r"^{ind}- (read|write|fetch): ({int})\n(?:{ind}  size: ({int})\n)?(?:{ind}  value: ({int})\n)?"
+        r"(?:{ind}  vcpu: ({int})\n)?(?:{ind}  expect: ([a-z_]+)\n)?(?={ind}- |\Z)")
+FIRST_STRETCH = 16 << 10  # bytes looked at first; doubled while stretches end only there (bounds the work an odd item costs)
+
+
+@lru_cache(maxsize=16)
+def _access_patterns(ind: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(one row, the start of a line that no row has) of block access steps indented by `ind` (spaces)."""
+    row = _ROW.format(int=f"(?:{_INT})", ind=ind)
+    other = rf"\n(?!{ind}- (?:read|write|fetch): |{ind}  (?:size|value|vcpu|expect): )"
+    return re.compile(row, re.MULTILINE), re.compile(other)
+
+
 # builds one access step from (op, gpa, size, value, vcpu, expect, and 0-based line and column of the mapping
 # and of the expect: value, and its note's text); raises when the step is not valid (the ordinary reading then says why)
 StepMaker = Callable[[str, str, "str | None", "str | None", "str | None", "str | None", int, int, int, int, "str | None"], Any]
+# builds the access steps of rows (_ROW: op, gpa, size, value, vcpu, expect), the first on the given
+# 0-based line, every dash at the given 0-based column; raises as StepMaker does
+RowsMaker = Callable[[list[tuple[str, ...]], int, int], list[Any]]
 
 
 class RawSlot(NamedTuple):
@@ -139,7 +163,7 @@ class Scan(NamedTuple):
     runs: list[Run]
 
 
-def scan(text: str, make_step: StepMaker) -> Scan | None:
+def scan(text: str, make_step: StepMaker, make_rows: RowsMaker | None = None) -> Scan | None:
     """The runs of plain items in `text` and the text with placeholders; None when there is nothing to gain."""
     if "\r\n" in text:
         # CRLF line ends: YAML reads each as one line break and keeps none in any value (a break in a scalar is
@@ -164,14 +188,30 @@ def scan(text: str, make_step: StepMaker) -> Scan | None:
             spans.append((cur_start, cur_end, cur_ind))
         cur.clear()
 
-    for m in _ITEM.finditer(text):
+    search = _ITEM.search
+    at = 0  # where the next item is looked for
+    stretch = FIRST_STRETCH
+    while (m := search(text, at)) is not None:
         start, end = m.span()
+        at = end
         line += count("\n", pos, start)
         pos = start
-        (ind_s, op, gpa, size, value, vcpu, expect, note, fop, fgpa, fsize, fvalue, fvcpu, fexpect,
+        ind_s = m.group(1)
+        ind = len(ind_s)
+        if m.group(2) is not None and make_rows is not None:  # block access steps: a stretch of them at once
+            stretch_rows = _rows(text, start, ind_s, start + stretch)
+            if stretch_rows is not None:
+                rows, at, nxt_start, cut = stretch_rows
+                stretch = stretch * 2 if cut else FIRST_STRETCH
+                if not (cur and start == cur_end and ind == cur_ind and cur_kind == "step"):
+                    close()
+                    cur_start, cur_ind, cur_kind = start, ind, "step"
+                cur.extend(make_rows(rows, line, ind))
+                cur_end = nxt_start
+                continue
+        (_, op, gpa, size, value, vcpu, expect, note, fop, fgpa, fsize, fvalue, fvcpu, fexpect,
          slot, sgpa, host, offset, ssize, flags, fslot, fsgpa, fhost, foffset, fssize, fflags,
          rslot, rgpa, rhost, roffset, rsize, rflags, rnote, rexpect) = m.groups()
-        ind = len(ind_s)
         general = None
         if start + ind + 2 == end:  # none of the usual shapes: perhaps a general item
             general = _GENERAL.match(text, start)
@@ -247,6 +287,39 @@ def scan(text: str, make_step: StepMaker) -> Scan | None:
         at = end
     out.append(text[at:])
     return Scan("".join(out), runs)
+
+
+def _rows(text: str, start: int, ind_s: str, limit: int) -> tuple[list[tuple[str, ...]], int, int, bool] | None:
+    """The rows of the complete block access steps from `start` (an item indented by ind_s) on, looking no
+    further than `limit`; with where their text ends, where the next line with content starts and whether
+    the limit ended them. None when not even the first item is such a step."""
+    row, other = _access_patterns(ind_s)
+    cut = limit < len(text)
+    if cut:  # the limit moved to a line's end (the first item's first line at least)
+        limit = max(text.rfind("\n", start, limit), text.index("\n", start)) + 1
+    o = other.search(text, start, limit - cut)  # (not the limit's line break: what follows it is not looked at)
+    end = limit if o is None else o.start() + 1
+    cut = cut and o is None
+    rows = row.findall(text, start, end)
+    if len(rows) != 1 + text.count("\n" + ind_s + "- ", start, end):  # an item not in a row's form: rows up to it
+        at = start
+        n = 0
+        for m in row.finditer(text, start, end):
+            if m.start() != at:
+                break
+            at = m.end()
+            n += 1
+        if not n:
+            return None
+        return rows[:n], at, at, False  # (each row is followed by the next item: complete)
+    nxt = _NEXT.match(text, end)
+    if nxt is None or (len(nxt.group(1)) > len(ind_s) and nxt.end() != len(text)):
+        # the last item goes on below (a note, a key read otherwise, a value continued): left to the per-item reading
+        if len(rows) == 1:
+            return None
+        end = text.rfind("\n" + ind_s + "- ", start, end) + 1
+        return rows[:-1], end, end, cut
+    return rows, end, nxt.start(1), cut
 
 
 def _value(raw: str) -> Any:

@@ -140,8 +140,9 @@ class _Loader:
         except (AttributeError, KeyError, TypeError, IndexError):
             return _Loader.pos_of(seq) or Pos(1, 1)
 
-    def entries(self, seq: list, kind: str):
-        """(entry, position) of each item of a list, a fastitems placeholder replaced by the items it stands for."""
+    def entries(self, seq: list, kind: str, whole_runs: bool = False):
+        """(entry, position) of each item of a list, a fastitems placeholder replaced by the items it stands for
+        (with whole_runs, by (the list of those items, None))."""
         runs = self.runs
         for i, entry in enumerate(seq):
             r = fastitems.run_index(entry) if runs is not None else None
@@ -153,6 +154,9 @@ class _Loader:
             run = runs[r]
             runs[r] = _TAKEN  # type: ignore[call-overload]
             self.runs_taken += 1
+            if whole_runs:
+                yield run.items, None
+                continue
             for spec in run.items:  # StepSpecs already (fast_step), or RawSlots (fast_slot)
                 yield spec, None
 
@@ -669,14 +673,16 @@ class _Loader:
                              f"(known: {', '.join(KERNELS)}; {', '.join(PATHS)}; e.g. 3.6/emulated)")
         return {_era_key(k): self.text(v, self.val_pos(value, k), "note") for k, v in value.items()}
 
-    def step_entries(self, top: dict, names: tuple[str, ...]):
+    def step_entries(self, top: dict, names: tuple[str, ...]) -> list[StepSpec]:
+        out: list[StepSpec] = []
         if top.get("steps") is None:
-            return
+            return out
         seq = self.sequence(top["steps"], self.val_pos(top, "steps"), "steps:")
-        for i, (entry, pos) in enumerate(self.entries(seq, "step")):
-            if pos is None:
-                yield entry if entry.__class__ is StepSpec else self.fast_region(entry, names)
+        for entry, pos in self.entries(seq, "step", whole_runs=True):
+            if pos is None:  # a run of items read by fastitems: StepSpecs already, or set_memory_region steps
+                out += [s if s.__class__ is StepSpec else self.fast_region(s, names) for s in entry]
                 continue
+            i = len(out)
             m = self.mapping(entry, pos, f"step {i + 1}")
             ops = [k for k in m if k in STEP_OPS]
             if len(ops) != 1:
@@ -690,7 +696,8 @@ class _Loader:
                 raise self.error(pos, f"step {i + 1} has no operation (one of: {', '.join(STEP_OPS)})")
             op = ops[0]
             self.known_keys(m, (op, *STEP_EXTRA.get(op, ()), *COMMON_STEP_KEYS), f"a {op} step")
-            yield self.step(op, m, names, pos)
+            out.append(self.step(op, m, names, pos))
+        return out
 
     def step(self, op: str, m: dict, names: tuple[str, ...], pos: Pos) -> StepSpec:
         vpos = (m, op)
@@ -923,6 +930,59 @@ def fast_step(op: str, gpa_s: str, size_s: str | None, value_s: str | None, vcpu
     return new_step(op, params, expect, pos, note=note)
 
 
+_ROW_SIZES = {"1": 1, "2": 2, "4": 4, "8": 8}  # `size:` as block rows write it, else int(x, 0)
+
+
+def fast_rows(rows: list[tuple[str, ...]], line: int, dash: int) -> list[StepSpec]:
+    """The access steps of fastitems rows (block-style items, the first on 0-based `line`, each dash at 0-based
+    column `dash`): fast_step's checks and values, one loop for many items rather than a call per item (the
+    load of a real-size file is mostly this loop). tests/test_fast_yaml.py holds it to the YAML path's
+    StepSpecs over generated steps."""
+    out: list[StepSpec] = []
+    append = out.append
+    col = dash + 3  # 1-based, of the mapping after "- "
+    sizes, outcomes, u64 = _ROW_SIZES, ACCESS_OUTCOMES, _U64
+    line += 1  # 1-based from here, of the line being read
+    for op, gpa_s, size_s, value_s, vcpu_s, expect_s in rows:
+        pos = new_pos(line, col)
+        gpa = int(gpa_s, 0)
+        if size_s:
+            line += 1
+            size = sizes.get(size_s) or int(size_s, 0)
+            if size not in (_FETCH_SIZES if op == "fetch" else _ACCESS_SIZES):
+                raise _Fallback
+        else:
+            size = 1 if op == "fetch" else 4
+        if gpa + size - 1 > u64:
+            raise _Fallback
+        if op == "write":
+            if not value_s:
+                raise _Fallback
+            line += 1
+            v = int(value_s, 0)
+            if v >> (8 * size):
+                raise _Fallback
+        elif value_s:
+            raise _Fallback
+        if vcpu_s:
+            line += 1
+            vcpu = int(vcpu_s, 0)
+            if vcpu > MAX_VCPU:
+                raise _Fallback
+        else:
+            vcpu = 0
+        params = {"gpa": gpa, "size": size, "vcpu": vcpu, "value": v} if op == "write" else {"gpa": gpa, "size": size, "vcpu": vcpu}
+        expect = None
+        if expect_s:  # on the item's last line, after "expect: "
+            line += 1
+            if expect_s not in outcomes:
+                raise _Fallback
+            expect = new_outcome_expect(expect_s, new_pos(line, col + 8))
+        append(new_step(op, params, expect, pos))
+        line += 1
+    return out
+
+
 def _era_key(k: Any) -> str:
     return f"{k:g}" if isinstance(k, float) else str(k)
 
@@ -990,7 +1050,7 @@ def _parse(text: str, file: str, base: Path, careful: bool, items: bool) -> Scen
         return _Loader(file, base).load(load_yaml(text, file))
     if items:
         try:
-            scan = fastitems.scan(text, fast_step)
+            scan = fastitems.scan(text, fast_step, fast_rows)
             if scan is not None:  # (an alias could reach a placeholder, and alias bombs count nodes: not worth the care)
                 return _Loader(file, base, scan.runs).load(load_fast(scan.text, file, aliases=False))
         except (ScenarioError, _Fallback, HasAliases):

@@ -140,23 +140,27 @@ class Scenario:
 
 # -- fast constructors ----------------------------------------------------------------------------------------
 # A real-size scenario holds hundreds of thousands of steps; a frozen dataclass's __init__ sets each field
-# through object.__setattr__ (about twice the time of the slot descriptors used here). Same objects: equal,
-# same hash, same repr; only for values the caller has already checked.
-_new = object.__new__
-_pos_line, _pos_col = Pos.__dict__["line"].__set__, Pos.__dict__["col"].__set__
-_STEP_SET = tuple(StepSpec.__dict__[f].__set__ for f in (
-    "op", "params", "note", "expect", "pos", "phase", "note_variants", "question"))
+# through object.__setattr__ (several times the cost of a plain store). These build the same objects (equal,
+# same hash, same repr) as a draft: an instance of a plain class with the same slots, filled by plain stores,
+# then made the frozen class's by __class__ assignment (which Python allows between classes of one layout).
+# Only for values the caller has already checked. (engine.values.fast_init does the same in a constructor; a
+# plain function here costs less per call, and Expect has a default factory fast_init does not take.)
+def _draft(cls: type) -> type:
+    """A plain class with the slots of `cls` (a slots dataclass): the same layout."""
+    return type(f"_{cls.__name__}Draft", (), {"__slots__": cls.__dict__["__slots__"]})
+
+
+_PosDraft: Any = _draft(Pos)
+_StepDraft: Any = _draft(StepSpec)
+_ExpectDraft: Any = _draft(Expect)
 
 
 def new_pos(line: int, col: int) -> Pos:
-    p = _new(Pos)
-    _pos_line(p, line)
-    _pos_col(p, col)
+    p = _PosDraft()
+    p.line = line
+    p.col = col
+    p.__class__ = Pos
     return p
-
-
-_EXPECT_SET = tuple(Expect.__dict__[f].__set__ for f in (
-    "outcome", "value", "exits", "dirty", "slot", "slot_none", "spte", "ring", "pos", "positions", "eras"))
 
 
 def new_outcome_expect(outcome: str, pos: Pos) -> Expect:
@@ -170,36 +174,28 @@ def new_expect(outcome: str | None, value: int | None, pos: Pos) -> Expect:
 
 
 def _new_expect(outcome: str | None, value: int | None, pos: Pos, positions: dict[str, Pos]) -> Expect:
-    """An Expect of an outcome and a value only, built without the dataclass constructor (the hot path of a
-    long file's load)."""
-    e = _new(Expect)
-    s_outcome, s_value, s_exits, s_dirty, s_slot, s_slot_none, s_spte, s_ring, s_pos, s_positions, s_eras = _EXPECT_SET
-    s_outcome(e, outcome)
-    s_value(e, value)
-    s_exits(e, None)
-    s_dirty(e, None)
-    s_slot(e, None)
-    s_slot_none(e, False)
-    s_spte(e, None)
-    s_ring(e, None)
-    s_pos(e, pos)
-    s_positions(e, positions)
-    s_eras(e, None)
+    """An Expect of an outcome and a value only."""
+    e = _ExpectDraft()
+    e.outcome = outcome
+    e.value = value
+    e.exits = e.dirty = e.slot = e.spte = e.ring = e.eras = None
+    e.slot_none = False
+    e.pos = pos
+    e.positions = positions
+    e.__class__ = Expect
     return e
 
 
 def new_step(op: str, params: dict[str, Any], expect: Expect | None, pos: Pos, phase: str = "step",
              note: str | None = None) -> StepSpec:
     """A StepSpec without note variants or question."""
-    s = _new(StepSpec)
-    set_op, set_params, set_note, set_expect, set_pos, set_phase, set_variants, set_question = _STEP_SET
-    set_op(s, op)
-    set_params(s, params)
-    set_note(s, note)
-    set_expect(s, expect)
-    set_pos(s, pos)
-    set_phase(s, phase)
-    set_variants(s, None)
-    set_question(s, None)
+    s = _StepDraft()
+    s.op = op
+    s.params = params
+    s.note = note
+    s.expect = expect
+    s.pos = pos
+    s.phase = phase
+    s.note_variants = s.question = None
+    s.__class__ = StepSpec
     return s
-
