@@ -169,18 +169,20 @@ _BUILDERS: dict[str, Callable[[dict, HostLayout, MemslotsOf], Step]] = {
 def _region(p: dict, layout: HostLayout, cur: MemSlot | None) -> UserMemoryRegion:
     """A set_memory_region's request: every field the scenario left out is the slot's current one."""
     host: HostRef | None = p.get("host")
+    # p["x"] if "x" in p, not p.get("x", default): the default (a mapping's size, the slot's field) is worked
+    # out only when the scenario left the field out
     if host is not None:
         uaddr = layout.hva(host)
-        size = p.get("size", layout.size_from(host))
+        size = p["size"] if "size" in p else layout.size_from(host)
     elif "uaddr" in p:  # a raw userspace address (imported logs, userspace_addr:)
         uaddr = p["uaddr"]
-        size = p.get("size", gfn_to_gpa(cur.npages) if cur else 0)
+        size = p["size"] if "size" in p else (gfn_to_gpa(cur.npages) if cur else 0)
     else:
         uaddr = cur.userspace_addr if cur else 0
-        size = p.get("size", gfn_to_gpa(cur.npages) if cur else 0)
-    gpa = p.get("gpa", gfn_to_gpa(cur.base_gfn) if cur else 0)
+        size = p["size"] if "size" in p else (gfn_to_gpa(cur.npages) if cur else 0)
+    gpa = p["gpa"] if "gpa" in p else (gfn_to_gpa(cur.base_gfn) if cur else 0)
     flags = p.get("flags", cur.flags if cur else 0)
     ref: HostRef | None = p.get("guest_memfd")
     gmem, gmem_off = (ref.name, ref.offset) if ref is not None else ((cur.gmem, cur.gmem_offset) if cur and cur.gmem else (None, 0))
-    ioctl = p.get("ioctl", 2 if flags & KVM_MEM_GUEST_MEMFD or gmem else 1)
+    ioctl = p["ioctl"] if "ioctl" in p else (2 if flags & KVM_MEM_GUEST_MEMFD or gmem else 1)
     return UserMemoryRegion(p["slot"], flags, gpa, size, uaddr, gmem, gmem_off, ioctl)

@@ -331,8 +331,8 @@ def _slot_summary(u: MemslotUpdate) -> str:
     flags = _FLAGS_TEXT.get(s.flags)
     if flags is None:
         flags = _FLAGS_TEXT[s.flags] = ",".join(flag_names(s.flags)) or "no flags"
-    gpa = s.base_gfn << PAGE_SHIFT
-    return f"slot {s.number} {u.kind}: gpa {gpa:#x}+{s.npages << PAGE_SHIFT:#x} -> hva {s.userspace_addr:#x} ({flags})"
+    # hex(n) is {n:#x} without a format spec to parse: a summary per slot created
+    return f"slot {s.number} {u.kind}: gpa {hex(s.base_gfn << PAGE_SHIFT)}+{hex(s.npages << PAGE_SHIFT)} -> hva {hex(s.userspace_addr)} ({flags})"
 
 
 

@@ -564,30 +564,20 @@ class _Loader:
     def fast_slot_params(self, raw: fastitems.RawSlot, names: tuple[str, ...], quoted: bool) -> dict[str, Any]:
         """slot_params' checks for fastitems' keys, in short; anything they would refuse raises _Fallback (the
         ordinary reading then says why). Held to slot_params by tests/test_fast_yaml.py."""
-        slot = int(raw.slot, 0)
-        gpa = _size(raw.gpa)
+        slot_text, gpa_text, host, offset, size_text, flags_text = raw[:6]  # one unpack, not six field reads
+        slot = int(slot_text, 0)
+        gpa = _size(gpa_text)
         # a plain `host: null` is no name, "null" (quoted) is
-        if slot > 0xFFFFFFFF or gpa > U64_MAX or raw.host not in names or not (quoted or isinstance(plain_scalar(raw.host), str)):
+        if slot > 0xFFFFFFFF or gpa > U64_MAX or host not in names or not (quoted or _plain_is_text(host)):
             raise _Fallback
-        params: dict[str, Any] = {"slot": slot, "gpa": gpa,
-                                  "host": HostRef(raw.host, 0 if raw.offset is None else _size(raw.offset))}
-        if raw.size is not None:
-            size = _size(raw.size)
+        params: dict[str, Any] = {"slot": slot, "gpa": gpa, "host": HostRef(host, 0 if offset is None else _size(offset))}
+        if size_text is not None:
+            size = _size(size_text)
             if size > U64_MAX:
                 raise _Fallback
             params["size"] = size
-        if raw.flags is not None:
-            if raw.flags[0] == "[":
-                bits = 0
-                for name in raw.flags[1:-1].split(", ") if raw.flags != "[]" else ():
-                    if name not in FLAG_ALIASES:
-                        raise _Fallback
-                    bits |= FLAG_ALIASES[name]
-            else:
-                bits = int(raw.flags, 0)
-                if bits > 0xFFFFFFFF:
-                    raise _Fallback
-            params["flags"] = bits
+        if flags_text is not None:
+            params["flags"] = _fast_flags(flags_text)
         return params
 
     def fast_slot(self, raw: fastitems.RawSlot, names: tuple[str, ...]) -> StepSpec:
@@ -884,6 +874,42 @@ def _size(text: str) -> int:
 
 
 _UNIT_SIZES: dict[str, int] = {}  # at most 13 digits and a unit each (fastitems._SIZE), a few distinct in a file
+
+
+def _plain_is_text(v: str) -> bool:
+    """plain_scalar(v) is a str (a host name written plainly, not null or a number), remembered: a layout
+    names a handful of mappings thousands of times."""
+    ok = _PLAIN_TEXT.get(v)
+    if ok is None:
+        if len(_PLAIN_TEXT) > 4096:  # bounded, whatever a file holds
+            _PLAIN_TEXT.clear()
+        ok = _PLAIN_TEXT[v] = isinstance(plain_scalar(v), str)
+    return ok
+
+
+def _fast_flags(text: str) -> int:
+    """A fastitems flags value: `[readonly, log_dirty]` by FLAG_ALIASES, or a number; _Fallback if slot_params
+    would refuse it. Remembered by text (a layout spells a few flag lists thousands of times)."""
+    bits = _FLAG_BITS.get(text)
+    if bits is None:
+        if text[0] == "[":
+            bits = 0
+            for name in text[1:-1].split(", ") if text != "[]" else ():
+                if name not in FLAG_ALIASES:
+                    raise _Fallback
+                bits |= FLAG_ALIASES[name]
+        else:
+            bits = int(text, 0)
+            if bits > 0xFFFFFFFF:
+                raise _Fallback
+        if len(_FLAG_BITS) > 4096:
+            _FLAG_BITS.clear()
+        _FLAG_BITS[text] = bits
+    return bits
+
+
+_PLAIN_TEXT: dict[str, bool] = {}
+_FLAG_BITS: dict[str, int] = {}
 _U64 = U64_MAX
 _FETCH_SIZES = range(1, 16)
 _ACCESS_SIZES = (1, 2, 4, 8)
