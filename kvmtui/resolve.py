@@ -35,7 +35,6 @@ from .engine.steps import (
     ResetDirtyRings,
 )
 from .engine.uapi import GUEST_MEMFD_FLAG_MMAP, KVM_MEM_GUEST_MEMFD
-from .scenario.elf import symbol_name
 from .scenario.model import HostRef, Scenario, StepSpec
 
 # op -> kind: a dict lookup, not the enum's call, per step. An access spec resolves to
@@ -107,6 +106,8 @@ class Symbols:
         """The nearest symbol as "name+0xoff", or None."""
         if not self._starts:
             return None
+        from .scenario.elf import symbol_name  # (symbols come from ELF images: the reader is loaded for them only)
+
         return symbol_name(self._symbols, self._starts, gpa)
 
     def address(self, name: str) -> int | None:

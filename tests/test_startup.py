@@ -15,15 +15,20 @@ ROOT = Path(__file__).parent.parent
 HEAVY = ("textual", "rich", "ruamel", "elftools", "yaml")
 
 
-def _heavy_imports(argv: list[str], cwd: Path = ROOT) -> set[str]:
-    """The heavy libraries `kvmtui ARGV` imports, its output piped away."""
+def _imports(argv: list[str], cwd: Path = ROOT) -> set[str]:
+    """Every module `kvmtui ARGV` imports, its output piped away."""
     code = ("import sys, contextlib, io\nfrom kvmtui.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()): status = main(sys.argv[1:])\n"
-            "print(status, ' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
+            "print(status, ' '.join(sorted(sys.modules)))")
     r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=cwd, timeout=120)
     status, _, mods = r.stdout.strip().partition(" ")
     assert status in ("0", "1"), r.stderr
-    return set(mods.split()) & set(HEAVY)
+    return set(mods.split())
+
+
+def _heavy_imports(argv: list[str], cwd: Path = ROOT) -> set[str]:
+    """The heavy libraries `kvmtui ARGV` imports, its output piped away."""
+    return {m.split(".")[0] for m in _imports(argv, cwd)} & set(HEAVY)
 
 
 def test_version_and_help_import_nothing_heavy():
@@ -34,6 +39,12 @@ def test_version_and_help_import_nothing_heavy():
 def test_trace_of_a_yaml_file_reads_it_with_libyaml_only():
     assert _heavy_imports(["trace", "samples/rom.yaml"]) == {"yaml"}
     assert _heavy_imports(["trace", "--json", "samples/mmio.yaml"]) == {"yaml"}
+
+
+def test_trace_of_a_yaml_file_loads_neither_the_elf_reader_nor_the_log_importer():
+    mods = _imports(["trace", "samples/rom.yaml"])
+    assert "kvmtui.scenario.loader" in mods
+    assert not mods & {"kvmtui.scenario.elf", "kvmtui.scenario.importers", "kvmtui.scenario.firmware"}
 
 
 @pytest.mark.parametrize("log", ["migration.log", "pc.strace"])

@@ -13,17 +13,18 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from ..engine.addresses import PAGE_MASK, U64_MAX, format_size, split_slot
 from ..engine.uapi import FLAG_ALIASES, KVM_CAPS, KVM_MEM_GUEST_MEMFD
 from ..engine.values import fast_init
 from .errors import ScenarioError
-from .inputfile import MAX_LOG_BYTES, MAX_MAPS_BYTES, read_head, read_text
+from .inputfile import MAX_LOG_BYTES, MAX_MAPS_BYTES, read_text
 from .model import Expect, HostRef, HostSpec, Pos, Scenario, StepSpec, new_expect, new_pos, new_step
+from .sniff import RAW_REGION2 as _RAW_REGION2
+from .sniff import STRACE_PREFIX, LogFormat, detect_format
+from .sniff import looks_like_log as looks_like_log  # (where the app and tests find it)
 from .yamlsafe import short
 
-LogFormat = Literal["qemu-trace", "strace"]
 MERGE_GAP = 2 << 20  # userspace ranges closer than this are taken as one mmap when no maps file says otherwise
 
 _HEX = r"0x[0-9a-fA-F]+"
@@ -36,12 +37,10 @@ QEMU_NEW = re.compile(_PREFIX + r"kvm_set_user_memory AddrSpace#(?P<as>\d+) Slot
 QEMU_FAIL = re.compile(r"KVM_SET_USER_MEMORY_REGION2? failed, slot=(?P<slot>\d+), start=(?P<gpa>" + _HEX + r"), size=(?P<size>" +
                        _HEX + r")(?:, flags=(?P<flags>" + _HEX + r"))?.*?: (?P<err>[^:]+?)\s*$")
 QEMU_TRACE_ANY = re.compile(_PREFIX + r"[a-z0-9_]+ ")
-STRACE_PREFIX = r"^(?:\[pid\s+(?P<pid>\d+)\]\s+|(?P<pid2>\d+)\s+)?(?:(?P<ts>\d{1,2}:\d{2}:\d{2}(?:\.\d+)?|\d+\.\d+)\s+)?"
 STRACE_SET = re.compile(STRACE_PREFIX + r"ioctl\(\d+, (?P<ioctl>KVM_SET_USER_MEMORY_REGION2?), \{(?P<body>[^}]*)\}\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z0-9]+))?")
 STRACE_CAP = re.compile(STRACE_PREFIX + r"ioctl\(\d+, KVM_CHECK_EXTENSION, (?P<cap>KVM_CAP_[A-Z0-9_]+|\d+)\)\s+=\s+(?P<ret>-?\d+)")
 # Today's memory API (strace decodes some of these structures; an undecoded pointer is read as "unknown")
-# strace 6.1 prints these two undecoded, as _IOC(...) (captured here: tests/data/import/COMMANDS.md)
-_RAW_REGION2 = r"_IOC\(_IOC_WRITE, 0xae, 0x49, 0xa0\)"
+# strace 6.1 prints these two undecoded, as _IOC(...) (captured here: tests/data/import/COMMANDS.md); _RAW_REGION2 in sniff
 _RAW_GMEM = r"_IOC\(_IOC_READ\|_IOC_WRITE, 0xae, 0xd4, 0x40\)"
 STRACE_RAW_REGION2 = re.compile(STRACE_PREFIX + r"ioctl\(\d+, " + _RAW_REGION2 + r", \S+?\)\s+=\s+(?P<ret>-?\d+)")
 STRACE_GMEM = re.compile(STRACE_PREFIX + r"ioctl\(\d+, (?:KVM_CREATE_GUEST_MEMFD|" + _RAW_GMEM + r"), (?:\{(?P<body>[^}]*)\}|\S+?)\)\s+=\s+(?P<ret>-?\d+)(?:\s+(?P<err>E[A-Z0-9]+))?")
@@ -105,19 +104,7 @@ class ImportedLog:
         return [e for e in self.events if isinstance(e, MemEvent)]
 
 
-STRACE_DETECT = re.compile(r"(?m)" + STRACE_PREFIX + r"ioctl\(\d+, (?:KVM_|" + _RAW_REGION2 + r")")
-QEMU_DETECT = re.compile(r"(?m)^(?:\d+@\d+\.\d+:)?kvm_set_user_memory |KVM_SET_USER_MEMORY_REGION2? failed, slot=")
 QEMU_INTERNAL = re.compile(r"KVM internal error\. Suberror: (?P<sub>\d+)")
-
-
-def detect_format(text: str) -> LogFormat | None:
-    """Recognise a log by what its lines hold (at the start of a line), not by its name."""
-    head = text[:200_000]
-    if QEMU_DETECT.search(head):
-        return "qemu-trace"
-    if STRACE_DETECT.search(head):
-        return "strace"
-    return None
 
 
 def _errname(ret: int) -> str:
@@ -577,13 +564,6 @@ def scenario_yaml(scenario: Scenario) -> str:
             else:
                 out.append(f"    expect: {e.outcome}" if e.outcome is not None else f"    expect: {{value: {e.value}}}")
     return "\n".join(out) + "\n"
-
-
-def looks_like_log(path: str | Path) -> bool:
-    head = read_head(path)  # never blocks; None for anything but a regular file
-    if head is None or b"\0" in head:
-        return False
-    return detect_format(head.decode("utf-8", errors="replace")) is not None
 
 
 def scenario_from_log(path: str | Path, maps_path: str | None = None) -> Scenario:

@@ -17,7 +17,6 @@ from ..engine.host import HostMemory, Mapping
 from ..engine.uapi import FLAG_ALIASES, GMEM_FLAG_ALIASES, KVM_CAPS, VM_TYPES
 from ..engine.vocabulary import ACCESS_OUTCOMES, ACCESS_PATHS, ERAS, HOST_OPS, AccessKind
 from . import fastitems
-from .elf import read_elf
 from .errors import ScenarioError
 from .fastyaml import HasAliases, load_fast, plain_scalar
 from .inputfile import MAX_ELF_BYTES as MAX_IMAGE_BYTES
@@ -297,6 +296,8 @@ class _Loader:
                 next_slot = self.number(m["slot"], self.val_pos(m, "slot"), "slot", sizes=False, limit=0xFFFFFFFF)
             path = Path(rel) if Path(rel).is_absolute() else self.base_dir / rel
             try:
+                from .elf import read_elf  # (only for elf: images)
+
                 image = read_elf(path, rel)
                 ranges, place_notes = image.ranges()
             except ScenarioError as e:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine.values import fast_init
-from .elf import ElfSymbol
+
+if TYPE_CHECKING:  # (the ELF reader is imported for elf: images only)
+    from .elf import ElfSymbol
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,16 +3,14 @@ scenario file. The one place that decides which."""
 
 from __future__ import annotations
 
-from .elf import is_elf
 from .errors import ScenarioError
 from .model import Scenario
+from .sniff import is_elf, looks_like_log
 
 
 def open_scenario(path: str, maps: str | None = None) -> Scenario:
     """The scenario in `path`; ScenarioError (file:line:col and what is wrong) for anything else.
     `maps` (a /proc/PID/maps file) belongs to a VMM log and is refused for anything else."""
-    from .importers import looks_like_log, scenario_from_log
-
     if is_elf(path):
         if maps:
             raise ScenarioError(path, None, None, "--maps names the mappings of a VMM log; this is an ELF image")
@@ -20,6 +18,8 @@ def open_scenario(path: str, maps: str | None = None) -> Scenario:
 
         return scenario_from_elf(path)
     if looks_like_log(path):
+        from .importers import scenario_from_log
+
         return scenario_from_log(path, maps)
     if maps:
         raise ScenarioError(path, None, None, "--maps names the mappings of a VMM log; this is not one")
