@@ -8,7 +8,7 @@ import pytest
 
 from kvmtui.engine.calls import KernelCall
 from kvmtui.engine.records import SpteChange, SpteState, StepRecord
-from kvmtui.engine.values import fast_init
+from kvmtui.engine.values import builder, fast_init
 from kvmtui.engine.vocabulary import CallResult, Op, Outcome
 
 
@@ -58,3 +58,15 @@ def test_fast_init_refuses_what_it_cannot_build():
 
     with pytest.raises(AssertionError):
         fast_init(NoSlots)
+
+
+def test_the_builder_makes_the_same_value_as_the_class():
+    make = builder(KernelCall)
+    c = make("f", "a", note="n")
+    assert type(c) is KernelCall and c == KernelCall("f", "a", note="n") and c.result is CallResult.OK
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.note = ""  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        make()
+    r = builder(StepRecord)(Op.WRITE, {"gpa": 0}, Outcome.OK)
+    assert r == StepRecord(Op.WRITE, {"gpa": 0}, Outcome.OK) and r.message == "" and r.chain == ()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .values import fast_init
+from .values import builder, fast_init
 from .vocabulary import CallResult
 
 
@@ -29,21 +29,25 @@ class KernelCall:
     code: str = ""  # the kernel name of a non-ok return: EINVAL, KVM_PFN_ERR_FAULT, RET_PF_EMULATE, KVM_EXIT_MMIO
 
 
+# KernelCall(...) as a plain function (values.builder): an access builds several calls, a fault a dozen values.
+make_call = builder(KernelCall)
+
+
 def errno_call(fn: str, args: str, errno: str, note: str = "", bad: bool = False) -> KernelCall:
     """A call that returned -errno (errno is its name: "EINVAL")."""
-    return KernelCall(fn, args, f"-{errno}", note, bad, False, CallResult.ERROR, errno)
+    return make_call(fn, args, f"-{errno}", note, bad, False, CallResult.ERROR, errno)
 
 
 def error_call(fn: str, args: str, value: str, note: str = "", bad: bool = False) -> KernelCall:
     """A call that returned an error value (an error pfn or hva, by the era's name)."""
-    return KernelCall(fn, args, value, note, bad, False, CallResult.ERROR, value)
+    return make_call(fn, args, value, note, bad, False, CallResult.ERROR, value)
 
 
 def route_call(fn: str, args: str, code: str, note: str = "", bad: bool = False, key: bool = False, ret: str = "") -> KernelCall:
     """A call whose return sends the fault elsewhere (emulation, a retry, re-entering the guest)."""
-    return KernelCall(fn, args, ret or code, note, bad, key, CallResult.ROUTE, code)
+    return make_call(fn, args, ret or code, note, bad, key, CallResult.ROUTE, code)
 
 
 def exit_call(fn: str, args: str, reason: str, note: str = "", bad: bool = False, key: bool = False) -> KernelCall:
     """A call after which KVM_RUN returns to userspace with this exit reason."""
-    return KernelCall(fn, args, reason, note, bad, key, CallResult.EXIT, reason)
+    return make_call(fn, args, reason, note, bad, key, CallResult.EXIT, reason)

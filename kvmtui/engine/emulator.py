@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .addresses import PAGE_SHIFT, PAGE_SIZE, page_base, page_offset, split_at_pages
-from .calls import KernelCall, errno_call, exit_call
+from .calls import KernelCall, errno_call, exit_call, make_call
 from .kvm import Kvm, Vcpu
 from .records import MmioExit
 from .uapi import KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO
-from .values import fast_init
+from .values import builder, fast_init
 from .vocabulary import AccessKind, Outcome
 
 MmioRead = Callable[[int, int], bytes]  # (phys_addr, len) -> the bytes userspace answers
@@ -35,16 +35,22 @@ class AccessDone:
     dirtied: tuple[tuple[int, int], ...]
 
 
+# AccessDone(...), MmioExit(...) as plain functions (values.builder): one or more per emulated access
+_done, _mmio_exit = builder(AccessDone), builder(MmioExit)
+
+
 def emulate_access(
-    kvm: Kvm, vcpu: Vcpu, kind: AccessKind, gpa: int, size: int, data: bytes, mmio_read: MmioRead, why: str
+    kvm: Kvm, vcpu: Vcpu, kind: AccessKind, gpa: int, size: int, data: bytes, mmio_read: MmioRead, why: str,
+    chain: list[KernelCall], dirtied: list[tuple[int, int]],
 ) -> AccessDone:
-    chain: list[KernelCall] = [KernelCall("x86_emulate_instruction", f"{kind} gpa={gpa:#x}, {size} bytes", "", note=why)]
+    """x86_emulate_instruction() for the access. Its calls and the pages it dirties are added to `chain` and
+    `dirtied`: what the access did before it came here (a page fault asking for emulation) comes first."""
+    chain.append(make_call("x86_emulate_instruction", f"{kind._value_} gpa={hex(gpa)}, {size} bytes", "", note=why))
     frags = split_at_pages(gpa, size)
     if len(frags) > 1:
-        chain.append(KernelCall("emulator_read_write", f"gpa={gpa:#x}, bytes={size}", f"{len(frags)} fragments", note="split at the page boundary"))
+        chain.append(make_call("emulator_read_write", f"gpa={gpa:#x}, bytes={size}", f"{len(frags)} fragments", note="split at the page boundary"))
     exits: list[MmioExit] = []
     out = bytearray()
-    dirtied: list[tuple[int, int]] = []
     pos = 0
     write = kind is AccessKind.WRITE
     for fgpa, flen in frags:
@@ -58,16 +64,16 @@ def emulate_access(
                 exit_call("handle_emulation_failure", "", KVM_EXIT_INTERNAL_ERROR, bad=True,
                            note="suberror KVM_INTERNAL_ERROR_EMULATION: cannot fetch an instruction from MMIO")
             )
-            return AccessDone(Outcome.INTERNAL_ERROR, tuple(chain), tuple(exits), bytes(out), tuple(dirtied))
+            return _done(Outcome.INTERNAL_ERROR, tuple(chain), tuple(exits), bytes(out), tuple(dirtied))
         answer = chunk if write else mmio_read(fgpa, flen)
-        exits.append(MmioExit(fgpa, flen, answer, write))
+        exits.append(_mmio_exit(fgpa, flen, answer, write))
         if not write:
             out += answer
         chain.append(
-            exit_call("vcpu_mmio_write" if write else "vcpu_mmio_read", f"gpa={fgpa:#x}, len={flen}", KVM_EXIT_MMIO,
+            exit_call("vcpu_mmio_write" if write else "vcpu_mmio_read", f"gpa={hex(fgpa)}, len={flen}", KVM_EXIT_MMIO,
                        key=ro_write, note="no in-kernel device: exit to userspace" + (" (read-only slot)" if ro_write else ""))
         )
-    return AccessDone(Outcome.MMIO if exits else Outcome.OK, tuple(chain), tuple(exits), bytes(out), tuple(dirtied))
+    return _done(Outcome.MMIO if exits else Outcome.OK, tuple(chain), tuple(exits), bytes(out), tuple(dirtied))
 
 
 def _in_kernel(
@@ -78,21 +84,21 @@ def _in_kernel(
     slot). Not done: it becomes an MMIO fragment (or, for a fetch, an emulation failure)."""
     gfn = fgpa >> PAGE_SHIFT
     if kvm.vcpu_mmio_info_valid(vcpu, gfn):
-        chain.append(KernelCall("vcpu_match_mmio_gpa", f"gpa={fgpa:#x}", "true", note="gfn cached as MMIO by an earlier no-slot fault"))
+        chain.append(make_call("vcpu_match_mmio_gpa", f"gpa={fgpa:#x}", "true", note="gfn cached as MMIO by an earlier no-slot fault"))
         return False, False
-    n = kvm.profile.name_of
+    n = kvm.names
     write = kind is AccessKind.WRITE
     if write:
         # emulator_read_write_onepage() -> vcpu_mmio_gva_to_gpa() walks the guest page tables for a
         # write: the PTE's Dirty bit is set, whatever the gpa turns out to hold.
         kvm.gpte_dirty.add(gfn)
     slot = kvm.memslots.search_memslots(gfn)
-    fn = n("write_guest") if write else ("kvm_fetch_guest_virt" if kind is AccessKind.FETCH else n("read_guest"))
+    fn = n.write_guest if write else ("kvm_fetch_guest_virt" if kind is AccessKind.FETCH else n.read_guest)
     if slot is None:
-        chain.append(errno_call(fn, f"gpa={fgpa:#x}, len={flen}", "EFAULT", note=f"{n('hva_bad')}: no slot"))
+        chain.append(errno_call(fn, f"gpa={hex(fgpa)}, len={flen}", "EFAULT", note=f"{n.hva_bad}: no slot"))
         return False, False
     if write and slot.readonly:
-        chain.append(errno_call(fn, f"gpa={fgpa:#x}, len={flen}", "EFAULT", note=f"__gfn_to_hva_many(write=1) = {n('hva_ro_bad')}"))
+        chain.append(errno_call(fn, f"gpa={hex(fgpa)}, len={flen}", "EFAULT", note=f"__gfn_to_hva_many(write=1) = {n.hva_ro_bad}"))
         return False, True
     hva = slot.hva_of(gfn) + page_offset(fgpa)
     before = kvm.host.page(hva)
@@ -106,11 +112,11 @@ def _in_kernel(
     note = "through userspace_addr, not the guest_memfd (kvm-semantics §i F4)" if slot.gmem_hva is not None else ""
     if not write:
         out += kvm.host.read(hva, flen)
-        chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0", note=note))
+        chain.append(make_call(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0", note=note))
         return True, False
     kvm.host.write(hva, chunk)
     d = kvm.mark_page_dirty(slot, gfn, vcpu.id)
-    chain.append(KernelCall(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0", note=note))
+    chain.append(make_call(fn, f"gpa={fgpa:#x}, len={flen}, hva={hva:#x}", "0", note=note))
     if d is not None:
         dirtied.append(d)
         chain.append(kvm.dirty_call(vcpu.id, d))

@@ -20,9 +20,9 @@ from enum import StrEnum
 from typing import Literal
 
 from .addresses import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
-from .calls import KernelCall, error_call, route_call
+from .calls import KernelCall, error_call, make_call, route_call
 from .profiles import Profile
-from .values import fast_init
+from .values import builder, fast_init
 
 Prot = Literal["r", "rw", "none"]
 Backing = Literal["anon", "file"]
@@ -146,6 +146,7 @@ class GupResult:
     error: str = ""  # "no vma", "EFAULT", "EHWPOISON", "needs I/O"
 
 
+_page, _gup = builder(HostPage), builder(GupResult)  # HostPage(...), GupResult(...) as plain functions: one per fault
 _GUP_NOT_PRESENT = GupResult(None, False, "not present and writable")
 _GUP_NOT_WRITABLE = GupResult(None, False, "not writable")
 
@@ -324,39 +325,42 @@ class HostMemory:
         vma = self.find_vma(hva)
         if vma is None or not vma.vm_write:
             return _GUP_NOT_WRITABLE
-        return GupResult(p.pfn, True)
+        return _gup(p.pfn, True)
 
     def get_user_pages(self, hva: int, write: bool, nowait: bool) -> GupResult:
         """get_user_pages(): fault the page in (unless it needs I/O and nowait) and pin it."""
         vma = self.find_vma(hva)
         if vma is None:
-            return GupResult(None, False, "no vma")
-        if not vma.vm_read or (write and not vma.vm_write):
-            return GupResult(None, False, "EFAULT")
+            return _gup(None, False, "no vma")
+        prot = vma.prot
+        if prot == "none" or (write and prot != "rw"):  # not vm_read, or a write without vm_write (read here once)
+            return _gup(None, False, "EFAULT")
         key = hva >> PAGE_SHIFT
         p = self.pages.get(key)
         if p is None and self.runs:  # only where a bulk operation left runs
             p = self._state(key)
         if p is not None and p.poisoned:
-            return GupResult(None, False, "EHWPOISON")
+            return _gup(None, False, "EHWPOISON")
         if nowait and (p.pfn is None and p.needs_io if p is not None else vma.mapping.backing == "file"):  # needs_io()
-            return GupResult(None, False, "needs I/O")
+            return _gup(None, False, "needs I/O")
         if write:
             p = self._faultin_write(p)
         elif p is None or p.pfn is None:
             p = self._faultin_read(p, vma, key << PAGE_SHIFT)
         self.pages[key] = p
-        return GupResult(p.pfn, p.writable)
+        return _gup(p.pfn, p.writable)
 
     # The new page states are built field by field: dataclasses.replace() cost more than the rest of a fault.
     def _faultin_write(self, p: HostPage | None) -> HostPage:
         """A write fault: the page is faulted in, or COWed away from the zero page, and mapped writable."""
-        if p is None:
-            return HostPage(self._alloc_pfn(), True)
+        if p is None:  # a first touch, the commonest fault of all
+            new = self.next_pfn  # _alloc_pfn(), inlined
+            self.next_pfn = new + 1
+            return _page(new, True)
         pfn = p.pfn
         if pfn is None or pfn == ZERO_PFN:
             pfn = self._alloc_pfn()
-        return HostPage(pfn, True, p.data, p.data_at, p.dropped, p.poisoned, False)
+        return _page(pfn, True, p.data, p.data_at, p.dropped, p.poisoned, False)
 
     def _faultin_read(self, p: HostPage | None, vma: Vma, page_hva: int) -> HostPage:
         """A read fault of a page with no pfn: the shared zero page for untouched anonymous memory, else a
@@ -364,11 +368,11 @@ class HostMemory:
         anon = vma.mapping.backing == "anon"
         if p is None:
             if anon and not vma.mapping.prefilled(page_hva):
-                return HostPage(ZERO_PFN, False)
-            return HostPage(self._alloc_pfn(), anon and vma.vm_write)
+                return _page(ZERO_PFN, False)
+            return _page(self._alloc_pfn(), anon and vma.vm_write)
         if anon and (p.dropped or not vma.mapping.prefilled(page_hva)) and p.data is None:
-            return HostPage(ZERO_PFN, False, p.data, p.data_at, p.dropped, p.poisoned, p.needs_io)
-        return HostPage(self._alloc_pfn(), anon and vma.vm_write, p.data, p.data_at, p.dropped, p.poisoned, False)
+            return _page(ZERO_PFN, False, p.data, p.data_at, p.dropped, p.poisoned, p.needs_io)
+        return _page(self._alloc_pfn(), anon and vma.vm_write, p.data, p.data_at, p.dropped, p.poisoned, False)
 
     def write(self, hva: int, data: bytes) -> None:
         """Store bytes within one page. Only the written span is kept, so touched pages stay small."""
@@ -378,7 +382,7 @@ class HostMemory:
         if p is None and self.runs:  # only where a bulk operation left runs
             p = self._state(key)
         if p is None:
-            self.pages[key] = HostPage(data=data, data_at=off)
+            self.pages[key] = _page(data=data, data_at=off)
             return
         if p.data is None:
             lo, span = off, data
@@ -388,7 +392,7 @@ class HostMemory:
             cur = self._span(hva - off, p, lo, hi)
             span = cur[: off - lo] + data + cur[end - lo :]
         # `dropped` stays: it says the base under the written span is zeros, not the mapping's image.
-        self.pages[key] = HostPage(p.pfn, p.writable, span, lo, p.dropped, p.poisoned, p.needs_io)
+        self.pages[key] = _page(p.pfn, p.writable, span, lo, p.dropped, p.poisoned, p.needs_io)
 
     # -- the VMM's own changes (each returns the hva range the mmu notifier must invalidate) ----------
     # Each walks the VMAs, runs and touched pages of the range, never its pages: see the module docstring.
@@ -633,6 +637,9 @@ class HvaToPfn:
     async_: bool
 
 
+_pfn_result = builder(HvaToPfn)  # HvaToPfn(...) as a plain function (values.builder): one per fault
+
+
 def hva_to_pfn(
     profile: Profile, host: HostMemory, hva: int, write_fault: bool, map_writable: bool, nowait: bool,
     chain: list[KernelCall],
@@ -644,13 +651,13 @@ def hva_to_pfn(
     if profile.has_fast_gup_step and (write_fault or map_writable):
         r = host.get_user_pages_fast_only(hva)
         if r.pfn is not None:
-            chain.append(KernelCall("hva_to_pfn_fast", addr, f"pfn {hex(r.pfn)}"))
-            return HvaToPfn(r.pfn, None, True, False)
-        chain.append(KernelCall("hva_to_pfn_fast", addr, "false"))
+            chain.append(make_call("hva_to_pfn_fast", addr, f"pfn {hex(r.pfn)}"))
+            return _pfn_result(r.pfn, None, True, False)
+        chain.append(make_call("hva_to_pfn_fast", addr, "false"))
     r = host.get_user_pages(hva, write_fault, nowait)
     chain.append(_slow_call(profile.has_fast_gup_step, addr, write_fault, nowait, r, map_writable))
     if r.pfn is not None:
-        return HvaToPfn(r.pfn, None, r.writable and map_writable, False)
+        return _pfn_result(r.pfn, None, r.writable and map_writable, False)
     return _hva_to_pfn_failed(profile, host, hva, write_fault, nowait, r.error, chain)
 
 
@@ -661,10 +668,10 @@ def _slow_call(split: bool, addr: str, write_fault: bool, nowait: bool, r: GupRe
     args = f"{addr}, write={1 if write_fault else 0}, nowait" if nowait else f"{addr}, write={1 if write_fault else 0}"
     pfn = r.pfn
     if pfn is None:
-        return KernelCall(fn, args, "0 pages", r.error)
+        return make_call(fn, args, "0 pages", r.error)
     if pfn == ZERO_PFN:
-        return KernelCall(fn, args, f"pfn {hex(pfn)}", "zero page: mapped read-only")
-    return KernelCall(fn, args, f"pfn {hex(pfn)}", "read fault mapped writable" if r.writable and map_writable and not write_fault else "")
+        return make_call(fn, args, f"pfn {hex(pfn)}", "zero page: mapped read-only")
+    return make_call(fn, args, f"pfn {hex(pfn)}", "read fault mapped writable" if r.writable and map_writable and not write_fault else "")
 
 
 def _hva_to_pfn_failed(
@@ -674,23 +681,23 @@ def _hva_to_pfn_failed(
     n = profile.name_of
     if error == "EHWPOISON":
         chain.append(error_call("hva_to_pfn", "", n("pfn_hwpoison"), note="page is hardware-poisoned"))
-        return HvaToPfn(None, PfnError.HWPOISON, False, False)
+        return _pfn_result(None, PfnError.HWPOISON, False, False)
     vma = host.find_vma(hva)
     if vma is None:
-        chain.append(KernelCall("find_vma_intersection", f"addr={hva:#x}", "NULL"))
+        chain.append(make_call("find_vma_intersection", f"addr={hva:#x}", "NULL"))
         chain.append(error_call("hva_to_pfn", "", n("pfn_fault"), note="no VMA at this hva"))
-        return HvaToPfn(None, PfnError.FAULT, False, False)
+        return _pfn_result(None, PfnError.FAULT, False, False)
     if profile.vma_is_valid:
         valid = vma_is_valid(vma, write_fault)
-        chain.append(KernelCall("vma_is_valid", f"vma prot={vma.prot}, write_fault={1 if write_fault else 0}", "true" if valid else "false"))
+        chain.append(make_call("vma_is_valid", f"vma prot={vma.prot}, write_fault={1 if write_fault else 0}", "true" if valid else "false"))
     else:
         valid = vma.vm_write  # 3.6 asked only for VM_WRITE before going async
-        chain.append(KernelCall("vma->vm_flags & VM_WRITE", f"vma prot={vma.prot}", "VM_WRITE" if valid else "0"))
+        chain.append(make_call("vma->vm_flags & VM_WRITE", f"vma prot={vma.prot}", "VM_WRITE" if valid else "0"))
     if nowait and valid:
         if "pfn_needs_io" in profile.names:
             chain.append(error_call("hva_to_pfn", "", n("pfn_needs_io")))
-            return HvaToPfn(None, PfnError.NEEDS_IO, False, True)
+            return _pfn_result(None, PfnError.NEEDS_IO, False, True)
         chain.append(route_call("hva_to_pfn", "", n("pfn_fault"), ret=f"{n('pfn_fault')}, *async = true"))
-        return HvaToPfn(None, PfnError.FAULT, False, True)
+        return _pfn_result(None, PfnError.FAULT, False, True)
     chain.append(error_call("hva_to_pfn", "", n("pfn_fault"), bad=True))
-    return HvaToPfn(None, PfnError.FAULT, False, False)
+    return _pfn_result(None, PfnError.FAULT, False, False)

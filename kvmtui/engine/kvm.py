@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .addresses import PAGE_MASK, PAGE_SHIFT
-from .calls import KernelCall
+from .calls import KernelCall, make_call
 from .host import HostMemory
 from .memslots import MemSlot, Memslots, MemslotUpdate
 from .mmu_state import Sptes
@@ -30,23 +30,39 @@ class Vcpu:
     mmio_gen: int = 0
 
 
-class FaultNames(NamedTuple):
-    """The era's names on every fault's path, looked up once per profile (the fault path is hot)."""
+class AccessNames(NamedTuple):
+    """The era's names (Profile.name_of, by role) on the paths an access takes: a fault, a read-only write,
+    the emulator's copy. Looked up once per profile: an access reads several."""
 
     page_fault: str
     gfn_to_memslot: str
     gfn_to_hva: str
     set_spte: str
     ret_fixed: str
+    mark_dirty: str
+    # a write to a read-only slot
+    hva_ro_bad: str
+    gfn_to_pfn: str
+    pfn_ro_fault: str
+    handle_error: str
+    ret_emulate: str
+    # the emulator
+    read_guest: str
+    write_guest: str
+    hva_bad: str
 
     @classmethod
-    def of(cls, p: Profile) -> FaultNames:
+    def of(cls, p: Profile) -> AccessNames:
         n = p.name_of
-        return cls(n("page_fault"), n("gfn_to_memslot"), n("gfn_to_hva"), n("set_spte"), n("ret_fixed"))
+        return cls(
+            n("page_fault"), n("gfn_to_memslot"), n("gfn_to_hva"), n("set_spte"), n("ret_fixed"), n("mark_dirty"),
+            n("hva_ro_bad"), n("gfn_to_pfn"), n("pfn_ro_fault"), n("handle_error"), n("ret_emulate"),
+            n("read_guest"), n("write_guest"), n("hva_bad"),
+        )
 
 
 class Kvm:
-    __slots__ = ("_profile", "fault_names", "gpte_dirty", "host", "memslots", "memslots_by_as", "settings", "sptes", "vcpus", "vm")
+    __slots__ = ("_profile", "gpte_dirty", "host", "memslots", "memslots_by_as", "names", "settings", "sptes", "vcpus", "vm")
 
     def __init__(self, profile: Profile, host: HostMemory | None = None, settings: HostSettings = DEFAULT_SETTINGS) -> None:
         self.profile = profile
@@ -73,7 +89,7 @@ class Kvm:
     def profile(self, profile: Profile) -> None:
         """The era; the names its fault path uses are taken from it here, once (a test may swap the era)."""
         self._profile = profile
-        self.fault_names = FaultNames.of(profile)
+        self.names = AccessNames.of(profile)
 
     def memslots_of(self, as_id: int) -> Memslots:
         """__kvm_memslots(kvm, as_id); an out-of-range as_id gets address space 0 (the ioctl refuses it first)."""
@@ -115,9 +131,9 @@ class Kvm:
         """The chain entry for a page marked dirty: a ring push or a bitmap bit."""
         if self.vm.dirty_ring_size:
             ring = self.vm.ring(vcpu_id)
-            return KernelCall("kvm_dirty_ring_push", f"vcpu={vcpu_id}, slot={d[0]}, offset={d[1]:#x}",
+            return make_call("kvm_dirty_ring_push", f"vcpu={vcpu_id}, slot={d[0]}, offset={d[1]:#x}",
                               f"{len(ring.entries)}/{ring.size} entries", note="soft limit reached: KVM_EXIT_DIRTY_RING_FULL" if ring.soft_full else "")
-        return KernelCall(self.profile.name_of("mark_dirty"), f"slot={d[0]}, page={d[1]}", "", note=f"dirty bit {d[1]} set")
+        return make_call(self.names.mark_dirty, f"slot={d[0]}, page={d[1]}", "", note=f"dirty bit {d[1]} set")
 
     def vcpu_mmio_info_valid(self, vcpu: Vcpu, gfn: int) -> bool:
         """vcpu_match_mmio_gpa(): modern kernels also check the memslot generation."""
@@ -141,7 +157,7 @@ class Kvm:
     def copy(self) -> Kvm:
         other = Kvm.__new__(Kvm)
         other._profile = self._profile
-        other.fault_names = self.fault_names
+        other.names = self.names
         other.settings = self.settings
         other.memslots_by_as = tuple(m.copy() for m in self.memslots_by_as)
         other.memslots = other.memslots_by_as[0]

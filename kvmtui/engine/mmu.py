@@ -19,7 +19,7 @@ builds them (kvm-semantics.md h):
 from __future__ import annotations
 
 from .addresses import PAGE_SHIFT
-from .calls import KernelCall, errno_call, error_call, route_call
+from .calls import KernelCall, errno_call, error_call, make_call, route_call
 from .guest_memfd import gmem_fault
 from .host import ZERO_PFN, HvaToPfn, PfnError, hva_to_pfn
 from .kvm import Kvm, Vcpu
@@ -28,7 +28,9 @@ from .mmu_internal import EFAULT, EMULATE, FIXED, HWPOISON, Fault, PfResult
 from .mmu_state import Spte
 from .records import SpteState
 from .uapi import KVM_MEM_READONLY
+from .values import builder
 
+_spte, _fault = builder(Spte), builder(Fault)  # Spte(...), Fault(...) as plain functions (values.builder)
 _RW, _RO, _WP, _MMIO = SpteState.RW, SpteState.RO, SpteState.WP, SpteState.MMIO
 
 
@@ -48,16 +50,16 @@ def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool, chain: 
     spte = kvm.sptes.get(gfn)
     if spte is not None and spte.state is _MMIO and handle_mmio_page_fault(kvm, gpa, spte, chain):
         return EMULATE
-    names = kvm.fault_names
-    chain.append(KernelCall(names.page_fault, f"cr2_or_gpa={hex(gpa)}, error_code={_ERROR_CODE[write, fetch]}"))
+    names = kvm.names
+    chain.append(make_call(names.page_fault, f"cr2_or_gpa={hex(gpa)}, error_code={_ERROR_CODE[write, fetch]}"))
     gpte_dirty = _walk_addr(kvm, gfn, write)
     slot = kvm.memslots.search_memslots(gfn)
-    chain.append(KernelCall(names.gfn_to_memslot, f"gfn={hex(gfn)}", f"slot {slot.id}" if slot else "NULL"))
+    chain.append(make_call(names.gfn_to_memslot, f"gfn={hex(gfn)}", f"slot {slot.id}" if slot else "NULL"))
     if slot is None:
         return _noslot_fault(kvm, vcpu, gfn, chain)
     if slot.gmem_hva is not None:
         return gmem_fault(kvm, slot, gfn, write, chain)
-    if slot.readonly and write:
+    if write and slot.readonly:
         return _readonly_write_fault(kvm, slot, gfn, chain)
     r = kvm_faultin_pfn(kvm, slot, gfn, write, chain)
     if r.error is not None:
@@ -71,7 +73,7 @@ def handle_mmio_page_fault(kvm: Kvm, gpa: int, spte: Spte, chain: list[KernelCal
     memslot generation: zap it and fault normally (False)."""
     if kvm.profile.mmio_spte_generation and spte.gen != kvm.memslots.generation:
         chain.append(
-            KernelCall("handle_mmio_page_fault", f"addr={gpa:#x}", "RET_PF_INVALID",
+            make_call("handle_mmio_page_fault", f"addr={gpa:#x}", "RET_PF_INVALID",
                        note=f"mmio spte of generation {spte.gen}, memslots are at {kvm.memslots.generation}: stale, fault normally")
         )
         kvm.sptes.zap(gpa >> PAGE_SHIFT)
@@ -98,11 +100,11 @@ def _walk_addr(kvm: Kvm, gfn: int, write: bool) -> bool:
 
 def _readonly_write_fault(kvm: Kvm, slot: MemSlot, gfn: int, chain: list[KernelCall]) -> Fault:
     """The seed: the read-only decision is taken from the slot flag alone, before any host lookup."""
-    n = kvm.profile.name_of
-    chain.append(error_call(n("gfn_to_hva"), f"slot={slot.id}, gfn={gfn:#x}, write=1", n("hva_ro_bad"), note="write to a KVM_MEM_READONLY slot"))
-    chain.append(error_call(n("gfn_to_pfn"), f"gfn={gfn:#x}", n("pfn_ro_fault")))
+    n = kvm.names
+    chain.append(error_call(n.gfn_to_hva, f"slot={slot.id}, gfn={hex(gfn)}, write=1", n.hva_ro_bad, note="write to a KVM_MEM_READONLY slot"))
+    chain.append(error_call(n.gfn_to_pfn, f"gfn={hex(gfn)}", n.pfn_ro_fault))
     chain.append(
-        route_call(n("handle_error"), f"pfn={n('pfn_ro_fault')}", n("ret_emulate"), key=True,
+        route_call(n.handle_error, f"pfn={n.pfn_ro_fault}", n.ret_emulate, key=True,
                    note="no spte installed and no mmio info cached: later reads still hit the ROM")
     )
     return EMULATE
@@ -113,12 +115,12 @@ def kvm_faultin_pfn(kvm: Kvm, slot: MemSlot, gfn: int, write: bool, chain: list[
     pf, or KVM_PFN_ERR_NEEDS_IO), again synchronously: the guest has not enabled async page faults."""
     p = kvm.profile
     hva = slot.userspace_addr + ((gfn - slot.base_gfn) << PAGE_SHIFT)  # slot.hva_of(gfn)
-    chain.append(KernelCall(kvm.fault_names.gfn_to_hva, f"slot={slot.id}, gfn={hex(gfn)}, write={1 if write else 0}", hex(hva)))
+    chain.append(make_call(kvm.names.gfn_to_hva, f"slot={slot.id}, gfn={hex(gfn)}, write={1 if write else 0}", hex(hva)))
     map_writable = not slot.flags & KVM_MEM_READONLY  # not slot.readonly
     r = hva_to_pfn(p, kvm.host, hva, write, map_writable, True, chain)
     if r.async_ or r.error is PfnError.NEEDS_IO:
         chain.append(
-            KernelCall(p.name_of("async_pf"), "", "false",
+            make_call(p.name_of("async_pf"), "", "false",
                        note="the guest has not enabled async page faults: fault the page in synchronously")
         )
         r = hva_to_pfn(p, kvm.host, hva, write, map_writable, False, chain)
@@ -146,17 +148,17 @@ def mmu_set_spte(
     ACC_WRITE_MASK; through a dirty one it keeps it, and make_spte() then maps the page writable if
     hva_to_pfn() said it may, and marks it dirty in the slot (mark_page_dirty_in_slot)."""
     writable = write or (gpte_dirty and host_writable)
-    kvm.sptes.install(gfn, Spte(_RW if writable else _RO, pfn))
-    names = kvm.fault_names
+    kvm.sptes.install(gfn, _spte(_RW if writable else _RO, pfn))
+    names = kvm.names
     chain.append(
-        KernelCall(names.set_spte, f"gfn={hex(gfn)}, pfn={hex(pfn)}, {'writable' if writable else 'read-only'}",
+        make_call(names.set_spte, f"gfn={hex(gfn)}, pfn={hex(pfn)}, {'writable' if writable else 'read-only'}",
                    names.ret_fixed, "" if write else _spte_note(slot, write, gpte_dirty, writable, pfn))
     )
     if writable:
         d = kvm.mark_page_dirty(slot, gfn, vcpu.id)
         if d is not None:
             chain.append(kvm.dirty_call(vcpu.id, d))
-            return Fault(PfResult.FIXED, (d,))
+            return _fault(PfResult.FIXED, (d,))
     return FIXED
 
 
@@ -184,8 +186,8 @@ def _noslot_fault(kvm: Kvm, vcpu: Vcpu, gfn: int, chain: list[KernelCall]) -> Fa
         # enable_mmio_caching is the kvm.mmio_caching module parameter: a host setting, not the era's.
         caching = p.enable_mmio_caching and kvm.settings.mmio_caching
         if caching:
-            kvm.sptes.install(gfn, Spte(SpteState.MMIO, None, gen))
-        noslot = KernelCall if caching else route_call  # RET_PF_CONTINUE goes on; RET_PF_EMULATE routes to the emulator
+            kvm.sptes.install(gfn, _spte(SpteState.MMIO, None, gen))
+        noslot = make_call if caching else route_call  # RET_PF_CONTINUE goes on; RET_PF_EMULATE routes to the emulator
         chain.append(noslot(n("handle_noslot"), f"gfn={gfn:#x}", "RET_PF_CONTINUE" if caching else "RET_PF_EMULATE",
                                 note="vcpu_cache_mmio_info()" + ("" if caching else "; mmio_caching=N: no mmio spte")))
         if caching:
@@ -193,8 +195,8 @@ def _noslot_fault(kvm: Kvm, vcpu: Vcpu, gfn: int, chain: list[KernelCall]) -> Fa
         return EMULATE
     chain.append(error_call(n("gfn_to_hva"), f"slot=NULL, gfn={gfn:#x}", n("hva_bad")))
     chain.append(error_call(n("gfn_to_pfn"), f"gfn={gfn:#x}", n("pfn_noslot")))
-    chain.append(KernelCall(n("handle_noslot"), f"pfn={n('pfn_noslot')}", "false", note="vcpu_cache_mmio_info()"))
-    kvm.sptes.install(gfn, Spte(SpteState.MMIO, None, gen))
+    chain.append(make_call(n("handle_noslot"), f"pfn={n('pfn_noslot')}", "false", note="vcpu_cache_mmio_info()"))
+    kvm.sptes.install(gfn, _spte(SpteState.MMIO, None, gen))
     chain.append(route_call("set_mmio_spte", f"gfn={gfn:#x}", "0 = re-enter", note="the guest faults again on the mmio spte"))
     chain.append(route_call("handle_mmio_page_fault", f"gfn={gfn:#x}", "RET_MMIO_PF_EMULATE"))
     return EMULATE

@@ -16,16 +16,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .addresses import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, split_at_pages
-from .calls import KernelCall
+from .calls import KernelCall, make_call
 from .emulator import AccessDone, MmioRead, emulate_access
 from .kvm import Kvm, Vcpu
-from .mmu import page_fault, spte_permits
+from .memslots import MemSlot
+from .mmu import page_fault
 from .mmu_internal import PfResult
 from .mmu_state import Spte
 from .records import SpteChange, SpteState, StepRecord
 from .uapi import KVM_EXIT_DIRTY_RING_FULL, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO
+from .values import builder
 from .vocabulary import OP_OF_ACCESS, AccessKind, AccessPath, Outcome
 
+# StepRecord(...), SpteChange(...), AccessDone(...) as plain functions (values.builder): one or more per access
+_record, _spte_change, _done = builder(StepRecord), builder(SpteChange), builder(AccessDone)
 _WRITE, _FETCH = AccessKind.WRITE, AccessKind.FETCH
 _OK, _MMIO = Outcome.OK, Outcome.MMIO
 _NONE, _RW, _RO, _WP = SpteState.NONE, SpteState.RW, SpteState.RO, SpteState.WP
@@ -65,11 +69,17 @@ def kvm_access(
         before = tuple(state(f >> PAGE_SHIFT) for f, _ in frags)
     vcpu = kvm.vcpu(vcpu_id)
     data = (value or 0).to_bytes(size, "little") if kind is _WRITE else b""
+    # The slot of the first page and where its bytes are (the MMU's view natively, userspace_addr for the
+    # emulator: §i F4), found once: the record names them, and the hardware's access through the sptes uses
+    # them (an access never changes the memslots).
+    gfn = gpa >> PAGE_SHIFT
+    slot0 = kvm.memslots.search_memslots(gfn)
+    hva0 = None if slot0 is None else (slot0.native_hva(gfn) if native else slot0.hva_of(gfn)) + (gpa & PAGE_MASK)
     if native:
-        done = _native_access(kvm, vcpu, kind, gpa, size, data, frags, before, mmio_read)
+        done = _native_access(kvm, vcpu, kind, gpa, size, data, frags, before, hva0, mmio_read)
     else:
-        done = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, _CPL0)
-    return _access_record(kvm, vcpu_id, kind, gpa, size, value, native, frags, before, done)
+        done = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, _CPL0, [], [])
+    return _access_record(kvm, vcpu_id, kind, gpa, size, value, frags, before, slot0, hva0, done)
 
 
 def _spte_hit(kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, value: int | None, spte: Spte) -> StepRecord:
@@ -88,16 +98,16 @@ def _spte_hit(kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, val
     else:
         got = int.from_bytes(kvm.host.read(hva, size), "little")
         args = {"vcpu": vcpu_id, "gpa": gpa, "size": size}
-    return StepRecord(
+    return _record(
         OP_OF_ACCESS[kind], args, _OK,
-        (KernelCall("(hardware)", f"{kind._value_} gpa={hex(gpa)}, {size} bytes", f"spte {st._value_}: no exit", _HIT_NOTE),),
-        (), None, (SpteChange(gfn, st, st),), (), (), got, slot.id, hva, spte.pfn,
+        (make_call("(hardware)", f"{kind._value_} gpa={hex(gpa)}, {size} bytes", f"spte {st._value_}: no exit", _HIT_NOTE),),
+        (), None, (_spte_change(gfn, st, st),), (), (), got, slot.id, hva, spte.pfn,
     )
 
 
 def _native_access(
     kvm: Kvm, vcpu: Vcpu, kind: AccessKind, gpa: int, size: int, data: bytes,
-    frags: Sequence[tuple[int, int]], before: tuple[SpteState, ...], mmio_read: MmioRead,
+    frags: Sequence[tuple[int, int]], before: tuple[SpteState, ...], hva0: int | None, mmio_read: MmioRead,
 ) -> AccessDone:
     """The MMU's way, page by page: kvm_mmu_page_fault() for each page whose spte does not allow the access.
 
@@ -110,7 +120,8 @@ def _native_access(
     chain: list[KernelCall] = []
     dirtied: list[tuple[int, int]] = []
     for fgpa, _ in frags:
-        if spte_permits(get(fgpa >> PAGE_SHIFT), write):
+        spte = get(fgpa >> PAGE_SHIFT)
+        if spte is not None and (spte.state is _RW or (not write and (spte.state is _RO or spte.state is _WP))):  # spte_permits(), inlined
             continue
         f = page_fault(kvm, vcpu, fgpa, write, fetch, chain)
         if f.dirtied:
@@ -119,27 +130,25 @@ def _native_access(
             if f.dirtied and kvm.vm.dirty_ring_size and kvm.vm.ring(vcpu.id).soft_full:
                 # kvm_dirty_ring_check_request() on the way back in: the vCPU stops before the instruction
                 # is retried, so the write does not land (kvm-semantics §i F11)
-                return AccessDone(Outcome.DIRTY_RING_FULL, tuple(chain), (), b"", tuple(dirtied))
+                return _done(Outcome.DIRTY_RING_FULL, tuple(chain), (), b"", tuple(dirtied))
             continue
         if f.result is _EMULATE:
-            em = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, f"page fault at {fgpa:#x} asked for emulation")
-            return AccessDone(em.outcome, (*chain, *em.chain), em.exits, em.data, (*dirtied, *em.dirtied))
-        return AccessDone(Outcome.EFAULT if f.result is _EFAULT else Outcome.HWPOISON, tuple(chain), (), b"", tuple(dirtied))
+            return emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, f"page fault at {hex(fgpa)} asked for emulation", chain, dirtied)
+        return _done(Outcome.EFAULT if f.result is _EFAULT else Outcome.HWPOISON, tuple(chain), (), b"", tuple(dirtied))
     # Every page has an spte that allows the access: the hardware completes it.
-    result = _through_sptes(kvm, frags, write, data)
+    result = _through_sptes(kvm, frags, write, data, hva0)
     if not chain:
         states = "/".join(s._value_ for s in before)
-        chain.append(KernelCall("(hardware)", f"{kind._value_} gpa={gpa:#x}, {size} bytes", f"spte {states}: no exit", _HIT_NOTE))
-    return AccessDone(_OK, tuple(chain), (), result, tuple(dirtied) if dirtied else ())
+        chain.append(make_call("(hardware)", f"{kind._value_} gpa={gpa:#x}, {size} bytes", f"spte {states}: no exit", _HIT_NOTE))
+    return _done(_OK, tuple(chain), (), result, tuple(dirtied) if dirtied else ())
 
 
 def _access_record(
-    kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, value: int | None, native: bool,
-    frags: Sequence[tuple[int, int]], before: tuple[SpteState, ...], done: AccessDone,
+    kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, value: int | None,
+    frags: Sequence[tuple[int, int]], before: tuple[SpteState, ...], slot: MemSlot | None, hva: int | None, done: AccessDone,
 ) -> StepRecord:
     """The record of an access that went through KVM: what it returned, and the sptes of its pages after."""
     gfn0 = gpa >> PAGE_SHIFT
-    slot = kvm.memslots.search_memslots(gfn0)
     sptes = kvm.sptes
     spte0 = sptes.get(gfn0)
     write = kind is _WRITE
@@ -148,15 +157,12 @@ def _access_record(
     if outcome == "ok" or outcome == "mmio":
         got = value if write else int.from_bytes(done.data, "little")
     if len(frags) == 1:
-        spte: tuple[SpteChange, ...] = (SpteChange(gfn0, before[0], _NONE if spte0 is None else spte0.state),)
+        spte: tuple[SpteChange, ...] = (_spte_change(gfn0, before[0], _NONE if spte0 is None else spte0.state),)
     else:
-        spte = tuple(SpteChange(f >> PAGE_SHIFT, b, sptes.state(f >> PAGE_SHIFT)) for (f, _), b in zip(frags, before, strict=True))
-    hva = None
-    if slot is not None:
-        hva = (slot.native_hva(gfn0) if native else slot.hva_of(gfn0)) + (gpa & PAGE_MASK)
+        spte = tuple(_spte_change(f >> PAGE_SHIFT, b, sptes.state(f >> PAGE_SHIFT)) for (f, _), b in zip(frags, before, strict=True))
     # positional, in the field order: op, args, outcome, chain, exits, exit_reason, spte, dirtied, slot_changes,
     # value, slot, hva, pfn (the record is built once per step: keywords cost more)
-    return StepRecord(
+    return _record(
         OP_OF_ACCESS[kind],
         {"vcpu": vcpu_id, "gpa": gpa, "size": size, "value": value} if write else {"vcpu": vcpu_id, "gpa": gpa, "size": size},
         done.outcome, done.chain, done.exits, _EXIT_REASON.get(outcome), spte,
@@ -165,17 +171,20 @@ def _access_record(
     )
 
 
-def _through_sptes(kvm: Kvm, frags: Sequence[tuple[int, int]], write: bool, data: bytes) -> bytes:
-    """The access done by the hardware through present sptes: host memory is read or written directly."""
+def _through_sptes(kvm: Kvm, frags: Sequence[tuple[int, int]], write: bool, data: bytes, hva0: int | None) -> bytes:
+    """The access done by the hardware through present sptes: host memory is read or written directly.
+    hva0 is where the first page's bytes are; a later page's slot is looked up."""
     out = b""
     pos = 0
-    search = kvm.memslots.search_memslots
     host = kvm.host
+    hva = hva0
     for fgpa, flen in frags:
-        gfn = fgpa >> PAGE_SHIFT
-        slot = search(gfn)
-        assert slot is not None, "an spte that permits access always belongs to a slot"
-        hva = slot.native_hva(gfn) + (fgpa & PAGE_MASK)
+        if pos:
+            gfn = fgpa >> PAGE_SHIFT
+            slot = kvm.memslots.search_memslots(gfn)
+            assert slot is not None, "an spte that permits access always belongs to a slot"
+            hva = slot.native_hva(gfn) + (fgpa & PAGE_MASK)
+        assert hva is not None, "an spte that permits access always belongs to a slot"
         if write:
             host.write(hva, data[pos : pos + flen])
         else:
