@@ -282,17 +282,13 @@ def _row(run: Run, e: TraceEntry) -> tuple[list[str], str]:
     """The cells of one step (the outcome cell plain), and the outcome's colour on a terminal."""
     r = e.record
     outcome = r.outcome
-    if r.key_moment:
-        return _cells(run, e, outcome + " ◆RO→MMIO"), "bold magenta"
-    colour = "green" if outcome == _OK else ("yellow" if outcome == _MMIO else "red")
-    return _cells(run, e, outcome), colour
-
-
-def _cells(run: Run, e: TraceEntry, outcome: str) -> list[str]:
-    r = e.record
+    if r.op in ACCESS_OPS and r.key_moment:  # a key moment is a guest write's: no other record walks its chain for one
+        outcome, colour = outcome + " ◆RO→MMIO", "bold magenta"
+    else:
+        colour = "green" if outcome == _OK else ("yellow" if outcome == _MMIO else "red")
     spte = ",".join(f"{s.before}→{s.after}" for s in r.spte[:2]) if r.spte and r.op in ACCESS_OPS else ""
     return [str(e.index), _what(run, e), outcome, _result(e), "" if r.slot is None else str(r.slot), spte,
-            "" if e.unmet is None else _expect_cell(e), _path(e)]
+            "" if e.unmet is None else _expect_cell(e), _path(e)], colour
 
 
 def _expect_cell(e: TraceEntry) -> str:

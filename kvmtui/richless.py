@@ -36,6 +36,12 @@ def cell_len(text: str) -> int:
     return rich_cell_len(text)
 
 
+def _narrow(text: str) -> bool:
+    """Every character of text is in NARROW. Printable ASCII (0x20-0x7e, all in NARROW) is said so by two C
+    scans without hashing a character; other text (→, ▸ ...) is looked up character by character."""
+    return (text.isascii() and text.isprintable()) or NARROW.issuperset(text)
+
+
 Paint = Callable[[int, int, str], str]  # (row, column, cell text) -> the text with ANSI styles around it
 
 
@@ -50,7 +56,7 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: in
     # A column of narrow characters only (NARROW: one cell each, one code point each) is as wide as its
     # longest cell in code points, and str.format pads it exactly as cell_len would: one check per column
     # in C instead of cell_len per cell. The others are measured cell by cell.
-    narrow = [NARROW.issuperset("".join(col)) for col in columns]
+    narrow = [_narrow("".join(col)) for col in columns]
     widths = [max(cell_len(h), max(map(len if ok else cell_len, col), default=0)) for h, col, ok in zip(headers, columns, narrow, strict=True)]
     if sum(widths) + 2 * (len(widths) - 1) > width:
         return None
@@ -62,8 +68,9 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: in
                           for j, (c, w, ok) in enumerate(zip(cells, widths, narrow, strict=True)))
                 for i, cells in enumerate(rows)]
     elif all(narrow):
-        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-        out += [fmt.format(*cells) for cells in rows]
+        # printf-style padding ("%-Ns", by code points as str.format's "{:<N}") at half the cost per row
+        fmt = "  ".join(f"%-{w}s" for w in widths)
+        out += [fmt % tuple(cells) for cells in rows]
     else:
         out += ["  ".join(c + " " * (w - (len(c) if ok else cell_len(c))) for c, w, ok in zip(cells, widths, narrow, strict=True))
                 for cells in rows]
