@@ -35,6 +35,7 @@ from .engine.steps import (
     ResetDirtyRings,
 )
 from .engine.uapi import GUEST_MEMFD_FLAG_MMAP, KVM_MEM_GUEST_MEMFD
+from .engine.values import builder
 from .scenario.model import HostRef, Scenario, StepSpec
 
 # op -> kind: a dict lookup, not the enum's call, per step. An access spec resolves to
@@ -186,4 +187,8 @@ def _region(p: dict, layout: HostLayout, cur: MemSlot | None) -> UserMemoryRegio
     ref: HostRef | None = p.get("guest_memfd")
     gmem, gmem_off = (ref.name, ref.offset) if ref is not None else ((cur.gmem, cur.gmem_offset) if cur and cur.gmem else (None, 0))
     ioctl = p["ioctl"] if "ioctl" in p else (2 if flags & KVM_MEM_GUEST_MEMFD or gmem else 1)
-    return UserMemoryRegion(p["slot"], flags, gpa, size, uaddr, gmem, gmem_off, ioctl)
+    return _new_region(p["slot"], flags, gpa, size, uaddr, gmem, gmem_off, ioctl)
+
+
+# UserMemoryRegion(...) as a plain function (values.builder): one per slot of a layout
+_new_region = builder(UserMemoryRegion)

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import memapi
 from .addresses import PAGE_MASK, PAGE_SHIFT, split_slot
-from .calls import KernelCall, errno_call, error_call
+from .calls import KernelCall, errno_call, error_call, make_call
 from .emulator import MmioRead
 from .guest_memfd import commit_binding, make_binder
 from .host import Mapping
@@ -40,10 +40,13 @@ from .uapi import (
     errno_name,
     flag_names,
 )
+from .values import builder
 from .vcpu import kvm_access
 from .vocabulary import AccessKind, AccessPath, Op, Outcome
 
 _SWAP_NOTE = "mmio sptes of older generations are now stale"
+# StepRecord(...), SlotChange(...) as plain functions (values.builder): one of each per slot created
+_record, _slot_change = builder(StepRecord), builder(SlotChange)
 
 
 def _fill_answer(fill: int) -> MmioRead:
@@ -124,8 +127,8 @@ class Machine:
         spte: list[SpteChange] = []
         self._commit(u, chain, spte)
         kind, old, new = u.kind, u.old, u.new
-        changes = () if kind == "noop" and old == new else (SlotChange(old, new),)
-        return StepRecord(
+        changes = () if kind == "noop" and old == new else (_slot_change(old, new),)
+        return _record(
             op=Op.SET_MEMORY_REGION, args=args, outcome=Outcome.OK, chain=tuple(chain), kind=kind,
             slot_changes=changes, spte=tuple(spte) if spte else (), message=_slot_summary(u),
         )
@@ -174,7 +177,7 @@ class Machine:
                 self._write_protect(new, "dirty logging enabled", chain, spte)
         if new is not None and p.flush_all_on_create_or_move and (old is None or old.base_gfn != new.base_gfn):
             self._zap_all("base_gfn changed: clear all mmio sptes", chain, spte)
-        chain.append(KernelCall("kvm_swap_active_memslots", "", f"generation {table.generation}", _SWAP_NOTE))
+        chain.append(make_call("kvm_swap_active_memslots", "", f"generation {table.generation}", _SWAP_NOTE))
 
     def _zap_all(self, why: str, chain: list[KernelCall], spte: list[SpteChange]) -> None:
         sptes = self.kvm.sptes

@@ -13,7 +13,7 @@ from operator import attrgetter
 from typing import Literal
 
 from .addresses import PAGE_MASK, PAGE_SHIFT, U64_MAX, join_slot, split_slot
-from .calls import KernelCall, errno_call
+from .calls import KernelCall, errno_call, make_call
 from .dirty_bitmap import DirtyBitmap
 from .persistent import IdArray, SortedChunks
 from .profiles import Profile
@@ -26,7 +26,7 @@ from .uapi import (
     errno_name,
     short_flag_names,
 )
-from .values import fast_init
+from .values import builder, fast_init
 
 KVM_MEM_MAX_NR_PAGES = (1 << 31) - 1
 # x86-64 with 4-level paging: access_ok() accepts ranges ending at or below TASK_SIZE_MAX.
@@ -240,6 +240,9 @@ class Memslots:
         return self._with(self._sorted, self._ids, self.generation, {k: v.copy() for k, v in self.dirty_bitmaps.items()})
 
 
+# MemSlot(...), MemslotUpdate(...) as plain functions (values.builder): one of each per request
+_new_slot, _new_update = builder(MemSlot), builder(MemslotUpdate)
+
 # Calls that are the same in every update of their kind: made once (KernelCall is an immutable value)
 _SET_MEMSLOT = {kind: KernelCall("kvm_set_memslot", f"change={change}", "0")
                 for kind, change in (("create", "KVM_MR_CREATE"), ("move", "KVM_MR_MOVE"), ("flags_only", "KVM_MR_FLAGS_ONLY"))}
@@ -259,7 +262,7 @@ def kvm_set_memory_region(profile: Profile, slots: Memslots, mem: UserMemoryRegi
             f"userspace_addr={hex(uaddr)}")
     if region2:
         args += f", guest_memfd={mem.guest_memfd or '-1'}, guest_memfd_offset={mem.guest_memfd_offset:#x}"
-    chain: list[KernelCall] = [KernelCall("kvm_vm_ioctl_set_memory_region", args, "", "KVM_SET_USER_MEMORY_REGION2" if region2 else "")]
+    chain: list[KernelCall] = [make_call("kvm_vm_ioctl_set_memory_region", args, "", "KVM_SET_USER_MEMORY_REGION2" if region2 else "")]
 
     # 1. the ioctl's pre-check on the slot id
     as_id, slot_id = split_slot(mem.slot) if profile.slot_as_id else (0, mem.slot)
@@ -329,7 +332,7 @@ def _classify_modern(
     if npages == 0:
         return _delete_modern(profile, slot_id, old, chain)
     # the slot keeps the ioctl that made it
-    new = MemSlot(slot_id, base_gfn, npages, mem.userspace_addr, mem.flags, as_id, ioctl=mem.ioctl if old is None else old.ioctl)
+    new = _new_slot(slot_id, base_gfn, npages, mem.userspace_addr, mem.flags, as_id, ioctl=mem.ioctl if old is None else old.ioctl)
     kind: ChangeKind = "create"
     if old is not None:
         changed = _change_of(profile, mem, new, old, chain)
@@ -342,7 +345,7 @@ def _classify_modern(
             return placed
         new = placed
     chain.append(_SET_MEMSLOT[kind])
-    return MemslotUpdate(0, kind, old, new, tuple(chain))
+    return _new_update(0, kind, old, new, tuple(chain))
 
 
 def _delete_modern(profile: Profile, slot_id: int, old: MemSlot | None, chain: list[KernelCall]) -> MemslotUpdate:
