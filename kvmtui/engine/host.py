@@ -149,6 +149,9 @@ class GupResult:
 _page, _gup = builder(HostPage), builder(GupResult)  # HostPage(...), GupResult(...) as plain functions: one per fault
 _GUP_NOT_PRESENT = GupResult(None, False, "not present and writable")
 _GUP_NOT_WRITABLE = GupResult(None, False, "not writable")
+# A read of untouched anonymous memory maps the shared zero page: one state and one answer for every such page.
+_ZERO_PAGE_STATE = HostPage(ZERO_PFN, False)
+_GUP_ZERO_PAGE = GupResult(ZERO_PFN, False)
 
 
 def vma_is_valid(vma: Vma, write_fault: bool) -> bool:
@@ -348,7 +351,7 @@ class HostMemory:
         elif p is None or p.pfn is None:
             p = self._faultin_read(p, vma, key << PAGE_SHIFT)
         self.pages[key] = p
-        return _gup(p.pfn, p.writable)
+        return _GUP_ZERO_PAGE if p is _ZERO_PAGE_STATE else _gup(p.pfn, p.writable)
 
     # The new page states are built field by field: dataclasses.replace() cost more than the rest of a fault.
     def _faultin_write(self, p: HostPage | None) -> HostPage:
@@ -368,7 +371,7 @@ class HostMemory:
         anon = vma.mapping.backing == "anon"
         if p is None:
             if anon and not vma.mapping.prefilled(page_hva):
-                return _page(ZERO_PFN, False)
+                return _ZERO_PAGE_STATE
             return _page(self._alloc_pfn(), anon and vma.vm_write)
         if anon and (p.dropped or not vma.mapping.prefilled(page_hva)) and p.data is None:
             return _page(ZERO_PFN, False, p.data, p.data_at, p.dropped, p.poisoned, p.needs_io)

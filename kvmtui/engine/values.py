@@ -34,7 +34,7 @@ def fast_init(cls: C) -> C:
     assert cls.__bases__ == (object,), f"{cls.__name__}: no base classes (the twin copies this class's slots only)"
     # The mutable twin: the same slots, so an instance of one may become an instance of the other.
     twin = type(f"_{cls.__name__}Builder", (), {"__slots__": cls.__slots__})  # type: ignore[attr-defined]
-    ns: dict[str, Any] = {"_object_new": object.__new__, "_twin": twin, "_cls": cls}
+    ns: dict[str, Any] = {"_twin": twin, "_cls": cls}
     params, body = [], []
     for f in fields:
         assert f.default_factory is dataclasses.MISSING and f.init, f"{cls.__name__}.{f.name}: plain fields only"
@@ -44,7 +44,7 @@ def fast_init(cls: C) -> C:
             params.append(f"{f.name}=_d_{f.name}")
             ns[f"_d_{f.name}"] = f.default
         body.append(f"    self.{f.name} = {f.name}")
-    build = "self = _object_new(_twin)\n" + "\n".join(body) + "\n    self.__class__ = _cls\n    return self\n"
+    build = "self = _twin()\n" + "\n".join(body) + "\n    self.__class__ = _cls\n    return self\n"
     exec(f"def __new__(cls, {', '.join(params)}):\n    {build}def _build({', '.join(params)}):\n    {build}", ns)
     new = ns["__new__"]
     new.__qualname__ = f"{cls.__qualname__}.__new__"
