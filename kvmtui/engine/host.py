@@ -644,8 +644,8 @@ _pfn_result = builder(HvaToPfn)  # HvaToPfn(...) as a plain function (values.bui
 
 
 def hva_to_pfn(
-    profile: Profile, host: HostMemory, hva: int, write_fault: bool, map_writable: bool, nowait: bool,
-    chain: list[KernelCall],
+    profile: Profile, host: HostMemory, hva: int, write_fault: bool, map_writable: bool, chain: list[KernelCall],
+    nowait: bool,
 ) -> HvaToPfn:
     """hva_to_pfn() of the era: fast GUP, slow GUP (nowait when async is allowed), then the VMA checks.
     The calls it makes go onto `chain`."""

@@ -59,7 +59,7 @@ def page_fault(kvm: Kvm, vcpu: Vcpu, gpa: int, write: bool, fetch: bool, chain: 
         return _noslot_fault(kvm, vcpu, gfn, chain)
     if slot.gmem_hva is not None:
         return gmem_fault(kvm, slot, gfn, write, chain)
-    if write and slot.readonly:
+    if write and slot.flags & KVM_MEM_READONLY:  # slot.readonly, without the property call
         return _readonly_write_fault(kvm, slot, gfn, chain)
     r = kvm_faultin_pfn(kvm, slot, gfn, write, chain)
     if r.error is not None:
@@ -117,13 +117,13 @@ def kvm_faultin_pfn(kvm: Kvm, slot: MemSlot, gfn: int, write: bool, chain: list[
     hva = slot.userspace_addr + ((gfn - slot.base_gfn) << PAGE_SHIFT)  # slot.hva_of(gfn)
     chain.append(make_call(kvm.names.gfn_to_hva, f"slot={slot.id}, gfn={hex(gfn)}, write={1 if write else 0}", hex(hva)))
     map_writable = not slot.flags & KVM_MEM_READONLY  # not slot.readonly
-    r = hva_to_pfn(p, kvm.host, hva, write, map_writable, True, chain)
+    r = hva_to_pfn(p, kvm.host, hva, write, map_writable, chain, nowait=True)
     if r.async_ or r.error is PfnError.NEEDS_IO:
         chain.append(
             make_call(p.name_of("async_pf"), "", "false",
                        note="the guest has not enabled async page faults: fault the page in synchronously")
         )
-        r = hva_to_pfn(p, kvm.host, hva, write, map_writable, False, chain)
+        r = hva_to_pfn(p, kvm.host, hva, write, map_writable, chain, nowait=False)
     return r
 
 
