@@ -21,19 +21,6 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from yaml import MarkedYAMLError as _LibyamlMarkedError
-from yaml import YAMLError as _LibyamlError
-from yaml._yaml import CParser
-from yaml.events import (
-    AliasEvent,
-    MappingEndEvent,
-    MappingStartEvent,
-    ScalarEvent,
-    SequenceEndEvent,
-    SequenceStartEvent,
-    StreamEndEvent,
-)
-
 from .errors import ScenarioError
 from .yamlsafe import _PLAIN_INT, MAX_DEPTH, MAX_NUMBER_CHARS, _check_expansion, check_nesting, load_yaml, short
 
@@ -152,6 +139,14 @@ def load_fast(text: str, name: str, *, aliases: bool = True) -> Any:
         # NEL, LS, PS: line breaks to libyaml (YAML 1.1), plain characters to YAML 1.2 and the careful path:
         # values and positions would differ, so such a (rare) text is read the careful way
         return load_yaml(text, name)
+    from .simpleyaml import read_simple
+
+    doc = read_simple(text)  # (a plain header needs no YAML library: PyYAML is imported below only when it is not)
+    if doc is not None:
+        return doc
+    from yaml import MarkedYAMLError as _LibyamlMarkedError
+    from yaml import YAMLError as _LibyamlError
+
     try:
         doc, first_alias = _build(text, name)
     except _Careful as c:
@@ -189,6 +184,17 @@ def _careful_error(text: str, name: str, own: ScenarioError) -> ScenarioError:
 
 
 def _build(text: str, name: str) -> tuple[Any, tuple[int, int] | None]:
+    from yaml._yaml import CParser
+    from yaml.events import (
+        AliasEvent,
+        MappingEndEvent,
+        MappingStartEvent,
+        ScalarEvent,
+        SequenceEndEvent,
+        SequenceStartEvent,
+        StreamEndEvent,
+    )
+
     p = CParser(text)
     get: Any = p.get_event  # events are read by attribute; libyaml fills them
     get()  # StreamStartEvent
