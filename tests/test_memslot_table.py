@@ -54,6 +54,53 @@ def test_sorted_chunks_and_id_array_match_a_plain_model(ops):
             assert seq_v.floor_and_next(probe) == (below[-1] if below else None, above[0] if above else None)
 
 
+@given(st.lists(st.tuples(st.integers(0, 70_000), st.one_of(st.none(), st.integers(0, 9))), max_size=200))
+def test_id_array_matches_a_dict_across_many_pages(ops):
+    """Ids far apart (several root entries of the radix tree, as with 32,764 slots): every version maps what a
+    dict maps, around each id set and at the tree's boundaries."""
+    ids: IdArray[int] = IdArray()
+    model: dict[int, int] = {}
+    versions = []
+    for i, value in ops:
+        ids = ids.set(i, value)
+        if value is None:
+            model.pop(i, None)
+        else:
+            model[i] = value
+        versions.append((ids, dict(model)))
+    for ids_v, model_v in versions:
+        probes = {*model_v, *(k + 1 for k in model_v), 0, 1023, 1024, 32_767, 32_768, 70_001, -1}
+        assert all(ids_v.get(k) == model_v.get(k) for k in probes)
+
+
+def test_sorted_chunks_in_order_then_anywhere():
+    """Values appended in key order (a layout's slots) fill chunk after chunk; inserts and removes anywhere
+    afterwards, equal keys included, still keep the plain sorted list's order and floor."""
+    seq: SortedChunks[tuple[int, int]] = SortedChunks(itemgetter(0))
+    model: list[tuple[int, int]] = []
+    for n in range(3 * CHUNK_MAX + 5):
+        seq = seq.insert((2 * n, n))
+        model.append((2 * n, n))
+    appended = seq
+    for n, key in enumerate([0, 2 * CHUNK_MAX, 2 * CHUNK_MAX + 1, 5, 6 * CHUNK_MAX + 8, 6 * CHUNK_MAX + 8, -3], start=10_000):
+        seq = seq.insert((key, n))
+        model.append((key, n))
+        model.sort(key=lambda v: v[0])
+    victim = model[CHUNK_MAX]
+    pos = seq.position(victim[0], lambda v: v == victim)
+    assert pos is not None
+    seq = seq.remove(*pos)
+    model.remove(victim)
+    assert list(seq) == model and len(seq) == len(model)
+    assert list(appended) == [(2 * n, n) for n in range(3 * CHUNK_MAX + 5)]  # the in-order version is left whole
+    for probe in range(-4, 6 * CHUNK_MAX + 12):
+        c, i = seq.floor(probe)
+        below = [v for v in model if v[0] <= probe]
+        above = [v for v in model if v[0] > probe]
+        assert (seq.at(c, i) if i >= 0 else None) == (below[-1] if below else None)
+        assert seq.floor_and_next(probe) == (below[-1] if below else None, above[0] if above else None)
+
+
 def test_a_commit_leaves_the_old_table_whole():
     t0 = Memslots()
     a, b = slot(0, 0x10, KVM_MEM_LOG_DIRTY_PAGES), slot(1, 0x20)

@@ -47,6 +47,8 @@ from .vocabulary import AccessKind, AccessPath, Op, Outcome
 _SWAP_NOTE = "mmio sptes of older generations are now stale"
 # StepRecord(...), SlotChange(...) as plain functions (values.builder): one of each per slot created
 _record, _slot_change = builder(StepRecord), builder(SlotChange)
+# read once: an Enum class attribute costs ~120 ns a lookup (Python 3.11), and every slot created made two
+_SET_MEMORY_REGION, _OK = Op.SET_MEMORY_REGION, Outcome.OK
 
 
 def _fill_answer(fill: int) -> MmioRead:
@@ -129,7 +131,7 @@ class Machine:
         kind, old, new = u.kind, u.old, u.new
         changes = () if kind == "noop" and old == new else (_slot_change(old, new),)
         return _record(
-            op=Op.SET_MEMORY_REGION, args=args, outcome=Outcome.OK, chain=tuple(chain), kind=kind,
+            _SET_MEMORY_REGION, args, _OK, tuple(chain), kind=kind,
             slot_changes=changes, spte=tuple(spte) if spte else (), message=_slot_summary(u),
         )
 
