@@ -44,8 +44,10 @@ def fast_init(cls: C) -> C:
             params.append(f"{f.name}=_d_{f.name}")
             ns[f"_d_{f.name}"] = f.default
         body.append(f"    self.{f.name} = {f.name}")
-    build = "self = _twin()\n" + "\n".join(body) + "\n    self.__class__ = _cls\n    return self\n"
-    exec(f"def __new__(cls, {', '.join(params)}):\n    {build}def _build({', '.join(params)}):\n    {build}", ns)
+    # _twin() rather than object.__new__(_twin): a class with no __new__ of its own is the cheaper call.
+    build = "\n".join(["    self = _twin()", *body, "    self.__class__ = _cls", "    return self"])
+    sig = ", ".join(params)
+    exec(f"def __new__(cls, {sig}):\n{build}\n\ndef _build({sig}):\n{build}\n", ns)
     new = ns["__new__"]
     new.__qualname__ = f"{cls.__qualname__}.__new__"
     cls.__new__ = new  # type: ignore[assignment]
