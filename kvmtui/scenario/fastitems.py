@@ -104,23 +104,31 @@ SLOT_KEYS = frozenset(("slot", "gpa", "host", "size", "flags", "note", "expect")
 # after an item: blank and comment lines, then the indentation of the next line with content (or the end)
 _NEXT = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*( *)(?=[^ \t\r\n]|\Z)")
 
-# A run of block-style access steps at one indentation (the bulk of a real-size file) is read a stretch at a
-# time: the stretch's lines are all of the forms such steps have (_access_patterns: the first other line ends it),
-# findall splits it into rows (tuples of text: no Match object per item, no call per item) and the loader
-# makes the rows StepSpecs in one call (RowsMaker). Each row is op, gpa, size, value, vcpu, expect ("" where
-# absent); a row ends where the next item starts, or at the stretch's end, so when there are as many rows as
-# items the rows are the stretch, item by item. Notes, comments and blank lines end a stretch (the items
-# around them are read one by one, as ever).
+# A run of block-style access steps (or slots: entries) at one indentation, the bulk of a real-size file, is
+# read a stretch at a time: the stretch's lines are all of the forms such items have (_row_patterns: the first
+# other line ends it), findall splits it into rows (tuples of text: no Match object per item, no call per
+# item) and the loader makes the access rows StepSpecs in one call (RowsMaker; slots: rows become RawSlots
+# here). An access row is op, gpa, size, value, vcpu, expect, a slot row slot, gpa, host, offset, size, flags
+# ("" where absent); a row ends where the next item starts, or at the stretch's end, so when there are as many
+# rows as items the rows are the stretch, item by item. Notes, comments and blank lines end a stretch (the
+# items around them are read one by one, as ever).
 _ROW = (r"^{ind}- (read|write|fetch): ({int})\n(?:{ind}  size: ({int})\n)?(?:{ind}  value: ({int})\n)?"
         r"(?:{ind}  vcpu: ({int})\n)?(?:{ind}  expect: ([a-z_]+)\n)?(?={ind}- |\Z)")
+_SLOT_ROW = (r"^{ind}- slot: ({int})\n{ind}  gpa: ({int})\n{ind}  host: ({name})(?:\+({size}))?\n(?:{ind}  size: ({size})\n)?"
+             r"(?:{ind}  flags: ({flags})\n)?(?={ind}- |\Z)")
 FIRST_STRETCH = 16 << 10  # bytes looked at first; doubled while stretches end only there (bounds the work an odd item costs)
 
 
 @lru_cache(maxsize=16)
-def _access_patterns(ind: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """(one row, the start of a line that no row has) of block access steps indented by `ind` (spaces)."""
-    row = _ROW.format(int=f"(?:{_INT})", ind=ind)
-    other = rf"\n(?!{ind}- (?:read|write|fetch): |{ind}  (?:size|value|vcpu|expect): )"
+def _row_patterns(ind: str, kind: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(one row, the start of a line that no row has) of block access steps ("step") or slots: entries
+    ("slot") indented by `ind` (spaces)."""
+    if kind == "step":
+        row = _ROW.format(int=f"(?:{_INT})", ind=ind)
+        other = rf"\n(?!{ind}- (?:read|write|fetch): |{ind}  (?:size|value|vcpu|expect): )"
+    else:
+        row = _SLOT_ROW.format(int=f"(?:{_INT})", name=_NAME, size=f"(?:{_SIZE})", flags=f"(?:{_FLAGS})", ind=ind)
+        other = rf"\n(?!{ind}- slot: |{ind}  (?:gpa|host|size|flags): )"
     return re.compile(row, re.MULTILINE), re.compile(other)
 
 
@@ -198,15 +206,17 @@ def scan(text: str, make_step: StepMaker, make_rows: RowsMaker | None = None) ->
         pos = start
         ind_s = m.group(1)
         ind = len(ind_s)
-        if m.group(2) is not None and make_rows is not None:  # block access steps: a stretch of them at once
-            stretch_rows = _rows(text, start, ind_s, start + stretch)
+        if make_rows is not None and (m.group(2) is not None or m.group(15) is not None):
+            # block access steps or slots: entries: a stretch of them at once
+            kind = "step" if m.group(2) is not None else "slot"
+            stretch_rows = _rows(text, start, ind_s, start + stretch, kind)
             if stretch_rows is not None:
                 rows, at, nxt_start, cut = stretch_rows
                 stretch = stretch * 2 if cut else FIRST_STRETCH
-                if not (cur and start == cur_end and ind == cur_ind and cur_kind == "step"):
+                if not (cur and start == cur_end and ind == cur_ind and cur_kind == kind):
                     close()
-                    cur_start, cur_ind, cur_kind = start, ind, "step"
-                cur.extend(make_rows(rows, line, ind))
+                    cur_start, cur_ind, cur_kind = start, ind, kind
+                cur.extend(make_rows(rows, line, ind) if kind == "step" else _raw_slots(rows, line, ind + 2))
                 cur_end = nxt_start
                 continue
         (_, op, gpa, size, value, vcpu, expect, note, fop, fgpa, fsize, fvalue, fvcpu, fexpect,
@@ -289,11 +299,11 @@ def scan(text: str, make_step: StepMaker, make_rows: RowsMaker | None = None) ->
     return Scan("".join(out), runs)
 
 
-def _rows(text: str, start: int, ind_s: str, limit: int) -> tuple[list[tuple[str, ...]], int, int, bool] | None:
-    """The rows of the complete block access steps from `start` (an item indented by ind_s) on, looking no
+def _rows(text: str, start: int, ind_s: str, limit: int, kind: str) -> tuple[list[tuple[str, ...]], int, int, bool] | None:
+    """The rows of the complete block items of `kind` from `start` (an item indented by ind_s) on, looking no
     further than `limit`; with where their text ends, where the next line with content starts and whether
-    the limit ended them. None when not even the first item is such a step."""
-    row, other = _access_patterns(ind_s)
+    the limit ended them. None when not even the first item is such an item."""
+    row, other = _row_patterns(ind_s, kind)
     cut = limit < len(text)
     if cut:  # the limit moved to a line's end (the first item's first line at least)
         limit = max(text.rfind("\n", start, limit), text.index("\n", start)) + 1
@@ -320,6 +330,16 @@ def _rows(text: str, start: int, ind_s: str, limit: int) -> tuple[list[tuple[str
         end = text.rfind("\n" + ind_s + "- ", start, end) + 1
         return rows[:-1], end, end, cut
     return rows, end, nxt.start(1), cut
+
+
+def _raw_slots(rows: list[tuple[str, ...]], line: int, col: int) -> list[RawSlot]:
+    """The RawSlots of slot rows, the first on 0-based `line`, each mapping at 0-based column `col`."""
+    out: list[RawSlot] = []
+    make = RawSlot._make
+    for slot, gpa, host, offset, size, flags in rows:
+        out.append(make((slot, gpa, host, offset or None, size or None, flags or None, line, col, None, None, None, False, 0, 0)))
+        line += 3 + (size != "") + (flags != "")
+    return out
 
 
 def _value(raw: str) -> Any:
