@@ -136,7 +136,7 @@ def resolve_step(spec: StepSpec, layout: HostLayout, memslots_of: MemslotsOf) ->
 
 
 def _set_memory_region(p: dict, layout: HostLayout, memslots_of: MemslotsOf) -> Step:
-    return SetMemoryRegion(_region(p, layout, current_slot(memslots_of, p["slot"])))
+    return _new_set_region(_region(p, layout, current_slot(memslots_of, p["slot"])))
 
 
 def _delete_slot(p: dict, layout: HostLayout, memslots_of: MemslotsOf) -> Step:
@@ -190,5 +190,5 @@ def _region(p: dict, layout: HostLayout, cur: MemSlot | None) -> UserMemoryRegio
     return _new_region(p["slot"], flags, gpa, size, uaddr, gmem, gmem_off, ioctl)
 
 
-# UserMemoryRegion(...) as a plain function (values.builder): one per slot of a layout
-_new_region = builder(UserMemoryRegion)
+# UserMemoryRegion(...), SetMemoryRegion(...) as plain functions (values.builder): one of each per slot of a layout
+_new_region, _new_set_region = builder(UserMemoryRegion), builder(SetMemoryRegion)

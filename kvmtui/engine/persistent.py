@@ -95,6 +95,10 @@ class SortedChunks(Generic[T]):
         """The last value whose key is <= key and the value after it (None where there is none): floor() and
         after() in one search, for the overlap check of every new slot."""
         chunks = self._chunks
+        if chunks:
+            last = chunks[-1][-1]
+            if self._key(last) <= key:  # at or after the last value (slots made in gpa order): nothing to search
+                return last, None
         c = bisect_right(self._firsts, key) - 1
         if c < 0:
             return None, (chunks[0][0] if chunks else None)

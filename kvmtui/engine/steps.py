@@ -20,6 +20,7 @@ class Access:
     vcpu: int = 0
 
 
+@fast_init  # one per slot a layout creates
 @dataclass(frozen=True, slots=True)
 class SetMemoryRegion:
     region: UserMemoryRegion
