@@ -74,7 +74,8 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: in
     else:
         out += ["  ".join(c + " " * (w - (len(c) if ok else cell_len(c))) for c, w, ok in zip(cells, widths, narrow, strict=True))
                 for cells in rows]
-    return "\n".join(out) + "\n"
+    out.append("")  # the last line's newline: joined with the rest, not a second copy of the whole table
+    return "\n".join(out)
 
 
 SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "magenta": "35", "cyan": "36", "bold magenta": "1;35",
