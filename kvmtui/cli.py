@@ -427,10 +427,14 @@ def _conflict(command: Command, args: argparse.Namespace) -> str | None:
 
 def _resolve_samples(command: Command, args: argparse.Namespace) -> None:
     """A bundled sample's name where no file of that name exists: the sample's path."""
-    from .bundled import resolve
+    from pathlib import Path
 
     for name in command.samples:
         value = getattr(args, name)
+        if all(Path(v).exists() for v in (value if isinstance(value, list) else [value])):
+            continue  # files, as almost always: bundled (and its module) is not needed
+        from .bundled import resolve
+
         setattr(args, name, [resolve(v) for v in value] if isinstance(value, list) else resolve(value))
 
 

@@ -6,7 +6,6 @@ kernel model, so a scenario can show what the kernel says to a bad request.
 
 from __future__ import annotations
 
-import difflib
 import errno
 import gc
 from pathlib import Path
@@ -80,6 +79,13 @@ MAX_PLACED_DATA = 64 << 20  # `data: {OFFSET: bytes}` builds the image up to its
 # Where a message points: a position, or (mapping, key) for the value of that key, looked up only when a
 # message needs it (finding a value's position costs more than checking the value).
 Where = Pos | tuple[Any, Any] | None
+
+
+def _close_matches(word: str, choices: Any, n: int, cutoff: float) -> list[str]:
+    """difflib.get_close_matches, for a "did you mean" in a message: difflib is imported when one is written."""
+    import difflib
+
+    return difflib.get_close_matches(word, choices, n=n, cutoff=cutoff)
 
 
 class _Fallback(Exception):
@@ -175,7 +181,7 @@ class _Loader:
             if not isinstance(k, str):
                 raise self.error(self.key_pos(m, k), f"{what}: key {short(k)} is not a name")
             if k not in allowed:
-                hint = difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)
+                hint = _close_matches(k, allowed, n=1, cutoff=0.6)
                 did = f"did you mean {short(hint[0])}? " if hint else ""
                 raise self.error(self.key_pos(m, k), f"unknown key {short(k)} in {what} ({did}known: {', '.join(allowed)})")
 
@@ -215,7 +221,7 @@ class _Loader:
     def choice(self, value: Any, pos: Where, what: str, allowed: tuple[str, ...]) -> str:
         text = str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
         if text not in allowed:
-            hint = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
+            hint = _close_matches(str(value), allowed, n=1, cutoff=0.5)
             did = f"did you mean {short(hint[0])}? " if hint else ""
             raise self.error(pos, f"{what} {short(value)} is not known ({did}allowed: {', '.join(allowed)})")
         return text
@@ -389,7 +395,7 @@ class _Loader:
         name, _, off = text.partition("+")
         name = name.strip()
         if name not in names:
-            hint = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+            hint = _close_matches(name, names, n=1, cutoff=0.5)
             did = f"did you mean {short(hint[0])}? " if hint else ""
             known = ", ".join(names) if names else "none: add a `host:` section"
             raise self.error(pos, f"unknown host mapping {short(name)} ({did}known: {known})")
@@ -413,7 +419,7 @@ class _Loader:
             key = str(name)
             if key not in FLAG_ALIASES:
                 known = ("log_dirty_pages", "readonly", "KVM_MEM_LOG_DIRTY_PAGES", "KVM_MEM_READONLY")
-                hint = difflib.get_close_matches(key, list(FLAG_ALIASES), n=1, cutoff=0.5)
+                hint = _close_matches(key, list(FLAG_ALIASES), n=1, cutoff=0.5)
                 did = f"did you mean {short(hint[0])}? " if hint else ""
                 raise self.error(ipos, f"unknown flag {short(key)} ({did}known: {', '.join(known)}, or a number)")
             bits |= FLAG_ALIASES[key]
@@ -681,7 +687,7 @@ class _Loader:
                     raise self.error(self.key_pos(m, ops[1]), f"step {i + 1} has two operations ({short(ops[0])} and {short(ops[1])}): one per step")
                 unknown = next((k for k in m if k not in COMMON_STEP_KEYS), None)
                 if unknown is not None:
-                    hint = difflib.get_close_matches(str(unknown), STEP_OPS, n=1, cutoff=0.6)
+                    hint = _close_matches(str(unknown), STEP_OPS, n=1, cutoff=0.6)
                     did = f"did you mean {short(hint[0])}? " if hint else ""
                     raise self.error(self.key_pos(m, unknown), f"unknown step {short(unknown)} ({did}known: {', '.join(STEP_OPS)})")
                 raise self.error(pos, f"step {i + 1} has no operation (one of: {', '.join(STEP_OPS)})")
@@ -772,7 +778,7 @@ class _Loader:
         name = str(value)
         full = name if name.startswith("KVM_CAP_") else f"KVM_CAP_{name.upper()}"
         if full not in KVM_CAPS:
-            hint = difflib.get_close_matches(full, list(KVM_CAPS), n=1, cutoff=0.5)
+            hint = _close_matches(full, list(KVM_CAPS), n=1, cutoff=0.5)
             did = f"did you mean {short(hint[0])}? " if hint else ""
             raise self.error(pos, f"unknown capability {short(name)} ({did}or give its number)")
         return KVM_CAPS[full]
@@ -784,7 +790,7 @@ class _Loader:
             if text not in ACCESS_OUTCOMES:
                 raise self.error(pos, f"expected outcome {short(value)} is not an access outcome ({', '.join(ACCESS_OUTCOMES)})")
         elif text not in ("ok", "unsupported") and text not in ERRNO_NAMES:
-            hint = difflib.get_close_matches(str(value), ["ok", "EINVAL", "EEXIST", "ENOENT", "ENOMEM", "EFAULT"], n=1, cutoff=0.5)
+            hint = _close_matches(str(value), ["ok", "EINVAL", "EEXIST", "ENOENT", "ENOMEM", "EFAULT"], n=1, cutoff=0.5)
             did = f"did you mean {short(hint[0])}? " if hint else ""
             raise self.error(pos, f"expected outcome {short(value)} is not `ok` or an errno name ({did}e.g. EINVAL, EEXIST, ENOENT)")
         return text
