@@ -641,6 +641,7 @@ class HvaToPfn:
 
 
 _pfn_result = builder(HvaToPfn)  # HvaToPfn(...) as a plain function (values.builder): one per fault
+_PFN_ZERO_PAGE = HvaToPfn(ZERO_PFN, None, False, False)
 
 
 def hva_to_pfn(
@@ -660,6 +661,8 @@ def hva_to_pfn(
     r = host.get_user_pages(hva, write_fault, nowait)
     chain.append(_slow_call(profile.has_fast_gup_step, addr, write_fault, nowait, r, map_writable))
     if r.pfn is not None:
+        if r is _GUP_ZERO_PAGE:  # a read of untouched anonymous memory: the shared zero page's one answer
+            return _PFN_ZERO_PAGE
         return _pfn_result(r.pfn, None, r.writable and map_writable, False)
     return _hva_to_pfn_failed(profile, host, hva, write_fault, nowait, r.error, chain)
 

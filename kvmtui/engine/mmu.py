@@ -166,7 +166,7 @@ def _spte_note(slot: MemSlot, write: bool, gpte_dirty: bool, writable: bool, pfn
     """Why the spte is mapped as it is, for a read or fetch fault."""
     if write:
         return ""
-    if slot.readonly:
+    if slot.flags & KVM_MEM_READONLY:  # slot.readonly, without the property call (every read fault asks)
         return "read-only slot: mapped without W"
     if pfn == ZERO_PFN:
         return "the shared zero page, mapped without W"
