@@ -72,6 +72,8 @@ class _EntryJson:
         exits = r.exits
         unmet = e.unmet
         symbol = self.symbol
+        chain = r.chain
+        spte = r.spte
         out = {
             "step": e.index,
             "phase": spec.phase,
@@ -88,9 +90,12 @@ class _EntryJson:
             "pfn": r.pfn,
             "symbol": None if symbol is None else symbol(gpa),
             "exits": _exits_json(exits) if exits else [],
-            "chain": [_call_json(c) if c.note or c.key else {"fn": c.fn, "ret": c.ret, "args": c.args} for c in r.chain],
-            # SpteState is a StrEnum: orjson writes its value, which is its str()
-            "spte": [{"gfn": s.gfn, "before": s.before, "after": s.after} for s in r.spte],
+            "chain": [_call_json(c) if c.note or c.key else {"fn": c.fn, "ret": c.ret, "args": c.args} for c in chain]
+            if len(chain) > 1 else [_call_json(chain[0])] if chain else [],
+            # SpteState is a StrEnum: orjson writes its value, which is its str(). Most accesses touch one page
+            # and have one call (an spte hit): a list display costs less than a comprehension's frame.
+            "spte": [{"gfn": s.gfn, "before": s.before, "after": s.after} for s in spte]
+            if len(spte) > 1 else [{"gfn": spte[0].gfn, "before": spte[0].before, "after": spte[0].after}] if spte else [],
         }
         if r.exit_reason:
             out["exit_reason"] = r.exit_reason
