@@ -267,8 +267,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
             return EXIT_UNAVAILABLE
         return EXIT_OK
     sim = ScenarioRun(scenario, args.kernel, args.path)
-    # JSON lines are written as they come; the table needs every row first (widths), but not the run's history
-    _print_trace(sim, sim.stream() if args.json else list(sim.stream()), args.json)
+    # JSON lines are written as they come; the table needs every row first (widths), but not the entries:
+    # each is let go once its row is made (print_table)
+    _print_trace(sim, sim.stream(), args.json)
     return EXIT_OK
 
 

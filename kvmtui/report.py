@@ -327,10 +327,13 @@ def _expect_cell(e: TraceEntry) -> str:
     return "? unchecked: " + "; ".join(e.unchecked) if e.unchecked else "✓"
 
 
-def print_table(run: Run, entries: list[TraceEntry], file: IO[str], terminal: bool) -> None:
+def print_table(run: Run, entries: Iterable[TraceEntry], file: IO[str], terminal: bool) -> None:
+    """The trace as a table. `entries` may be a stream (run.stream()): a row is made of each entry as it
+    comes, and the entry is then let go: a 34,764-step run's records are never all alive at once (fewer
+    objects for the collector to walk, less memory), only the rows' text (widths need every row first)."""
     sc = run.scenario
-    head = [f"{sc.title} — kernel {run.kernel}, {run.path} path, {len(entries)} steps", *(f"note: {note}" for note in sc.notes)]
     rows = [_row(run, e) for e in entries]
+    head = [f"{sc.title} — kernel {run.kernel}, {run.path} path, {len(rows)} steps", *(f"note: {note}" for note in sc.notes)]
     # Piped, or long on a terminal (Rich lays a table out at ~2 ms a row): written directly, Rich imported only
     # if some text needs it (start-up is most of a small trace)
     if (not terminal or len(rows) > BIG_TABLE) and _direct_table(head, rows, file, terminal):
