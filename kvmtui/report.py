@@ -305,8 +305,9 @@ def _path(e: TraceEntry) -> str:
 TABLE_COLUMNS = ("#", "step", "outcome", "result", "slot", "spte", "expect", "kernel path")
 
 
-def _row(run: Run, e: TraceEntry) -> tuple[list[str], str]:
-    """The cells of one step (the outcome cell plain), and the outcome's colour on a terminal."""
+def _row(run: Run, e: TraceEntry) -> tuple[tuple[str, ...], str]:
+    """The cells of one step (the outcome cell plain), and the outcome's colour on a terminal. A tuple: the
+    piped table formats it with % as it is."""
     r = e.record
     outcome = r.outcome
     if r.op in ACCESS_OPS and r.key_moment:  # a key moment is a guest write's: no other record walks its chain for one
@@ -314,8 +315,8 @@ def _row(run: Run, e: TraceEntry) -> tuple[list[str], str]:
     else:
         colour = "green" if outcome == _OK else ("yellow" if outcome == _MMIO else "red")
     spte = ",".join(f"{s.before}→{s.after}" for s in r.spte[:2]) if r.spte and r.op in ACCESS_OPS else ""
-    return [str(e.index), _what(run, e), outcome, _result(e), "" if r.slot is None else str(r.slot), spte,
-            "" if e.unmet is None else _expect_cell(e), _path(e)], colour
+    return (str(e.index), _what(run, e), outcome, _result(e), "" if r.slot is None else str(r.slot), spte,
+            "" if e.unmet is None else _expect_cell(e), _path(e)), colour
 
 
 def _expect_cell(e: TraceEntry) -> str:
@@ -345,7 +346,7 @@ def print_table(run: Run, entries: Iterable[TraceEntry], file: IO[str], terminal
     _rich_table(console, rows, terminal)
 
 
-def _direct_table(head: list[str], rows: list[tuple[list[str], str]], file: IO[str], terminal: bool) -> bool:
+def _direct_table(head: list[str], rows: list[tuple[tuple[str, ...], str]], file: IO[str], terminal: bool) -> bool:
     """The table laid out as Rich lays it out piped; on a terminal (a long table: the terminal wraps what is
     wider) with the colours Rich gives it. False, writing nothing, when Rich must lay it out."""
     console = LazyRender(file)
@@ -369,7 +370,7 @@ def _direct_table(head: list[str], rows: list[tuple[list[str], str]], file: IO[s
     return True
 
 
-def _rich_table(console, rows: list[tuple[list[str], str]], terminal: bool) -> None:
+def _rich_table(console, rows: list[tuple[tuple[str, ...], str]], terminal: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -385,7 +386,7 @@ def _rich_table(console, rows: list[tuple[list[str], str]], terminal: bool) -> N
     console.print(table)
 
 
-def _plain_table(console: LazyRender, rows: list[tuple[list[str], str]], paint: Paint | None = None, head_style: str = "") -> str | None:
+def _plain_table(console: LazyRender, rows: list[tuple[tuple[str, ...], str]], paint: Paint | None = None, head_style: str = "") -> str | None:
     """The piped table, laid out as Rich lays out this table (columns as wide as their widest cell, two
     spaces apart, # and slot right-aligned), which Rich takes minutes for on 100,000 rows.
     None when the table is wider than PLAIN_WIDTH: Rich then decides how to squeeze it."""
@@ -394,7 +395,7 @@ def _plain_table(console: LazyRender, rows: list[tuple[list[str], str]], paint: 
     def cell(text: str) -> str:  # cells are console markup to Rich (outcome excepted): what it would print
         return plain(text, render) if ("[" in text or ":" in text) else text
 
-    cells_of: list[list[str]] = [cells for cells, _ in rows]
+    cells_of: list[tuple[str, ...]] = [cells for cells, _ in rows]
     columns: list[tuple[str, ...]] = list(zip(*cells_of, strict=True)) if rows else [() for _ in TABLE_COLUMNS]
     marked = False
     for i, col in enumerate(columns):  # a column without "[" or ":" anywhere holds no markup: no cell looked at
@@ -404,7 +405,7 @@ def _plain_table(console: LazyRender, rows: list[tuple[list[str], str]], paint: 
                 columns[i] = tuple(map(cell, col))
                 marked = True
     # rows back from the columns only when some cell changed: else the rows as they are (34,764 x 8 cells)
-    return plain_table(TABLE_COLUMNS, list(zip(*columns, strict=True)) if marked else cells_of, PLAIN_WIDTH, paint, head_style)
+    return plain_table(TABLE_COLUMNS, list(zip(*columns, strict=True)) if marked else cells_of, PLAIN_WIDTH, paint, head_style, columns)
 
 
 def _cell(r) -> str:

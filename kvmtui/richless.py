@@ -46,13 +46,15 @@ Paint = Callable[[int, int, str], str]  # (row, column, cell text) -> the text w
 
 
 def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int, paint: Paint | None = None,
-                head_style: str = "") -> str | None:
+                head_style: str = "", columns: Sequence[Sequence[str]] | None = None) -> str | None:
     """A table as Rich prints it piped (box=None, no edge, columns as wide as their widest cell, two spaces
     apart, cells left-aligned: Rich ignores right-justify for overflow="ignore" columns), from cells already
     as printed. Rich takes minutes for this on 100,000 rows. None when wider than `width`: Rich then decides
     how to squeeze it. On a terminal, `paint` styles cells and `head_style` (an SGR code, "1" bold) the header
-    line; padding is added outside the styles."""
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in headers]
+    line; padding is added outside the styles. `columns`: the rows' cells by column, when the caller has
+    them already (a transpose of a 34,764-row table is ~6 ms)."""
+    if columns is None:
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in headers]
     # A column of narrow characters only (NARROW: one cell each, one code point each) is as wide as its
     # longest cell in code points, and str.format pads it exactly as cell_len would: one check per column
     # in C instead of cell_len per cell. The others are measured cell by cell.
@@ -70,7 +72,7 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: in
     elif all(narrow):
         # printf-style padding ("%-Ns", by code points as str.format's "{:<N}") at half the cost per row
         fmt = "  ".join(f"%-{w}s" for w in widths)
-        out += [fmt % tuple(cells) for cells in rows]
+        out += [fmt % (cells if type(cells) is tuple else tuple(cells)) for cells in rows]
     else:
         out += ["  ".join(c + " " * (w - (len(c) if ok else cell_len(c))) for c, w, ok in zip(cells, widths, narrow, strict=True))
                 for cells in rows]
