@@ -21,7 +21,7 @@ from .engine import (
 from .engine.kvm import Kvm
 from .engine.profiles import with_address_spaces
 from .engine.records import StepRecord
-from .engine.values import fast_init
+from .engine.values import builder, fast_init
 from .judge import SIMULATED, Sight, judge
 from .resolve import ACCESS_KINDS, HostLayout, Symbols, resolve_step
 from .scenario.model import Scenario, StepSpec
@@ -51,6 +51,10 @@ class TraceEntry:
         if self.unmet:
             return False
         return None if self.unchecked else True
+
+
+# TraceEntry(...) as a plain function (values.builder): one per step of a streamed trace
+_trace_entry = builder(TraceEntry)
 
 
 def mmio_answer(scenario: Scenario):
@@ -154,7 +158,7 @@ class ScenarioRun:
         machine = Machine(self.profile, self.mappings.values(), self.path, mmio_answer(self.scenario),  # type: ignore[arg-type]
                           self.settings)
         apply, access, engine_step, kernel, path = machine.apply, machine.access, self.engine_step, self.kernel, self.path
-        kinds = ACCESS_KINDS
+        kinds, entry = ACCESS_KINDS, _trace_entry
         for j, spec in enumerate(self.specs):
             kind = kinds.get(spec.op)
             if kind is not None:  # a guest access: resolve_step's Access, handed to the machine without the step value
@@ -169,7 +173,7 @@ class ScenarioRun:
                 if expect is not None:
                     judged = judge(expect, rec)
                     unmet, unchecked = judged.unmet, judged.unchecked
-            yield TraceEntry(j + 1, spec, rec, unmet, unchecked)
+            yield entry(j + 1, spec, rec, unmet, unchecked)
 
     def entries(self) -> list[TraceEntry]:
         if self.specs:

@@ -296,9 +296,12 @@ class HostMemory:
             data = p.data
             if data is not None:
                 at = p.data_at
-                if at <= off and off + n <= at + len(data):
+                end = at + len(data)
+                if at <= off and off + n <= end:
                     return data[off - at : off - at + n]  # the common case: reading back what was written
-                return self._span(hva - off, p, off, off + n)
+                if off < end and at < off + n:  # partly what was written: the page's bytes built over the span
+                    return self._span(hva - off, p, off, off + n)
+                # beside what was written (another word of the page): the bytes below it, as for an unwritten page
             if p.dropped:
                 return bytes(n)
         vma = self.find_vma(hva)  # nothing written here: the mapping's initial bytes (what _span does, inlined)
@@ -387,10 +390,10 @@ class HostMemory:
         if p is None:
             self.pages[key] = _page(data=data, data_at=off)
             return
-        if p.data is None:
+        end = off + len(data)
+        if p.data is None or (off <= p.data_at and p.data_at + len(p.data) <= end):  # nothing written, or all of it written over
             lo, span = off, data
         else:
-            end = off + len(data)
             lo, hi = min(off, p.data_at), max(end, p.data_at + len(p.data))
             cur = self._span(hva - off, p, lo, hi)
             span = cur[: off - lo] + data + cur[end - lo :]
