@@ -40,19 +40,18 @@ class _EntryJson:
     def __call__(self, e: TraceEntry) -> dict[str, Any]:
         r = e.record
         if r.op in ACCESS_OPS:
-            out = self.access(e)
-        else:
-            spec = e.spec
-            out = {
-                "step": e.index,
-                "phase": spec.phase,
-                "op": r.op,
-                "outcome": r.outcome,
-                "expect_met": e.expect_met,
-                "note": spec.note_for(self.kernel, self.path),
-            }
-            _other_json(self.run, r, out)
-            out["summary"] = r.summary
+            return self.access(e)
+        spec = e.spec
+        out = {
+            "step": e.index,
+            "phase": spec.phase,
+            "op": r.op,
+            "outcome": r.outcome,
+            "expect_met": e.expect_met,
+            "note": spec.note_for(self.kernel, self.path),
+        }
+        _other_json(self.run, r, out)
+        out["summary"] = r.summary
         if e.unmet:
             out["unmet"] = list(e.unmet)
         if e.unchecked:
@@ -61,7 +60,7 @@ class _EntryJson:
 
     def access(self, e: TraceEntry) -> dict[str, Any]:
         """A guest access: one dict display in the contract's key order, its summary included
-        (StepRecord.summary from the parts at hand)."""
+        (StepRecord.summary from the parts at hand), then unmet and unchecked as __call__ adds them."""
         r = e.record
         spec = e.spec
         a = r.args
@@ -102,6 +101,10 @@ class _EntryJson:
         if r.dirtied:
             out["dirtied"] = [{"slot": s, "page": p} for s, p in r.dirtied]
         out["summary"] = r.message or access_summary(op, size, gpa, outcome, r.value, len(exits))
+        if unmet:
+            out["unmet"] = list(unmet)
+        if e.unchecked:
+            out["unchecked"] = list(e.unchecked)
         return out
 
 
@@ -197,8 +200,9 @@ def write_json_lines(run: Run, entries: Iterable[TraceEntry], out: IO[str]) -> N
     batch: list[bytes] = []
     append = batch.append
     to_json = _EntryJson(run)
+    access, access_ops, batch_lines = to_json.access, ACCESS_OPS, JSON_BATCH  # read once: a line per step
     for e in entries:
-        obj = to_json(e)
+        obj = access(e) if e.record.op in access_ops else to_json(e)
         try:
             append(dumps(obj, option=newline))
         except TypeError:
@@ -208,7 +212,7 @@ def write_json_lines(run: Run, entries: Iterable[TraceEntry], out: IO[str]) -> N
                     _flush([piece], out, binary)
             else:
                 append(dump_line(obj))
-        if len(batch) >= JSON_BATCH:
+        if len(batch) >= batch_lines:
             _flush(batch, out, binary)
     _flush(batch, out, binary)
 
