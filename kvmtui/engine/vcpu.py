@@ -35,6 +35,7 @@ _OK, _MMIO = Outcome.OK, Outcome.MMIO
 _NONE, _RW, _RO, _WP = SpteState.NONE, SpteState.RW, SpteState.RO, SpteState.WP
 _FIXED, _EMULATE, _EFAULT = PfResult.FIXED, PfResult.EMULATE, PfResult.EFAULT
 _HIT_NOTE = "translated by the existing spte: KVM is not involved"
+_HIT_RET = {st: f"spte {st._value_}: no exit" for st in SpteState}  # a hit's return, by the spte's state: spelled once
 _CPL0 = "emulated access path (CPL0 code on this host)"
 # What KVM_RUN hands to userspace for an access that ends this way (None: it does not return).
 _EXIT_REASON = {Outcome.MMIO.value: KVM_EXIT_MMIO, Outcome.INTERNAL_ERROR.value: KVM_EXIT_INTERNAL_ERROR,
@@ -100,7 +101,7 @@ def _spte_hit(kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, val
         args = {"vcpu": vcpu_id, "gpa": gpa, "size": size}
     return _record(
         OP_OF_ACCESS[kind], args, _OK,
-        (make_call("(hardware)", f"{kind._value_} gpa={hex(gpa)}, {size} bytes", f"spte {st._value_}: no exit", _HIT_NOTE),),
+        (make_call("(hardware)", f"{kind._value_} gpa={hex(gpa)}, {size} bytes", _HIT_RET[st], _HIT_NOTE),),
         (), None, (_spte_change(gfn, st, st),), (), (), got, slot.id, hva, spte.pfn,
     )
 
