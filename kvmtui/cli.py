@@ -8,6 +8,7 @@ Exit status: 0 fine, 1 expectations unmet (or differences), 2 bad input or usage
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple, NoReturn
@@ -480,3 +481,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
+
+
+def entry() -> NoReturn:
+    """The `kvmtui` command (console script and `python -m kvmtui`): main(), and after a batch command the
+    process ends at once. Its objects (the VM's host pages and sptes, the records, the specs) would otherwise
+    be freed one by one as the interpreter exits: 0.25 s of a 326,846-step trace, 0.06 s of a 32,764-slot one,
+    for nothing, since the output is already written. The app and --help exit the ordinary way."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv and argv[0] in BATCH_COMMANDS:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (BrokenPipeError, ValueError):  # the reader has gone (| head), or the stream is closed
+                pass
+        os._exit(code)
+    raise SystemExit(code)

@@ -124,3 +124,31 @@ def test_samples_lists_every_bundled_sample_with_its_title(capsys):
     assert "A ROM just under 4 GiB, as a read-only memslot" in out
     assert main(["samples", "--paths"]) == 0
     assert {Path(line).name for line in capsys.readouterr().out.split()} >= {p.name for p in SAMPLES}
+
+
+@pytest.mark.parametrize("args", [["trace", "samples/rom.yaml"], ["trace", "--json", "samples/rom.yaml"], ["check", "samples/rom.yaml"]])
+def test_a_batch_command_delivers_its_whole_output_before_the_process_ends(args, capsys):
+    """`python -m kvmtui trace` ends with os._exit after a batch command (cli.entry): every line it wrote must
+    still reach the reader, as main() in this process writes them."""
+    assert main(args) == 0
+    expected = capsys.readouterr().out
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout block-buffered, as users have it
+    r = subprocess.run([sys.executable, "-m", "kvmtui", *args], capture_output=True, cwd=ROOT, check=False, env={**env, "NO_COLOR": ""})
+    assert r.returncode == 0 and r.stderr == b""
+    assert r.stdout.decode() == expected and expected
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    """| head: the pipe closes while the trace is still being written; the command ends quietly with 0."""
+    steps = "".join(f"  - read: {0x1000 * (i % 16):#x}\n" for i in range(20_000))
+    f = tmp_path / "long.yaml"
+    f.write_text("kvmtui: 1\ntitle: long\nhost:\n  ram: {size: 64K}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n" + steps)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    p = subprocess.Popen([sys.executable, "-m", "kvmtui", "trace", "--json", str(f)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    assert p.stdout is not None and p.stderr is not None
+    first = p.stdout.readline()
+    p.stdout.close()  # the reader goes away with most of the trace unwritten
+    err = p.stderr.read()
+    assert p.wait(timeout=60) == 0
+    assert json.loads(first)["step"] == 1
+    assert err == b""
