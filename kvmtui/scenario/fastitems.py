@@ -33,6 +33,10 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from .fastyaml import DOUBLE_QUOTED as _DQ
+from .fastyaml import FLOW_PLAIN as _FPLAIN
+from .fastyaml import PLAIN as _PLAIN
+from .fastyaml import SINGLE_QUOTED as _SQ
 from .fastyaml import plain_scalar
 
 PLACEHOLDER = "__kvmtui_fast_run__"
@@ -79,10 +83,6 @@ _ITEM = re.compile(
 # ` _.,()/+=-` (no `:` or `#`, so no comment or mapping can hide in it; its meaning is fastyaml's
 # plain_scalar, as the YAML path gives it) or a one-line flow list of flag names; a `# comment` after a
 # value. Which keys an item may have, and which forms each value, is decided per item in _general().
-_DQ = r'"[ !#-\[\]-~]{0,4000}"'
-_SQ = r"'[ -&(-~]{0,4000}'"
-_PLAIN = r"[A-Za-z0-9_](?:[A-Za-z0-9_ .,()/+=-]{0,4000}[A-Za-z0-9_.,()/+=-])?"  # (trailing spaces are not its)
-_FPLAIN = r"[A-Za-z0-9_](?:[A-Za-z0-9_ .()/+=-]{0,4000}[A-Za-z0-9_.()/+=-])?"  # in a flow mapping a comma ends it
 _GLIST = r"\[(?:[A-Za-z_]{1,40}(?:, [A-Za-z_]{1,40}){0,3})?\]"
 _GVALUE = rf"{_DQ}|{_SQ}|{_GLIST}|{_PLAIN}"
 _GFVALUE = rf"{_DQ}|{_SQ}|{_GLIST}|{_FPLAIN}"

@@ -45,6 +45,14 @@ _WORDS: dict[str, Any] = {"true": True, "True": True, "TRUE": True, "false": Fal
                           "null": None, "Null": None, "NULL": None, "~": None, "": None}
 
 
+# The one-line scalar forms the fast readers (fastitems, simpleyaml) recognise, as regular-expression source:
+# printable ASCII only; what they leave out (escapes, quotes inside, a trailing space) goes through libyaml.
+DOUBLE_QUOTED = r'"[ !#-\[\]-~]{0,4000}"'
+SINGLE_QUOTED = r"'[ -&(-~]{0,4000}'"
+PLAIN = r"[A-Za-z0-9_](?:[A-Za-z0-9_ .,()/+=-]{0,4000}[A-Za-z0-9_.,()/+=-])?"  # (trailing spaces are not its)
+FLOW_PLAIN = r"[A-Za-z0-9_](?:[A-Za-z0-9_ .()/+=-]{0,4000}[A-Za-z0-9_.()/+=-])?"  # in a flow mapping a comma ends it
+
+
 class YMap(dict):
     """A mapping with where it and each of its keys and values were written (0-based, as ruamel's `lc`)."""
 

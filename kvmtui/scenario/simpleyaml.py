@@ -19,16 +19,16 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
+from .fastyaml import DOUBLE_QUOTED as _DQ
+from .fastyaml import FLOW_PLAIN as _FPLAIN
+from .fastyaml import PLAIN as _PLAIN
+from .fastyaml import SINGLE_QUOTED as _SQ
 from .fastyaml import YMap, YSeq, plain_scalar
 from .yamlsafe import _PLAIN_INT, MAX_DEPTH, MAX_NUMBER_CHARS
 
 # a line that is not empty (a character class first: the search skips the empty lines in C)
 _LINE = re.compile(r"[^\n][^\n]*")
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]{0,79}):(?: +|$)")
-_PLAIN = r"[A-Za-z0-9_](?:[A-Za-z0-9_ .,()/+=-]{0,4000}[A-Za-z0-9_.,()/+=-])?"
-_FPLAIN = r"[A-Za-z0-9_](?:[A-Za-z0-9_ .()/+=-]{0,4000}[A-Za-z0-9_.()/+=-])?"  # in a flow mapping a comma ends it
-_DQ = r'"[ !#-\[\]-~]{0,4000}"'
-_SQ = r"'[ -&(-~]{0,4000}'"
 _WORDS = r"\[(?:[A-Za-z0-9_]{1,80}(?:, [A-Za-z0-9_]{1,80}){0,63})?\]"
 _FVALUE = rf"{_DQ}|{_SQ}|{_WORDS}|{_FPLAIN}"
 _FMAP = rf"\{{(?:[A-Za-z_][A-Za-z0-9_]{{0,79}}: (?:{_FVALUE})(?:, [A-Za-z_][A-Za-z0-9_]{{0,79}}: (?:{_FVALUE})){{0,63}})?\}}"
