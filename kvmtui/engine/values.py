@@ -26,15 +26,19 @@ C = TypeVar("C", bound=type)
 T = TypeVar("T")
 
 
+def mutable_twin(cls: type) -> type:
+    """A plain class with the slots of `cls` (a slots dataclass with no base classes): the same layout, so an
+    instance filled by plain stores may then be given the frozen class by `__class__` assignment."""
+    return type(f"_{cls.__name__}Twin", (), {"__slots__": cls.__dict__["__slots__"]})
+
+
 def fast_init(cls: C) -> C:
     """Give a frozen slots dataclass (no __post_init__, no default factories) a cheap constructor."""
     fields = dataclasses.fields(cls)
     assert cls.__dataclass_params__.frozen and "__slots__" in cls.__dict__, f"{cls.__name__}: a frozen slots dataclass"  # type: ignore[attr-defined]
     assert not hasattr(cls, "__post_init__"), f"{cls.__name__} has a __post_init__"
     assert cls.__bases__ == (object,), f"{cls.__name__}: no base classes (the twin copies this class's slots only)"
-    # The mutable twin: the same slots, so an instance of one may become an instance of the other.
-    twin = type(f"_{cls.__name__}Builder", (), {"__slots__": cls.__slots__})  # type: ignore[attr-defined]
-    ns: dict[str, Any] = {"_twin": twin, "_cls": cls}
+    ns: dict[str, Any] = {"_twin": mutable_twin(cls), "_cls": cls}
     params, body = [], []
     for f in fields:
         assert f.default_factory is dataclasses.MISSING and f.init, f"{cls.__name__}.{f.name}: plain fields only"

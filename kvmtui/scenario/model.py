@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..engine.values import fast_init
+from ..engine.values import fast_init, mutable_twin
 
 if TYPE_CHECKING:  # (the ELF reader is imported for elf: images only)
     from .elf import ElfSymbol
@@ -143,18 +143,13 @@ class Scenario:
 # -- fast constructors ----------------------------------------------------------------------------------------
 # A real-size scenario holds hundreds of thousands of steps; a frozen dataclass's __init__ sets each field
 # through object.__setattr__ (several times the cost of a plain store). These build the same objects (equal,
-# same hash, same repr) as a draft: an instance of a plain class with the same slots, filled by plain stores,
-# then made the frozen class's by __class__ assignment (which Python allows between classes of one layout).
+# same hash, same repr) as a draft: an instance of the class's mutable twin (engine.values), filled by plain
+# stores, then made the frozen class's by __class__ assignment (Python allows it between classes of one layout).
 # Only for values the caller has already checked. (engine.values.fast_init does the same in a constructor; a
 # plain function here costs less per call, and Expect has a default factory fast_init does not take.)
-def _draft(cls: type) -> type:
-    """A plain class with the slots of `cls` (a slots dataclass): the same layout."""
-    return type(f"_{cls.__name__}Draft", (), {"__slots__": cls.__dict__["__slots__"]})
-
-
-_PosDraft: Any = _draft(Pos)
-_StepDraft: Any = _draft(StepSpec)
-_ExpectDraft: Any = _draft(Expect)
+_PosDraft: Any = mutable_twin(Pos)
+_StepDraft: Any = mutable_twin(StepSpec)
+_ExpectDraft: Any = mutable_twin(Expect)
 
 
 def new_pos(line: int, col: int) -> Pos:
