@@ -319,6 +319,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     if problem:
         print(f"kvmtui: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from importlib import import_module
     from pathlib import Path
 
     from .progress import Progress
@@ -327,8 +328,13 @@ def cmd_app(args: argparse.Namespace) -> int:
         size = f" ({Path(args.scenario).stat().st_size / 1e6:.1f} MB)"
     except OSError:
         size = ""
-    with Progress(f"kvmtui: reading {args.scenario}{size}"):  # a big file: a live line, never a silent terminal
+    # A live line, never a silent terminal: through the load, then through Textual's start-up, which is most of a
+    # cold start (over a second where no bytecode is cached); the line is gone before the app takes the screen.
+    with Progress(f"kvmtui: reading {args.scenario}{size}") as progress:
         scenario, err = _load(args.scenario, args.maps)
+        if scenario is not None:
+            progress.stage("kvmtui: starting the app")
+            import_module(".tui.app", __package__)
     if scenario is None:  # bad input is reported before the terminal is taken over
         print(f"kvmtui: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

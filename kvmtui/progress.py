@@ -1,7 +1,9 @@
 """A progress line on the terminal while a long load runs, so a big file never means a silent screen.
 
 Nothing is shown for loads under DELAY seconds, nor when stderr is not a terminal (pipes and logs stay
-clean); the line is erased when the load ends, before the app takes the screen.
+clean); the line is erased when the load ends, before the app takes the screen. A load can go through
+stages (reading the file, then starting the app): `stage` changes what the line says, and the clock keeps
+counting from the start, since the user has waited since then.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class Progress:
             self._thread = threading.Thread(target=self._run, name="kvmtui-progress", daemon=True)
             self._thread.start()
         return self
+
+    def stage(self, label: str) -> None:
+        """What the line says from its next redraw on (the thread reads the label at each tick)."""
+        self.label = label
 
     def _run(self) -> None:
         if self._done.wait(self.delay):

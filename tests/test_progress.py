@@ -35,3 +35,52 @@ def test_nothing_is_written_to_a_pipe():
     with Progress("kvmtui: reading big.yaml", stream=out, delay=0):
         time.sleep(0.2)
     assert out.getvalue() == ""
+
+
+def test_a_stage_changes_what_the_line_says_and_the_clock_keeps_running():
+    out = _Tty()
+    with Progress("kvmtui: reading big.yaml", stream=out, delay=0.02) as p:
+        time.sleep(0.15)
+        p.stage("kvmtui: starting the app")
+        time.sleep(0.3)
+    text = out.getvalue()
+    first, last = text.index("reading big.yaml"), text.rindex("starting the app")
+    assert first < last and "reading big.yaml" not in text[last:]
+    assert float(text[last:].split("… ")[1].split(" s")[0]) >= 0.3  # counted from the start, not from the stage
+
+
+def test_the_app_command_starts_textual_under_the_line_and_clears_it_first(monkeypatch):
+    """Textual's import is most of a cold start: the live line covers it, and is erased before the app runs."""
+    import importlib
+
+    import kvmtui.cli as cli
+    import kvmtui.progress as progress
+    import kvmtui.tui.app as app_module
+
+    events: list[str] = []
+
+    class Recording(Progress):
+        def stage(self, label: str) -> None:
+            events.append(f"stage {label}")
+            super().stage(label)
+
+        def __exit__(self, *exc):  # type: ignore[no-untyped-def]
+            events.append("line erased")
+            return super().__exit__(*exc)
+
+    real_import = importlib.import_module
+
+    def recorded_import(name: str, package: str | None = None):  # type: ignore[no-untyped-def]
+        if name == ".tui.app":
+            events.append("app imported")
+        return real_import(name, package)
+
+    def fake_run_app(*args, **kwargs):  # type: ignore[no-untyped-def]
+        events.append("app runs")
+        return 0
+
+    monkeypatch.setattr(progress, "Progress", Recording)
+    monkeypatch.setattr(importlib, "import_module", recorded_import)
+    monkeypatch.setattr(app_module, "run_app", fake_run_app)
+    assert cli.main(["rom"]) == 0
+    assert events == ["stage kvmtui: starting the app", "app imported", "line erased", "app runs"]
