@@ -319,6 +319,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     if problem:
         print(f"kvmtui: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    import gc
     from importlib import import_module
     from pathlib import Path
 
@@ -333,8 +334,13 @@ def cmd_app(args: argparse.Namespace) -> int:
     with Progress(f"kvmtui: reading {args.scenario}{size}") as progress:
         scenario, err = _load(args.scenario, args.maps)
         if scenario is not None:
+            # The scenario, then Textual's modules, live as long as the app: out of the cyclic collector's sight
+            # (the app does the same for its run once mounted). A 32,764-slot scenario otherwise makes each full
+            # collection of the start-up a pause of ~80 ms, one of them landing on the first keys pressed.
+            gc.freeze()
             progress.stage("kvmtui: starting the app")
             import_module(".tui.app", __package__)
+            gc.freeze()
     if scenario is None:  # bad input is reported before the terminal is taken over
         print(f"kvmtui: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -51,6 +51,7 @@ def test_a_stage_changes_what_the_line_says_and_the_clock_keeps_running():
 
 def test_the_app_command_starts_textual_under_the_line_and_clears_it_first(monkeypatch):
     """Textual's import is most of a cold start: the live line covers it, and is erased before the app runs."""
+    import gc
     import importlib
 
     import kvmtui.cli as cli
@@ -77,10 +78,18 @@ def test_the_app_command_starts_textual_under_the_line_and_clears_it_first(monke
 
     def fake_run_app(*args, **kwargs):  # type: ignore[no-untyped-def]
         events.append("app runs")
+        # the scenario lives as long as the app: out of the cyclic collector's sight (no full-collection pauses)
+        scenario = kwargs["scenario"]
+        frozen.append(not any(o is scenario for o in gc.get_objects()))
         return 0
 
+    frozen: list[bool] = []
     monkeypatch.setattr(progress, "Progress", Recording)
     monkeypatch.setattr(importlib, "import_module", recorded_import)
     monkeypatch.setattr(app_module, "run_app", fake_run_app)
-    assert cli.main(["rom"]) == 0
+    try:
+        assert cli.main(["rom"]) == 0
+    finally:
+        gc.unfreeze()
     assert events == ["stage kvmtui: starting the app", "app imported", "line erased", "app runs"]
+    assert frozen == [True]
