@@ -108,9 +108,8 @@ class StepRecord:
         return self.op in ACCESS_OPS
 
 
-# The summary of an access by its outcome: `what` is "<op> <size>B at <gpa>"; None: it has its value to say.
+# The end of an access's summary by its outcome, after "<op> <size>B at <gpa>" (ok and mmio say more: access_summary).
 _ACCESS_ENDS = {
-    Outcome.OK._value_: None,
     Outcome.EFAULT._value_: ": KVM_RUN returned -EFAULT (the VMM sees a crashed vCPU)",
     Outcome.HWPOISON._value_: ": SIGBUS (hardware-poisoned host page)",
     Outcome.DIRTY_RING_FULL._value_: ": KVM_EXIT_DIRTY_RING_FULL (the vCPU waits for harvest + KVM_RESET_DIRTY_RINGS)",
@@ -120,14 +119,13 @@ _ACCESS_ENDS = {
 
 def access_summary(op: Op | str, size: int, gpa: int, outcome: Outcome | str, value: int | None, n_exits: int) -> str:
     """StepRecord.summary of an access without a message, from its parts (the JSON writer has them at hand).
-    Every line of a long trace has one: hex() and concatenation, the same text as f"{n:#x}" at a third of
-    the cost (no format spec to parse; an Op is a str, so no Enum.__format__ either)."""
-    what = op + " " + str(size) + "B at " + hex(gpa)
+    Every line of a long trace has one: each line is one f-string, numbers written with hex() (the same text
+    as {n:#x} without a format spec to parse) and the op with !s (an Op is a StrEnum: str() is str's own,
+    where a bare {op} goes through the enum's __format__): half the cost of building `what` and adding to it."""
+    if outcome == "ok":  # the commonest: a completed access
+        if value is not None and op != "write":
+            return f"{op!s} {size}B at {hex(gpa)}: completed, value {hex(value)}"
+        return f"{op!s} {size}B at {hex(gpa)}: completed"
     if outcome == "mmio":
-        return f"{what}: {n_exits} KVM_EXIT_MMIO exit{'s' if n_exits != 1 else ''}"
-    end = _ACCESS_ENDS.get(outcome, ": KVM_EXIT_INTERNAL_ERROR (emulation failure)")
-    if end is not None:
-        return what + end
-    if value is not None and op != "write":
-        return what + ": completed, value " + hex(value)
-    return what + ": completed"
+        return f"{op!s} {size}B at {hex(gpa)}: {n_exits} KVM_EXIT_MMIO exit{'s' if n_exits != 1 else ''}"
+    return f"{op!s} {size}B at {hex(gpa)}" + _ACCESS_ENDS.get(outcome, ": KVM_EXIT_INTERNAL_ERROR (emulation failure)")
