@@ -293,6 +293,8 @@ class HostMemory:
         if p is None and self.runs:  # only where a bulk operation left runs
             p = self._state(hva >> PAGE_SHIFT)
         if p is not None:
+            if p is _ZERO_PAGE_STATE:  # the shared zero page (a read of untouched anonymous memory): all zeros
+                return bytes(n)
             data = p.data
             if data is not None:
                 at = p.data_at

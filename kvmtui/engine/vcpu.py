@@ -22,7 +22,6 @@ from .kvm import Kvm, Vcpu
 from .memslots import MemSlot
 from .mmu import page_fault
 from .mmu_internal import PfResult
-from .mmu_state import Spte
 from .records import SpteChange, SpteState, StepRecord
 from .uapi import KVM_EXIT_DIRTY_RING_FULL, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO
 from .values import builder
@@ -56,12 +55,31 @@ def kvm_access(
     KVM's fault path (native) or its instruction emulator (emulated)."""
     sptes = kvm.sptes
     native = path == "native"
+    gfn = gpa >> PAGE_SHIFT
     if (gpa & PAGE_MASK) + size <= PAGE_SIZE:
-        spte = sptes.get(gpa >> PAGE_SHIFT)
+        spte = sptes.get(gfn)
         if spte is not None and native and kind is not _FETCH:
             st = spte.state
             if st is _RW or (kind is not _WRITE and (st is _RO or st is _WP)):  # spte_permits(), inlined: the hot test
-                return _spte_hit(kvm, vcpu_id, kind, gpa, size, value, spte)
+                # An spte hit: the hardware does the access alone, KVM is not involved. Written here rather than
+                # in a function of its own: most accesses of a long trace are hits, and a call with seven
+                # arguments was a tenth of one.
+                slot = kvm.memslots.search_memslots(gfn)
+                assert slot is not None, "an spte that permits access always belongs to a slot"
+                base = slot.userspace_addr if slot.gmem_hva is None else slot.gmem_hva  # slot.native_hva(gfn), inlined
+                hva = base + ((gfn - slot.base_gfn) << PAGE_SHIFT) + (gpa & PAGE_MASK)
+                if kind is _WRITE:
+                    kvm.host.write(hva, value.to_bytes(size, "little"))  # type: ignore[union-attr]
+                    got = value
+                    args = {"vcpu": vcpu_id, "gpa": gpa, "size": size, "value": value}
+                else:
+                    got = int.from_bytes(kvm.host.read(hva, size), "little")
+                    args = {"vcpu": vcpu_id, "gpa": gpa, "size": size}
+                return _record(
+                    OP_OF_ACCESS[kind], args, _OK,
+                    (make_call("(hardware)", f"{kind._value_} gpa={hex(gpa)}, {size} bytes", _HIT_RET[st], _HIT_NOTE),),
+                    (), None, (_spte_change(gfn, st, st),), (), (), got, slot.id, hva, spte.pfn,
+                )
         frags: Sequence[tuple[int, int]] = ((gpa, size),)
         before: tuple[SpteState, ...] = (_NONE if spte is None else spte.state,)
     else:
@@ -73,7 +91,6 @@ def kvm_access(
     # The slot of the first page and where its bytes are (the MMU's view natively, userspace_addr for the
     # emulator: §i F4), found once: the record names them, and the hardware's access through the sptes uses
     # them (an access never changes the memslots).
-    gfn = gpa >> PAGE_SHIFT
     slot0 = kvm.memslots.search_memslots(gfn)
     hva0 = None if slot0 is None else (slot0.native_hva(gfn) if native else slot0.hva_of(gfn)) + (gpa & PAGE_MASK)
     if native:
@@ -81,29 +98,6 @@ def kvm_access(
     else:
         done = emulate_access(kvm, vcpu, kind, gpa, size, data, mmio_read, _CPL0, [], [])
     return _access_record(kvm, vcpu_id, kind, gpa, size, value, frags, before, slot0, hva0, done)
-
-
-def _spte_hit(kvm: Kvm, vcpu_id: int, kind: AccessKind, gpa: int, size: int, value: int | None, spte: Spte) -> StepRecord:
-    """A read or write within one page whose spte already allows it: the hardware does it alone, KVM is
-    not involved."""
-    gfn = gpa >> PAGE_SHIFT
-    st = spte.state
-    slot = kvm.memslots.search_memslots(gfn)
-    assert slot is not None, "an spte that permits access always belongs to a slot"
-    base = slot.userspace_addr if slot.gmem_hva is None else slot.gmem_hva  # slot.native_hva(gfn), inlined
-    hva = base + ((gfn - slot.base_gfn) << PAGE_SHIFT) + (gpa & PAGE_MASK)
-    if kind is _WRITE:
-        kvm.host.write(hva, value.to_bytes(size, "little"))  # type: ignore[union-attr]
-        got = value
-        args = {"vcpu": vcpu_id, "gpa": gpa, "size": size, "value": value}
-    else:
-        got = int.from_bytes(kvm.host.read(hva, size), "little")
-        args = {"vcpu": vcpu_id, "gpa": gpa, "size": size}
-    return _record(
-        OP_OF_ACCESS[kind], args, _OK,
-        (make_call("(hardware)", f"{kind._value_} gpa={hex(gpa)}, {size} bytes", _HIT_RET[st], _HIT_NOTE),),
-        (), None, (_spte_change(gfn, st, st),), (), (), got, slot.id, hva, spte.pfn,
-    )
 
 
 def _native_access(
