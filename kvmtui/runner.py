@@ -157,7 +157,9 @@ class ScenarioRun:
         # parameters hold for the streamed run exactly as for the stepped one.
         machine = Machine(self.profile, self.mappings.values(), self.path, mmio_answer(self.scenario),  # type: ignore[arg-type]
                           self.settings)
-        apply, access, engine_step, kernel, path = machine.apply, machine.access, self.engine_step, self.kernel, self.path
+        apply, access, kernel, path = machine.apply, machine.access, self.kernel, self.path
+        # engine_step's resolve_step, its arguments read once (the machine's tables are this machine's throughout)
+        layout, memslots_of = self.layout, machine.kvm.memslots_of
         kinds, entry = ACCESS_KINDS, _trace_entry
         for j, spec in enumerate(self.specs):
             kind = kinds.get(spec.op)
@@ -165,7 +167,7 @@ class ScenarioRun:
                 p = spec.params
                 rec = access(kind, p["gpa"], p["size"], p.get("value"), p.get("vcpu", 0))
             else:
-                rec = apply(engine_step(j, machine))
+                rec = apply(resolve_step(spec, layout, memslots_of))
             unmet: tuple[str, ...] | None = None
             unchecked: tuple[str, ...] = ()
             if spec.expect is not None:

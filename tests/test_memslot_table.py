@@ -101,6 +101,51 @@ def test_sorted_chunks_in_order_then_anywhere():
         assert seq.floor_and_next(probe) == (below[-1] if below else None, above[0] if above else None)
 
 
+@given(st.lists(st.tuples(st.one_of(st.integers(0, 2), st.integers(0, 50)), st.sampled_from(["append", "insert", "remove", "replace"]), st.integers(0, 10**6)),
+                max_size=120))
+def test_versions_appended_from_twice_stay_apart(ops):
+    """Appends grow the last chunk in place; an append, insert, remove or replace on an older version (a
+    snapshot's table, say) must leave every version, older and newer, holding what it held, across chunk
+    boundaries too."""
+    seq: SortedChunks[tuple[int, int]] = SortedChunks(itemgetter(0))
+    for n in range(2 * CHUNK_MAX - 3):  # two chunks, the last nearly full
+        seq = seq.insert((2 * n, n))
+    versions = [(seq, list(seq))]
+    for n, (back, op, r) in enumerate(ops, start=10_000):
+        base, model = versions[max(len(versions) - 1 - back, 0)]
+        model = list(model)
+        if op == "append" or not model:
+            key = (model[-1][0] if model else 0) + r % 3
+            seq, model = base.insert((key, n)), [*model, (key, n)]
+        elif op == "insert":
+            key = r % (model[-1][0] + 2)
+            seq = base.insert((key, n))
+            model.append((key, n))
+            model.sort(key=lambda v: v[0])
+        else:
+            victim = model[r % len(model)]
+            pos = base.position(victim[0], lambda v, victim=victim: v == victim)
+            assert pos is not None and base.at(*pos) == victim
+            if op == "remove":
+                seq = base.remove(*pos)
+                model.remove(victim)
+            else:
+                seq = base.replace_at(*pos, (victim[0], n))
+                model[model.index(victim)] = (victim[0], n)
+        versions.append((seq, model))
+    for seq_v, model_v in versions:
+        assert list(seq_v) == model_v and len(seq_v) == len(model_v)
+        top = model_v[-1][0] if model_v else 0
+        for probe in [-1, 0, 1, top // 2, top - 1, top, top + 1, *(v[0] for v in model_v[-3:])]:
+            c, i = seq_v.floor(probe)
+            below = [v for v in model_v if v[0] <= probe]
+            above = [v for v in model_v if v[0] > probe]
+            assert (seq_v.at(c, i) if i >= 0 else None) == (below[-1] if below else None)
+            assert seq_v.after(c, i) == (above[0] if above else None)
+            assert list(seq_v.iter_from(c, i + 1)) == above
+            assert seq_v.floor_and_next(probe) == (below[-1] if below else None, above[0] if above else None)
+
+
 def test_a_commit_leaves_the_old_table_whole():
     t0 = Memslots()
     a, b = slot(0, 0x10, KVM_MEM_LOG_DIRTY_PAGES), slot(1, 0x20)

@@ -6,7 +6,9 @@ array on every commit would make creating the slots quadratic, so both container
 short lists: an update copies one inner list and the outer one, O(sqrt n), and shares every other inner
 list with the version it came from. The lists are private and never changed once a version holds them:
 that is what makes each version immutable (lists rather than tuples because list.copy() + insert() is the
-cheapest copy-on-write Python has).
+cheapest copy-on-write Python has). The one exception is an append at the end (slots made in gpa order, a
+whole layout's worth): the last chunk of a SortedChunks grows in place, past what any older version reads
+(each version knows how much of its last chunk is its own), so that append copies nothing.
 """
 
 from __future__ import annotations
@@ -56,55 +58,95 @@ class IdArray(Generic[T]):
         leaf[i & ID_MASK] = value
         middle[m] = leaf
         root[r] = middle
-        return IdArray(root)
+        # built without __init__ (its default to test): one per commit
+        other = _new_id_array(IdArray)
+        other._root = root
+        return other
 
 
 # Shared by every IdArray for ids never set: never changed (a set copies a node before writing into it).
 _EMPTY_LEAF: list = [None] * ID_FAN
 _EMPTY_MIDDLE: list = [_EMPTY_LEAF] * ID_FAN
+_new_id_array = object.__new__
 
 
 class SortedChunks(Generic[T]):
     """An immutable sequence of values kept sorted by an int key (a slot's base_gfn), in chunks of at most
     CHUNK_MAX. Lookups bisect the chunks' first keys, then the chunk: O(log n). Inserting or removing copies
-    one chunk and the outer lists: O(sqrt n)."""
+    one chunk and the outer lists: O(sqrt n). Appending after the last value copies nothing (a new chunk, every
+    CHUNK_MAX appends, copies the outer lists).
 
-    __slots__ = ("_chunks", "_firsts", "_key", "_n")
+    The last chunk may be longer than this version: a version appended from this one grew it in place. This
+    version's values are its first `_tail` (the other chunks are whole), so every read of the last chunk is
+    bounded by `_tail` (`_size`), and only the version whose `_tail` is the whole chunk may grow it."""
 
-    def __init__(self, key: Callable[[T], int], chunks: list[list[T]] | None = None, firsts: list[int] | None = None,
-                 n: int = 0) -> None:
-        self._key = key  # a C-level getter (operator.attrgetter): bisect calls it O(log n) times
-        self._chunks: list[list[T]] = chunks if chunks is not None else []  # sorted by key across chunks
-        self._firsts: list[int] = firsts if firsts is not None else []  # the key of each chunk's first value
-        self._n = n
+    __slots__ = ("_chunks", "_firsts", "_key", "_n", "_tail")
+
+    def __init__(self, key: Callable[[T], int]) -> None:
+        """An empty sequence ordered by key: a C-level getter (operator.attrgetter), that bisect calls O(log n)
+        times."""
+        self._key = key
+        self._chunks: list[list[T]] = []  # sorted by key across chunks
+        self._firsts: list[int] = []  # the key of each chunk's first value
+        self._n = 0
+        self._tail = 0  # how many values of the last chunk are this version's
+
+    def _version(self, chunks: list[list[T]], firsts: list[int], n: int, tail: int) -> SortedChunks[T]:
+        """A new version (of the same key) over these lists; built without __init__: one per commit."""
+        other = _new_sorted_chunks(SortedChunks)
+        other._key, other._chunks, other._firsts, other._n, other._tail = self._key, chunks, firsts, n, tail
+        return other
+
+    def _size(self, c: int) -> int:
+        """How many values of chunk c are this version's: all of them but in the last chunk (see the class)."""
+        return self._tail if c == len(self._chunks) - 1 else len(self._chunks[c])
+
+    def _tail_of(self, chunks: list[list[T]]) -> int:
+        """How many values of the last of these chunks (this version's, some replaced) a new version holds:
+        as many as this one when it is still this version's last chunk, else all (a private copy, or a chunk
+        that was not last and so is whole)."""
+        if not chunks:
+            return 0
+        return self._tail if chunks[-1] is self._chunks[-1] else len(chunks[-1])
+
+    def _own(self, c: int) -> list[T]:
+        """A private copy of chunk c as this version holds it, to change and put in a new version."""
+        return self._chunks[c][: self._size(c)]
 
     def __len__(self) -> int:
         return self._n
 
     def __iter__(self) -> Iterator[T]:
-        return chain.from_iterable(self._chunks)
+        chunks = self._chunks
+        if not chunks or len(chunks[-1]) == self._tail:
+            return chain.from_iterable(chunks)
+        return chain(chain.from_iterable(islice(chunks, len(chunks) - 1)), islice(chunks[-1], self._tail))
 
     def floor(self, key: int) -> tuple[int, int]:
         """(chunk, index) of the last value whose key is <= key; (0, -1) when there is none."""
         c = bisect_right(self._firsts, key) - 1
         if c < 0:
             return 0, -1
-        return c, bisect_right(self._chunks[c], key, key=self._key) - 1
+        chunks = self._chunks
+        chunk = chunks[c]
+        # _size(c), written out: floor is the lookup of every access that misses the last-used slot
+        return c, bisect_right(chunk, key, 0, self._tail if c == len(chunks) - 1 else len(chunk), key=self._key) - 1
 
     def floor_and_next(self, key: int) -> tuple[T | None, T | None]:
         """The last value whose key is <= key and the value after it (None where there is none): floor() and
         after() in one search, for the overlap check of every new slot."""
         chunks = self._chunks
         if chunks:
-            last = chunks[-1][-1]
+            last = chunks[-1][self._tail - 1]
             if self._key(last) <= key:  # at or after the last value (slots made in gpa order): nothing to search
                 return last, None
         c = bisect_right(self._firsts, key) - 1
         if c < 0:
             return None, (chunks[0][0] if chunks else None)
         chunk = chunks[c]
-        i = bisect_right(chunk, key, key=self._key)  # >= 1: the chunk's first key is <= key
-        if i < len(chunk):
+        size = self._size(c)
+        i = bisect_right(chunk, key, 0, size, key=self._key)  # >= 1: the chunk's first key is <= key
+        if i < size:
             return chunk[i - 1], chunk[i]
         return chunk[i - 1], (chunks[c + 1][0] if c + 1 < len(chunks) else None)
 
@@ -115,7 +157,7 @@ class SortedChunks(Generic[T]):
         """The value after position (c, i) (i = -1: the first of chunk c), or None at the end."""
         chunks = self._chunks
         if c < len(chunks):
-            if i + 1 < len(chunks[c]):
+            if i + 1 < self._size(c):
                 return chunks[c][i + 1]
             if c + 1 < len(chunks):
                 return chunks[c + 1][0]
@@ -126,26 +168,32 @@ class SortedChunks(Generic[T]):
         chunks = self._chunks
         if c >= len(chunks):
             return iter(())
-        return chain(chunks[c][max(i, 0) :], chain.from_iterable(islice(chunks, c + 1, None)))
+        if c == len(chunks) - 1:
+            return islice(chunks[c], max(i, 0), self._tail)
+        rest = islice(chunks, c + 1, len(chunks) - 1)
+        return chain(chunks[c][max(i, 0) :], chain.from_iterable(rest), islice(chunks[-1], self._tail))
 
     def insert(self, value: T) -> SortedChunks[T]:
         """A new sequence with value added after any values of an equal key."""
         key = self._key(value)
-        if not self._chunks:
-            return SortedChunks(self._key, [[value]], [key], 1)
-        last = self._chunks[-1]
-        if key >= self._key(last[-1]):  # after every value (slots made in gpa order)
-            chunks = self._chunks.copy()
-            if len(last) < CHUNK_MAX:
-                chunks[-1] = [*last, value]
-                return SortedChunks(self._key, chunks, self._firsts, self._n + 1)
+        chunks, tail = self._chunks, self._tail
+        if not chunks:
+            return self._version([[value]], [key], 1, 1)
+        last = chunks[-1]
+        if key >= self._key(last[tail - 1]):  # after every value (slots made in gpa order)
+            if tail < CHUNK_MAX:
+                if len(last) == tail:  # no version has grown the last chunk past this one: it grows in place
+                    last.append(value)
+                    return self._version(chunks, self._firsts, self._n + 1, tail + 1)
+                chunks = chunks.copy()
+                chunks[-1] = [*last[:tail], value]
+                return self._version(chunks, self._firsts, self._n + 1, tail + 1)
             # a full last chunk stays full and a new one starts: appends in order fill chunks rather than split
-            # them in halves, so the last chunk a commit copies holds 128 values on average, not 192
-            chunks.append([value])
-            return SortedChunks(self._key, chunks, [*self._firsts, key], self._n + 1)
-        chunks, firsts = self._chunks.copy(), self._firsts
+            # them in halves
+            return self._version([*chunks, [value]], [*self._firsts, key], self._n + 1, 1)
+        chunks, firsts = chunks.copy(), self._firsts
         c = max(bisect_right(firsts, key) - 1, 0)
-        chunk = chunks[c].copy()
+        chunk = self._own(c)
         i = bisect_right(chunk, key, key=self._key)
         chunk.insert(i, value)
         if len(chunk) > CHUNK_MAX:
@@ -158,28 +206,28 @@ class SortedChunks(Generic[T]):
             if i == 0:
                 firsts = firsts.copy()
                 firsts[c] = key
-        return SortedChunks(self._key, chunks, firsts, self._n + 1)
+        return self._version(chunks, firsts, self._n + 1, self._tail_of(chunks))
 
     def replace_at(self, c: int, i: int, value: T) -> SortedChunks[T]:
         """A new sequence with the value at (c, i) replaced by one of the same key."""
         chunks = self._chunks.copy()
-        chunk = chunks[c].copy()
+        chunk = self._own(c)
         chunk[i] = value
         chunks[c] = chunk
-        return SortedChunks(self._key, chunks, self._firsts, self._n)
+        return self._version(chunks, self._firsts, self._n, self._tail)
 
     def remove(self, c: int, i: int) -> SortedChunks[T]:
         """A new sequence without the value at position (c, i)."""
         chunks, firsts = self._chunks.copy(), self._firsts.copy()
-        if len(chunks[c]) == 1:
+        if self._size(c) == 1:
             del chunks[c]
             del firsts[c]
         else:
-            chunk = chunks[c].copy()
+            chunk = self._own(c)
             del chunk[i]
             chunks[c] = chunk
             firsts[c] = self._key(chunk[0])
-        return SortedChunks(self._key, chunks, firsts, self._n - 1)
+        return self._version(chunks, firsts, self._n - 1, self._tail_of(chunks))
 
     def position(self, key: int, match: Callable[[T], bool]) -> tuple[int, int] | None:
         """(chunk, index) of the value with this key for which match(value) is true, looking back from the
@@ -189,7 +237,7 @@ class SortedChunks(Generic[T]):
         while i >= 0 or c > 0:
             if i < 0:
                 c -= 1
-                i = len(chunks[c]) - 1
+                i = len(chunks[c]) - 1  # not the last chunk: whole
                 continue
             v = chunks[c][i]
             if get(v) != key:
@@ -198,3 +246,6 @@ class SortedChunks(Generic[T]):
                 return c, i
             i -= 1
         return None
+
+
+_new_sorted_chunks = object.__new__
