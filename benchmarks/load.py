@@ -20,6 +20,7 @@ import resource
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,13 +54,14 @@ def _child(path: str, repeat: int) -> dict:
         text = read_text(p)
         timed("read", t)
         t = _clock()
-        scan = fastitems.scan(text, loader.fast_step, loader.fast_rows)
+        hosts: set[str] = set()
+        scan = fastitems.scan(text, loader.fast_step, loader.fast_rows, partial(loader.fast_slot_rows, hosts=hosts))
         timed("scan items", t)
         t = _clock()
         doc = load_fast(scan.text if scan is not None else text, path)
         timed("parse rest", t)
         t = _clock()
-        sc = loader._Loader(path, p.parent, scan.runs if scan is not None else None).load(doc)
+        sc = loader._Loader(path, p.parent, scan.runs if scan is not None else None, hosts).load(doc)
         timed("validate/build", t)
         steps = len(sc.setup) + len(sc.steps)
         gc.enable()

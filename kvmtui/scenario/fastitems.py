@@ -135,8 +135,8 @@ def _row_patterns(ind: str, kind: str) -> tuple[re.Pattern[str], re.Pattern[str]
 # builds one access step from (op, gpa, size, value, vcpu, expect, and 0-based line and column of the mapping
 # and of the expect: value, and its note's text); raises when the step is not valid (the ordinary reading then says why)
 StepMaker = Callable[[str, str, "str | None", "str | None", "str | None", "str | None", int, int, int, int, "str | None"], Any]
-# builds the access steps of rows (_ROW: op, gpa, size, value, vcpu, expect), the first on the given
-# 0-based line, every dash at the given 0-based column; raises as StepMaker does
+# builds the access steps of rows (_ROW: op, gpa, size, value, vcpu, expect), or the slots: entries of slot rows
+# (_SLOT_ROW), the first on the given 0-based line, every dash at the given 0-based column; raises as StepMaker does
 RowsMaker = Callable[[list[tuple[str, ...]], int, int], list[Any]]
 
 
@@ -171,8 +171,10 @@ class Scan(NamedTuple):
     runs: list[Run]
 
 
-def scan(text: str, make_step: StepMaker, make_rows: RowsMaker | None = None) -> Scan | None:
-    """The runs of plain items in `text` and the text with placeholders; None when there is nothing to gain."""
+def scan(text: str, make_step: StepMaker, make_rows: RowsMaker | None = None, make_slots: RowsMaker | None = None) -> Scan | None:
+    """The runs of plain items in `text` and the text with placeholders; None when there is nothing to gain.
+    make_slots, when given, makes the items of slot rows (_SLOT_ROW: slot, gpa, host, offset, size, flags) as
+    make_rows does access rows; without it they are RawSlots."""
     if "\r\n" in text:
         # CRLF line ends: YAML reads each as one line break and keeps none in any value (a break in a scalar is
         # a "\n" whatever its form), so the text with "\n" alone has the same meaning and every line and
@@ -216,7 +218,8 @@ def scan(text: str, make_step: StepMaker, make_rows: RowsMaker | None = None) ->
                 if not (cur and start == cur_end and ind == cur_ind and cur_kind == kind):
                     close()
                     cur_start, cur_ind, cur_kind = start, ind, kind
-                cur.extend(make_rows(rows, line, ind) if kind == "step" else _raw_slots(rows, line, ind + 2))
+                cur.extend(make_rows(rows, line, ind) if kind == "step" else
+                           _raw_slots(rows, line, ind + 2) if make_slots is None else make_slots(rows, line, ind))
                 cur_end = nxt_start
                 continue
         (_, op, gpa, size, value, vcpu, expect, note, fop, fgpa, fsize, fvalue, fvcpu, fexpect,

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import errno
 import gc
+from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from ..engine.addresses import PAGE_MASK, U64_MAX, parse_size
 from ..engine.host import HostMemory, Mapping
 from ..engine.uapi import FLAG_ALIASES, GMEM_FLAG_ALIASES, KVM_CAPS, VM_TYPES
+from ..engine.values import builder
 from ..engine.vocabulary import ACCESS_OUTCOMES, ACCESS_PATHS, ERAS, HOST_OPS, AccessKind
 from . import fastitems
 from .errors import ScenarioError
@@ -93,10 +96,11 @@ class _Fallback(Exception):
 
 
 class _Loader:
-    def __init__(self, file: str, base_dir: Path, runs: list[fastitems.Run] | None = None) -> None:
+    def __init__(self, file: str, base_dir: Path, runs: list[fastitems.Run] | None = None, row_hosts: set[str] | None = None) -> None:
         self.file = file
         self.base_dir = base_dir
         self.runs = runs  # items read by fastitems, each run standing in its list as one placeholder item
+        self.row_hosts = row_hosts or set()  # the host names of slots: entries fast_slot_rows made, checked by slot_entries
         self.runs_taken = 0
         self.kernel = "modern"
         self.gmem_names: set[str] | None = None  # every guest_memfd name the scenario makes (None: any, for probes)
@@ -551,13 +555,17 @@ class _Loader:
                 raise self.error(pos, f"guest_memfd {text!r}: offset {off.strip()!r} is not a number or size") from None
         return HostRef(name, offset)
 
-    def slot_entries(self, top: dict, names: tuple[str, ...]):
+    def slot_entries(self, top: dict, names: tuple[str, ...]) -> list[StepSpec]:
+        out: list[StepSpec] = []
         if top.get("slots") is None:
-            return
+            return out
         seq = self.sequence(top["slots"], self.val_pos(top, "slots"), "slots:")
-        for entry, pos in self.entries(seq, "slot"):
-            if pos is None:
-                yield self.fast_slot(entry, names)
+        # the host names fast_slot_rows took on trust (they are known only now): each a mapping's, plainly text
+        if not all(h in names and _plain_is_text(h) for h in self.row_hosts):
+            raise _Fallback
+        for entry, pos in self.entries(seq, "slot", whole_runs=True):
+            if pos is None:  # a run of items read by fastitems: StepSpecs of its rows (fast_slot_rows), RawSlots of the others
+                out += [s if s.__class__ is StepSpec else self.fast_slot(s, names) for s in entry]
                 continue
             m = self.mapping(entry, pos, "a slots: entry")
             params = self.slot_params(m, names, "slots: entry")
@@ -565,8 +573,9 @@ class _Loader:
                 raise self.error(pos, f"slots: entry for slot {params['slot']} needs `gpa:`")
             if "host" not in params and "uaddr" not in params:
                 raise self.error(pos, f"slots: entry for slot {params['slot']} needs `host:` (or `userspace_addr:`)")
-            yield StepSpec("set_memory_region", params, self.note(m), self.expect(m, "set_memory_region"), pos, phase="setup",
-                           note_variants=self.note_variants(m), question=self.question(m, "set_memory_region"))
+            out.append(StepSpec("set_memory_region", params, self.note(m), self.expect(m, "set_memory_region"), pos, phase="setup",
+                                note_variants=self.note_variants(m), question=self.question(m, "set_memory_region")))
+        return out
 
     def fast_slot_params(self, raw: fastitems.RawSlot, names: tuple[str, ...], quoted: bool) -> dict[str, Any]:
         """slot_params' checks for fastitems' keys, in short; anything they would refuse raises _Fallback (the
@@ -1016,6 +1025,43 @@ def fast_rows(rows: list[tuple[str, ...]], line: int, dash: int) -> list[StepSpe
     return out
 
 
+_U32 = 0xFFFFFFFF
+_new_host_ref = builder(HostRef)
+
+
+def fast_slot_rows(rows: list[tuple[str, ...]], line: int, dash: int, hosts: set[str]) -> list[StepSpec]:
+    """The slots: entries of fastitems slot rows (block-style items, the first on 0-based `line`, each dash at
+    0-based column `dash`: slot, gpa, host, offset, size, flags, "" where absent): fast_slot's checks and values,
+    one loop for many items rather than a RawSlot and two calls per item (a layout's load is mostly this). The
+    host names are not known yet: those used are added to `hosts`, for slot_entries to check (every item of a
+    slot run is read there or the load falls back). tests/test_fast_yaml.py holds it to the YAML path's specs."""
+    out: list[StepSpec] = []
+    append = out.append
+    col = dash + 3  # 1-based, of the mapping after "- "
+    size_of, flags_of, u64 = _size, _fast_flags, _U64
+    line += 1  # 1-based from here, of the item's first line
+    for slot_s, gpa_s, host, offset_s, size_s, flags_s in rows:
+        slot = int(slot_s, 0)
+        gpa = int(gpa_s, 0)  # (an int in a row's form, never a size)
+        if slot > _U32 or gpa > u64:
+            raise _Fallback
+        params: dict[str, Any] = {"slot": slot, "gpa": gpa, "host": _new_host_ref(host, size_of(offset_s) if offset_s else 0)}
+        pos = new_pos(line, col)
+        line += 3
+        if size_s:
+            size = size_of(size_s)
+            if size > u64:
+                raise _Fallback
+            params["size"] = size
+            line += 1
+        if flags_s:
+            params["flags"] = flags_of(flags_s)
+            line += 1
+        append(new_step("set_memory_region", params, None, pos, "setup"))
+    hosts.update(map(itemgetter(2), rows))
+    return out
+
+
 def _era_key(k: Any) -> str:
     return f"{k:g}" if isinstance(k, float) else str(k)
 
@@ -1083,9 +1129,10 @@ def _parse(text: str, file: str, base: Path, careful: bool, items: bool) -> Scen
         return _Loader(file, base).load(load_yaml(text, file))
     if items:
         try:
-            scan = fastitems.scan(text, fast_step, fast_rows)
+            hosts: set[str] = set()
+            scan = fastitems.scan(text, fast_step, fast_rows, partial(fast_slot_rows, hosts=hosts))
             if scan is not None:  # (an alias could reach a placeholder, and alias bombs count nodes: not worth the care)
-                return _Loader(file, base, scan.runs).load(load_fast(scan.text, file, aliases=False))
+                return _Loader(file, base, scan.runs, hosts).load(load_fast(scan.text, file, aliases=False))
         except (ScenarioError, _Fallback, HasAliases):
             pass  # the ordinary reading below says what is wrong, in its own words and places
     return _Loader(file, base).load(load_fast(text, file))
