@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import IO, Any
-
-import orjson
+from typing import IO, TYPE_CHECKING, Any
 
 from .engine.calls import KernelCall
 from .engine.dirty_bitmap import DirtyPages
@@ -16,8 +13,10 @@ from .engine.records import MmioExit, StepRecord, access_summary
 from .engine.uapi import flag_names
 from .engine.vocabulary import ACCESS_OPS, CallResult, Op, Outcome
 from .richless import BIG_TABLE, PLAIN_WIDTH, SGR, LazyRender, Paint, plain, plain_table, rich_console, styled
-from .run import Run
-from .runner import TraceEntry
+
+if TYPE_CHECKING:  # (annotations only: run.py's Protocol is not built for a trace)
+    from .run import Run
+    from .runner import TraceEntry
 
 
 def entry_json(run: Run, e: TraceEntry) -> dict[str, Any]:
@@ -155,9 +154,13 @@ JSON_BATCH = 512  # lines per write: few system calls, and a reader sees records
 def dump_line(obj: dict[str, Any]) -> bytes:
     """One JSON line, compact, as orjson writes it. orjson stops at 64-bit integers; the value a 9-15 byte
     fetch read is wider, so such a line is written by the json module in the same compact form."""
+    import orjson  # (orjson and json: only where JSON is written, not for a table)
+
     try:
         return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
     except TypeError:
+        import json
+
         return (json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
@@ -177,6 +180,8 @@ class LongPages:
 
 def long_pages_line(obj: dict[str, Any]) -> Iterator[bytes]:
     """The JSON line of obj, whose `dirty` is LongPages, in pieces of at most _PIECE indices."""
+    import orjson
+
     pages: DirtyPages = obj["dirty"].pages
     head, tail = dump_line({**obj, "dirty": _MARK}).split(orjson.dumps(_MARK), 1)
     yield head + b"["
@@ -193,6 +198,8 @@ _MARK = "\x00pages\x00"  # stands in for the list while the rest of the line is 
 
 def write_json_lines(run: Run, entries: Iterable[TraceEntry], out: IO[str]) -> None:
     """One JSON object per entry, written as the entries come (entries may be a stream: nothing is kept)."""
+    import orjson
+
     dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     binary = getattr(out, "buffer", None)  # a text stream over bytes (stdout, a file): write orjson's bytes as they are
     if binary is not None:
@@ -428,6 +435,8 @@ def print_compare(path: str, sim: Run, sim_entries: list[TraceEntry], live_entri
                   terminal: bool, as_json: bool) -> None:
     """The simulator beside the live kernel, a row per step, differences marked."""
     if as_json:
+        import json
+
         for d, a, b in zip(diffs, sim_entries, live_entries, strict=False):
             file.write(json.dumps({"step": a.index, "op": a.record.op, "same": d.same, "differs": list(d.fields),
                                    "simulator": entry_json(sim, a), "live": entry_json(sim, b)}, separators=(",", ":")) + "\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .engine import (
     DEFAULT_SETTINGS,
@@ -22,9 +23,12 @@ from .engine.kvm import Kvm
 from .engine.profiles import with_address_spaces
 from .engine.records import StepRecord
 from .engine.values import builder, fast_init
-from .judge import SIMULATED, Sight, judge
 from .resolve import ACCESS_KINDS, HostLayout, Symbols, resolve_step
 from .scenario.model import Scenario, StepSpec
+
+if TYPE_CHECKING:
+    from .judge import Judged, Sight
+    from .scenario.model import Expect
 
 
 @fast_init
@@ -75,7 +79,16 @@ def mmio_answer(scenario: Scenario):
     return answer
 
 
-def entry_of(j: int, spec: StepSpec, rec: StepRecord, kernel: str, path: str, sight: Sight = SIMULATED) -> TraceEntry:
+def judge(expect: Expect, rec: StepRecord, sight: Sight | None = None) -> Judged:
+    """judge.judge (sight: the simulator's by default), its module imported by the first step that has an
+    `expect:`: a real-size trace has none, and every module imported is compiled at a cold start."""
+    from .judge import SIMULATED
+    from .judge import judge as judge_record
+
+    return judge_record(expect, rec, SIMULATED if sight is None else sight)
+
+
+def entry_of(j: int, spec: StepSpec, rec: StepRecord, kernel: str, path: str, sight: Sight | None = None) -> TraceEntry:
     """Step j's (0-based) entry: its record held to what the step expects under this era and path."""
     expect = spec.expect.for_era(kernel, path) if spec.expect is not None else None
     if expect is None:

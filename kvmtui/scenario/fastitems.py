@@ -88,15 +88,28 @@ _GVALUE = rf"{_DQ}|{_SQ}|{_GLIST}|{_PLAIN}"
 _GFVALUE = rf"{_DQ}|{_SQ}|{_GLIST}|{_FPLAIN}"
 _GEND = r"(?: +#[^\n]*| *)\n"
 _GLINE = rf"[a-z_]{{1,20}}: (?:{_GVALUE}){_GEND}"
-_GENERAL = re.compile(
-    rf"^( *)- (?:({_GLINE}(?:\1  {_GLINE}){{0,15}})|\{{([a-z_]{{1,20}}: (?:{_GFVALUE})(?:, [a-z_]{{1,20}}: (?:{_GFVALUE})){{0,15}})\}}{_GEND})",
-    re.MULTILINE)
-_GFPAIR = re.compile(rf"([a-z_]{{1,20}}): ({_GFVALUE})(?:, |\}})")
-_INT_RE = re.compile(_INT)
-_SIZE_RE = re.compile(_SIZE)
-_FLAGS_RE = re.compile(_FLAGS)
-_HOST_RE = re.compile(rf"({_NAME})(?:\+({_SIZE}))?")
-_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
+_GENERAL = rf"^( *)- (?:({_GLINE}(?:\1  {_GLINE}){{0,15}})|\{{([a-z_]{{1,20}}: (?:{_GFVALUE})(?:, [a-z_]{{1,20}}: (?:{_GFVALUE})){{0,15}})\}}{_GEND})"
+
+
+class _GeneralRes:
+    """The general item's expressions, compiled when a text first has an item of none of the usual shapes (a
+    real-size file has none, and they are ~2 ms of a cold start): _general_res()."""
+
+    def __init__(self) -> None:
+        self.item = re.compile(_GENERAL, re.MULTILINE)
+        self.flow_pair = re.compile(rf"([a-z_]{{1,20}}): ({_GFVALUE})(?:, |\}})")
+        self.int = re.compile(_INT)
+        self.size = re.compile(_SIZE)
+        self.flags = re.compile(_FLAGS)
+        self.host = re.compile(rf"({_NAME})(?:\+({_SIZE}))?")
+        self.word = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
+
+
+@lru_cache(maxsize=1)
+def _general_res() -> _GeneralRes:
+    return _GeneralRes()
+
+
 _OPS = frozenset(("read", "write", "fetch"))
 _ACCESS_KEYS = {op: frozenset((op, "size", "value", "vcpu", "expect", "note")) for op in _OPS}
 SLOT_KEYS = frozenset(("slot", "gpa", "host", "size", "flags", "note", "expect"))
@@ -227,7 +240,7 @@ def scan(text: str, make_step: StepMaker, make_rows: RowsMaker | None = None, ma
          rslot, rgpa, rhost, roffset, rsize, rflags, rnote, rexpect) = m.groups()
         general = None
         if start + ind + 2 == end:  # none of the usual shapes: perhaps a general item
-            general = _GENERAL.match(text, start)
+            general = _general_res().item.match(text, start)
             if general is None:
                 close()
                 continue
@@ -238,7 +251,7 @@ def scan(text: str, make_step: StepMaker, make_rows: RowsMaker | None = None, ma
         else:
             nxt = _NEXT.match(text, end)
             if nxt is None or (len(nxt.group(1)) > ind and nxt.end() != len(text)):
-                general = _GENERAL.match(text, start) if general is None else None  # the usual shape was its first lines
+                general = _general_res().item.match(text, start) if general is None else None  # the usual shape was its first lines
                 if general is None:
                     close()
                     continue
@@ -378,7 +391,7 @@ def _general(m: re.Match[str], line: int, col: int, make_step: StepMaker) -> tup
                     return None
                 op = key
     else:
-        for pm in _GFPAIR.finditer(m.string, m.start(3), m.end()):
+        for pm in _general_res().flow_pair.finditer(m.string, m.start(3), m.end()):
             key = pm.group(1)
             if key in pairs:
                 return None
@@ -397,7 +410,7 @@ def _general(m: re.Match[str], line: int, col: int, make_step: StepMaker) -> tup
     if "expect" in pairs:
         expect, eline, ecol = pairs["expect"]
         expect = _value(expect)
-        if not isinstance(expect, str) or not _WORD_RE.fullmatch(expect):
+        if not isinstance(expect, str) or not _general_res().word.fullmatch(expect):
             return None
     get = pairs.get
     if op is not None:
@@ -422,9 +435,10 @@ def _general(m: re.Match[str], line: int, col: int, make_step: StepMaker) -> tup
     if slot is None or gpa is None or (size is not None and (size_s := _number(size[0], True)) is None):
         return None
     host = _value(pairs["host"][0])
-    hm = _HOST_RE.fullmatch(host) if isinstance(host, str) else None
+    res = _general_res()
+    hm = res.host.fullmatch(host) if isinstance(host, str) else None
     flags = pairs["flags"][0] if "flags" in pairs else None
-    if hm is None or (flags is not None and not _FLAGS_RE.fullmatch(flags)):
+    if hm is None or (flags is not None and not res.flags.fullmatch(flags)):
         return None
     # (the host is text as a whole, whatever its name part would read as alone: quoted for the loader)
     return "slot", RawSlot(slot, gpa, hm.group(1), hm.group(2), size_s, flags, line, col, None, expect, note, True, eline, ecol)
@@ -433,12 +447,13 @@ def _general(m: re.Match[str], line: int, col: int, make_step: StepMaker) -> tup
 def _number(raw: str, sizes: bool) -> str | None:
     """A general item's number as fastitems' int text (or size text where sizes are taken): a plain int, or
     for keys that take sizes a quoted one (the loader reads text there with parse_size: the same number)."""
-    if _INT_RE.fullmatch(raw):
+    res = _general_res()
+    if res.int.fullmatch(raw):
         return raw
     if sizes:
         if raw[0] == '"' or raw[0] == "'":
             raw = raw[1:-1]
-        if _SIZE_RE.fullmatch(raw):
+        if res.size.fullmatch(raw):
             return raw
     return None
 
