@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import memapi
-from .addresses import PAGE_MASK, PAGE_SHIFT, split_slot
+from .addresses import PAGE_MASK, split_slot
 from .calls import KernelCall, errno_call, error_call, make_call
 from .emulator import MmioRead
 from .guest_memfd import commit_binding, make_binder
@@ -14,7 +14,7 @@ from .host import Mapping
 from .kvm import Kvm
 from .memslots import MemSlot, MemslotUpdate, kvm_set_memory_region
 from .profiles import Profile
-from .records import SlotChange, SpteChange, SpteState, StepRecord
+from .records import SlotChange, SpteChange, SpteState, StepRecord, slot_summary
 from .settings import DEFAULT_SETTINGS, HostSettings
 from .steps import (
     Access,
@@ -38,7 +38,6 @@ from .uapi import (
     KVM_MEM_GUEST_MEMFD,
     KVM_MEM_LOG_DIRTY_PAGES,
     errno_name,
-    flag_names,
 )
 from .values import builder
 from .vcpu import kvm_access
@@ -132,7 +131,7 @@ class Machine:
         changes = () if kind == "noop" and old == new else (_slot_change(old, new),)
         return _record(
             _SET_MEMORY_REGION, args, _OK, tuple(chain), kind=kind,
-            slot_changes=changes, spte=tuple(spte) if spte else (), message=_slot_summary(u),
+            slot_changes=changes, spte=tuple(spte) if spte else (), message="" if kind == "create" else _slot_summary(u),
         )
 
     def _commit(self, u: MemslotUpdate, chain: list[KernelCall], spte: list[SpteChange]) -> None:
@@ -325,19 +324,14 @@ def _has_hole(host, start: int, end: int) -> bool:
     return pos < end
 
 
-_FLAGS_TEXT: dict[int, str] = {}  # flags -> their names as a summary shows them (a handful of values)
-
-
 def _slot_summary(u: MemslotUpdate) -> str:
+    """The message of a record of any kind but a create: a create's is left empty (a layout makes tens of
+    thousands and the trace table shows none), and StepRecord.summary makes it when it is read."""
     s = u.new or u.old
     if u.kind == "delete":
         return f"slot {u.old.number} deleted" if u.old else "delete of an empty slot: accepted (3.x)"
-    assert s is not None
-    flags = _FLAGS_TEXT.get(s.flags)
-    if flags is None:
-        flags = _FLAGS_TEXT[s.flags] = ",".join(flag_names(s.flags)) or "no flags"
-    # hex(n) is {n:#x} without a format spec to parse: a summary per slot created
-    return f"slot {s.number} {u.kind}: gpa {hex(s.base_gfn << PAGE_SHIFT)}+{hex(s.npages << PAGE_SHIFT)} -> hva {hex(s.userspace_addr)} ({flags})"
+    assert s is not None and u.kind is not None
+    return slot_summary(u.kind, s)
 
 
 

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from .addresses import PAGE_SHIFT
 from .calls import KernelCall
 from .dirty_bitmap import DirtyPages
+from .uapi import flag_names
 from .values import fast_init
 from .vocabulary import ACCESS_OPS, Op, Outcome
 
@@ -89,14 +91,18 @@ class StepRecord:
     cap_value: int | None = None
     # harvest_dirty_ring: the [slot, offset] entries collected, in ring order (None on error)
     ring: tuple[tuple[int, int], ...] | None = None
-    message: str = ""  # one line in words, for people (accesses build theirs on demand: the hot path)
+    message: str = ""  # one line in words, for people (accesses and slot creates build theirs on demand: the hot paths)
 
     @property
     def summary(self) -> str:
-        if self.message or self.op not in ACCESS_OPS:
+        if self.message:
             return self.message
-        a = self.args
-        return access_summary(self.op, a["size"], a["gpa"], self.outcome, self.value, len(self.exits))
+        if self.op in ACCESS_OPS:
+            a = self.args
+            return access_summary(self.op, a["size"], a["gpa"], self.outcome, self.value, len(self.exits))
+        if self.kind == "create" and self.slot_changes:  # a slot created: its summary is made when read
+            return slot_summary("create", self.slot_changes[0].after)  # type: ignore[arg-type]
+        return ""
 
     @property
     def key_moment(self) -> bool:
@@ -106,6 +112,20 @@ class StepRecord:
     @property
     def is_access(self) -> bool:
         return self.op in ACCESS_OPS
+
+
+_FLAGS_TEXT: dict[int, str] = {}  # flags -> their names as a summary shows them (a handful of values)
+
+
+def slot_summary(kind: str, s: MemSlot) -> str:
+    """The summary of a set_memory_region that left slot s in place (created, moved, flags changed). A layout
+    creates tens of thousands of slots and the trace table shows none of these lines: a create's record
+    leaves its message empty and StepRecord.summary makes it here when someone reads it."""
+    flags = _FLAGS_TEXT.get(s.flags)
+    if flags is None:
+        flags = _FLAGS_TEXT[s.flags] = ",".join(flag_names(s.flags)) or "no flags"
+    # hex(n) is {n:#x} without a format spec to parse
+    return f"slot {s.number} {kind}: gpa {hex(s.base_gfn << PAGE_SHIFT)}+{hex(s.npages << PAGE_SHIFT)} -> hva {hex(s.userspace_addr)} ({flags})"
 
 
 # The end of an access's summary by its outcome, after "<op> <size>B at <gpa>" (ok and mmio say more: access_summary).
