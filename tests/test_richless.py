@@ -55,3 +55,9 @@ def test_a_printed_line_is_the_rendered_text(text):
 
 def test_narrow_symbols_are_one_cell_to_rich():
     assert all(rich_cell_len(c) == 1 for c in richless.NARROW)
+
+
+@given(st.text(alphabet=st.sampled_from([*sorted(richless.NARROW)[::7], "→", "—", "≤", "\t", "\n", "\x7f", "\xa0", "é", "✔", "漢"]), max_size=12))
+def test_a_narrow_text_is_one_of_narrow_characters_only(text):
+    """_narrow (two C scans, or one regular expression scan) says what a lookup of every character says."""
+    assert richless._narrow(text) == richless.NARROW.issuperset(text)
