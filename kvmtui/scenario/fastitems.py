@@ -321,8 +321,13 @@ def _rows(text: str, start: int, ind_s: str, limit: int, kind: str) -> tuple[lis
     the limit ended them. None when not even the first item is such an item."""
     row, other = _row_patterns(ind_s, kind)
     cut = limit < len(text)
-    if cut:  # the limit moved to a line's end (the first item's first line at least)
-        limit = max(text.rfind("\n", start, limit), text.index("\n", start)) + 1
+    if cut:
+        # the limit moved back to the start of the last item that starts before it, so that the items before it
+        # are whole (a slots: entry cut after its gpa: line is no row, and a count that missed it sent the
+        # whole stretch through finditer: an eighth of a layout's load); or, when the first item is all there
+        # is, to a line's end (the first item's first line at least)
+        item = text.rfind("\n" + ind_s + "- ", start, limit)
+        limit = item + 1 if item >= 0 else max(text.rfind("\n", start, limit), text.index("\n", start)) + 1
     o = other.search(text, start, limit - cut)  # (not the limit's line break: what follows it is not looked at)
     end = limit if o is None else o.start() + 1
     cut = cut and o is None
