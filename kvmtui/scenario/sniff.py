@@ -28,9 +28,11 @@ def is_elf(path: str | Path) -> bool:
 def detect_format(text: str) -> LogFormat | None:
     """Recognise a log by what its lines hold (at the start of a line), not by its name."""
     head = text[:200_000]
-    if QEMU_DETECT.search(head):
+    # Each expression only where the words it needs are in the text: a substring search is a fast C scan, and
+    # the expressions try every position (~6 ms of 200,000 characters of a scenario, which has neither).
+    if ("kvm_set_user_memory " in head or "KVM_SET_USER_MEMORY_REGION" in head) and QEMU_DETECT.search(head):
         return "qemu-trace"
-    if STRACE_DETECT.search(head):
+    if "ioctl(" in head and STRACE_DETECT.search(head):
         return "strace"
     return None
 
