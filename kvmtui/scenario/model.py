@@ -11,14 +11,19 @@ if TYPE_CHECKING:  # (the ELF reader is imported for elf: images only)
     from .elf import ElfSymbol
 
 
+# (every dataclass here has a docstring: dataclass() makes one without it, from inspect.signature, at each start)
 @dataclass(frozen=True, slots=True)
 class Pos:
+    """Where something was written in the scenario file."""
+
     line: int  # 1-based
     col: int  # 1-based
 
 
 @dataclass(frozen=True, slots=True)
 class HostSpec:
+    """One `host:` mapping of the VMM."""
+
     name: str
     size: int
     prot: str
@@ -43,6 +48,8 @@ class HostRef:
 
 @dataclass(frozen=True, slots=True)
 class MmioDevice:
+    """One `mmio:` device: a range the VMM answers reads in."""
+
     name: str
     gpa: int
     size: int
@@ -59,6 +66,8 @@ def pick_variant(table: dict[str, Any], era: str, path: str | None) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class ExpectExit:
+    """One MMIO exit a step expects."""
+
     phys_addr: int
     len: int
     data: bytes
@@ -67,6 +76,8 @@ class ExpectExit:
 
 @dataclass(frozen=True, slots=True)
 class Expect:
+    """A step's `expect:`: the fields given, each held to the step's record (judge.py)."""
+
     outcome: str | None = None
     value: int | None = None
     exits: tuple[ExpectExit, ...] | None = None
@@ -119,6 +130,8 @@ class StepSpec:
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
+    """A whole scenario file as plain values."""
+
     file: str
     title: str
     description: str
