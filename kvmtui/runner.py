@@ -7,8 +7,9 @@ MMIO devices). Every kernel decision comes from kvmtui.engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 from .engine import (
@@ -79,13 +80,20 @@ def mmio_answer(scenario: Scenario):
     return answer
 
 
-def judge(expect: Expect, rec: StepRecord, sight: Sight | None = None) -> Judged:
-    """judge.judge (sight: the simulator's by default), its module imported by the first step that has an
-    `expect:`: a real-size trace has none, and every module imported is compiled at a cold start."""
+@cache
+def _judge() -> tuple[Callable[[Expect, StepRecord, Sight], Judged], Sight]:
+    """judge.judge and the simulator's sight, judge.py imported by the first step that has an `expect:` (a
+    real-size trace has none, and every module imported is compiled at a cold start)."""
     from .judge import SIMULATED
     from .judge import judge as judge_record
 
-    return judge_record(expect, rec, SIMULATED if sight is None else sight)
+    return judge_record, SIMULATED
+
+
+def judge(expect: Expect, rec: StepRecord, sight: Sight | None = None) -> Judged:
+    """judge.judge, by default with the simulator's sight."""
+    judge_record, simulated = _judge()
+    return judge_record(expect, rec, simulated if sight is None else sight)
 
 
 def entry_of(j: int, spec: StepSpec, rec: StepRecord, kernel: str, path: str, sight: Sight | None = None) -> TraceEntry:
