@@ -47,6 +47,16 @@ def test_trace_of_a_yaml_file_loads_neither_the_elf_reader_nor_the_log_importer(
     assert not mods & {"kvmtui.scenario.elf", "kvmtui.scenario.importers", "kvmtui.scenario.firmware"}
 
 
+def test_a_table_without_expect_imports_neither_the_judge_nor_a_json_writer(tmp_path):
+    p = tmp_path / "plain.yaml"
+    p.write_text("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - read: 0x10\n")
+    mods = _imports(["trace", str(p)])
+    assert "kvmtui.report" in mods
+    assert not mods & {"kvmtui.judge", "kvmtui.run", "orjson", "json"}
+    assert "orjson" in _imports(["trace", "--json", str(p)])
+    assert "kvmtui.judge" in _imports(["trace", "samples/rom.yaml"])  # (rom's steps expect outcomes)
+
+
 @pytest.mark.parametrize("log", ["migration.log", "pc.strace"])
 def test_trace_of_a_log_imports_no_yaml_library(log):
     path = ROOT / "tests" / "data" / "import" / log
