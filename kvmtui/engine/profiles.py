@@ -15,6 +15,8 @@ from .vocabulary import ERAS
 
 @dataclass(frozen=True, slots=True)
 class Profile:
+    """What one kernel era does: the checks, names and side effects that differ between eras (kvm-semantics.md)."""
+
     name: str
     title: str
     # a. KVM_SET_USER_MEMORY_REGION

@@ -45,6 +45,8 @@ class MmioExit:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class SpteChange:
+    """One gfn's spte before and after a step."""
+
     gfn: int
     before: SpteState
     after: SpteState
@@ -53,6 +55,8 @@ class SpteChange:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class SlotChange:
+    """One memslot before and after a step (None: no slot)."""
+
     before: MemSlot | None
     after: MemSlot | None
 

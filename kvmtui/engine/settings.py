@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class HostSettings:
+    """The host's KVM module parameters and memory settings that change what a step does."""
+
     # kvm.mmio_caching (arch/x86/kvm/mmu/spte.c enable_mmio_caching, default true): whether a no-slot fault
     # installs an MMIO spte (modern kvm_handle_noslot_fault()). 3.x had no such parameter: always cached.
     mmio_caching: bool = True

@@ -13,6 +13,8 @@ from .vocabulary import AccessKind, HostOpName
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Access:
+    """A guest access by a vCPU: a read, write or fetch of size bytes at gpa."""
+
     kind: AccessKind
     gpa: int
     size: int
@@ -23,21 +25,30 @@ class Access:
 @fast_init  # one per slot a layout creates
 @dataclass(frozen=True, slots=True)
 class SetMemoryRegion:
+    """KVM_SET_USER_MEMORY_REGION(2) with this region (a size of 0 deletes the slot)."""
+
     region: UserMemoryRegion
 
 
 @dataclass(frozen=True, slots=True)
 class GetDirtyLog:
+    """KVM_GET_DIRTY_LOG for one slot (as_id in the high 16 bits)."""
+
     slot: int
 
 
 @dataclass(frozen=True, slots=True)
 class CheckExtension:
+    """KVM_CHECK_EXTENSION on the VM for one capability."""
+
     cap: int
 
 
 @dataclass(frozen=True, slots=True)
 class HostOp:
+    """A change to the VMM's own memory (mprotect, munmap, MADV_DONTNEED, eviction, poison, a write): KVM sees it through
+    the mmu notifiers, or the next fault."""
+
     op: HostOpName
     hva: int
     size: int
@@ -55,6 +66,8 @@ class CreateVm:
 
 @dataclass(frozen=True, slots=True)
 class CreateGuestMemfd:
+    """KVM_CREATE_GUEST_MEMFD: a guest_memfd file of size bytes, named for the scenario."""
+
     name: str
     size: int
     flags: int
@@ -71,6 +84,8 @@ class EnableCap:
 
 @dataclass(frozen=True, slots=True)
 class ClearDirtyLog:
+    """KVM_CLEAR_DIRTY_LOG: clear (and write-protect again) num_pages dirty bits of a slot from first_page."""
+
     slot: int
     first_page: int
     num_pages: int
@@ -78,12 +93,15 @@ class ClearDirtyLog:
 
 @dataclass(frozen=True, slots=True)
 class HarvestDirtyRing:
+    """The VMM reads the entries (slot, offset) of a vCPU's dirty ring and marks them harvested."""
+
     vcpu: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class ResetDirtyRings:
-    pass
+    """KVM_RESET_DIRTY_RINGS: the harvested entries are reset and their pages write-protected again."""
+
 
 
 MemApiStep = CreateVm | CreateGuestMemfd | EnableCap | ClearDirtyLog | HarvestDirtyRing | ResetDirtyRings

@@ -22,6 +22,8 @@ class GmemFile:
 
 @dataclass(slots=True)
 class VmState:
+    """Per-VM state beside the memslots: the VM type, guest_memfd files, dirty-log and dirty-ring settings."""
+
     vm_type_refused: str | None = None  # KVM_CREATE_VM refused this type: nothing after it runs
     gmem: dict[str, GmemFile] = field(default_factory=dict)
     manual_protect: int = 0  # kvm->manual_dirty_log_protect (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 args[0])
