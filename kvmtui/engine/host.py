@@ -76,6 +76,8 @@ class Mapping:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Vma:
+    """A vm_area_struct of the VMM: [start, end) of one mapping, with its protection (find_vma() answers one)."""
+
     start: int
     end: int
     prot: Prot
@@ -141,6 +143,8 @@ class PfnError(StrEnum):
 @fast_init
 @dataclass(frozen=True, slots=True)
 class GupResult:
+    """What get_user_pages() gave for one hva: the pfn and whether it is mapped writable, or why not."""
+
     pfn: int | None  # None on failure
     writable: bool
     error: str = ""  # "no vma", "EFAULT", "EHWPOISON", "needs I/O"

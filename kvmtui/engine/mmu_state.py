@@ -14,6 +14,8 @@ _NONE = SpteState.NONE
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Spte:
+    """One gfn's shadow pte: its state (ro, rw, wp, mmio), the host pfn it maps, and an mmio spte's generation."""
+
     state: SpteState
     pfn: int | None = None
     gen: int = 0  # memslot generation an mmio spte was made in (modern)
