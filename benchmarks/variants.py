@@ -25,7 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KVMTUI = [sys.executable, "-m", "kvmtui"]
+_SCRIPT = Path(sys.executable).with_name("kvmtui")  # the console script, as a user runs it (else python -m kvmtui)
+KVMTUI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "kvmtui"]
 HEAD = ["kvmtui: 1", "title: variant", "host:", "  ram:", "    size: 64M", "  rom:", "    size: 64K", "    prot: r",
         "slots:", "  - slot: 0", "    gpa: 0x0", "    host: ram", "  - slot: 1", "    gpa: 0xfffe0000", "    host: rom",
         "    flags: [readonly]", "steps:"]
