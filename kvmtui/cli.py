@@ -268,6 +268,14 @@ def cmd_trace(args: argparse.Namespace) -> int:
             return EXIT_UNAVAILABLE
         return EXIT_OK
     sim = ScenarioRun(scenario, args.kernel, args.path)
+    if args.json:
+        from .split_trace import use_second_core, write_json_split
+
+        # a long trace on a machine with a second CPU: a child writes its end (stdout over bytes, as ever but
+        # where a caller swapped in a text buffer)
+        if use_second_core(len(sim)) and hasattr(sys.stdout, "buffer"):
+            write_json_split(sim, sys.stdout)
+            return EXIT_OK
     # JSON lines are written as they come; the table needs every row first (widths), but not the entries:
     # each is let go once its row is made (print_table)
     _print_trace(sim, sim.stream(), args.json)
