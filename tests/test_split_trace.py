@@ -65,6 +65,15 @@ def test_the_lines_are_those_one_process_writes(policy, layout_run_scenario, tmp
     assert got == want
 
 
+def test_the_child_never_holds_more_than_its_bound(layout_run_scenario, tmp_path, monkeypatch, look_often):
+    """Its lines wait in memory until the parent's are out: however eager, it takes at most CHILD_MAX_STEPS."""
+    n = len(layout_run_scenario.all_steps)
+    monkeypatch.setattr(split_trace, "CHILD_MAX_STEPS", 100)
+    monkeypatch.setattr(split_trace, "claims", lambda c, n, p: True)
+    want = _one_process(ScenarioRun(layout_run_scenario), tmp_path / "one.jsonl")
+    assert _two_processes(ScenarioRun(layout_run_scenario), tmp_path / "two.jsonl", lambda s: s is None or s >= n - 100) == want
+
+
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
 def test_every_sample_is_written_the_same(path, tmp_path, monkeypatch, look_often):
     monkeypatch.setattr(split_trace, "claims", lambda c, n, p: True)  # the child takes over as early as it may
