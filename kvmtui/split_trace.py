@@ -69,18 +69,22 @@ def write_json_split(run: ScenarioRun, out: IO[str]) -> int | None:
     gc.freeze()  # (undone at the end: the caller's later objects are collected as ever)
     page = mmap.mmap(-1, mmap.PAGESIZE)  # shared with the child (MAP_SHARED): two aligned 8-byte words
     shared = memoryview(page).cast("q")
-    tail = _memory_file()
     parent = os.getpid()
-    child = os.fork()
+    tail, child = -1, None
+    try:
+        tail = _memory_file()
+        child = os.fork()
+    except OSError:  # no second process today (a process limit, no memory): nobody claims, the parent writes all
+        pass
     if child == 0:
         _child(run, n, shared, tail, parent)  # never returns
     try:
         entries = run.stream()
         stop = [n]
         write_json_lines(run, _until_claimed(entries, shared, stop), out)
-        if stop[0] < n:  # the child claimed the steps from shared[_CLAIM] on
+        if child is not None and stop[0] < n:  # the child claimed the steps from shared[_CLAIM] on
             status = os.waitpid(child, 0)[1]
-            child = 0
+            child = None
             if os.waitstatus_to_exitcode(status) == 0:
                 out.flush()
                 _copy(tail, binary, skip=stop[0] - shared[_CLAIM])
@@ -88,10 +92,11 @@ def write_json_split(run: ScenarioRun, out: IO[str]) -> int | None:
             else:  # the child failed: the parent's stream is where it stopped, and it writes the rest itself
                 write_json_lines(run, entries, out)
     finally:
-        if child:  # not waited for: the parent wrote every line, or stopped early (the reader went away, Ctrl-C)
+        if child is not None:  # not waited for: the parent wrote every line, or stopped early (the reader went, Ctrl-C)
             os.kill(child, signal.SIGKILL)
             os.waitpid(child, 0)
-        os.close(tail)
+        if tail >= 0:
+            os.close(tail)
         shared.release()
         page.close()
         gc.unfreeze()

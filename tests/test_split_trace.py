@@ -99,6 +99,15 @@ def test_a_failing_child_leaves_the_parent_to_write_the_rest(layout_run_scenario
         os.waitpid(forks[0], os.WNOHANG)
 
 
+def test_no_second_process_today_leaves_the_parent_to_write_it_all(layout_run_scenario, tmp_path, monkeypatch):
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # fork() under a process limit: EAGAIN
+
+    monkeypatch.setattr(split_trace.os, "fork", no_fork)
+    want = _one_process(ScenarioRun(layout_run_scenario), tmp_path / "one.jsonl")
+    assert _two_processes(ScenarioRun(layout_run_scenario), tmp_path / "two.jsonl", lambda s: s is None) == want
+
+
 def test_a_reader_gone_stops_both_processes(layout_run_scenario, monkeypatch, look_often):
     class GoneAfterOneWrite(io.BytesIO):
         def write(self, b):
