@@ -175,8 +175,8 @@ def _compare_one(p: str, scenario: Scenario, path: str | None, as_json: bool, ou
     from .engine.compare import compare_records
     from .live.backend import LiveRun
     from .live.params import host_settings
-    from .report import print_compare
     from .runner import ScenarioRun
+    from .table import print_compare
 
     with LiveRun(scenario, path) as live:
         live_entries = live.entries()

@@ -288,7 +288,7 @@ def _print_trace(run, entries, as_json: bool) -> None:
 
         write_json_lines(run, entries, sys.stdout)
     else:
-        from .report import print_table
+        from .table import print_table
 
         print_table(run, entries, sys.stdout, terminal=sys.stdout.isatty())
 

@@ -40,6 +40,7 @@ def test_every_name_role_is_looked_up():
     """Each role in a profile's names table is asked for by name_of("role") / n("role") somewhere."""
     text = "\n".join(p.read_text() for p in ENGINE.glob("*.py"))
     text += (ENGINE.parent / "plain.py").read_text() + (ENGINE.parent / "report.py").read_text()
+    text += (ENGINE.parent / "table.py").read_text()
     text += (ENGINE.parent / "tui" / "widgets" / "resolution.py").read_text()
     asked = set(re.findall(r"""(?:name_of|\bn)\(\s*["'](\w+)["']\)""", text))
     asked |= set(re.findall(r"""["'](\w+)["']""", "\n".join(re.findall(r"names_in_any_era\(([^)]*)\)", text))))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from kvmtui import report
+from kvmtui import table
 from kvmtui.cli import _load
 from kvmtui.runner import ScenarioRun
 
@@ -20,12 +20,12 @@ INPUTS = sorted([*(ROOT / "samples").glob("*.yaml"), *(ROOT / "tests" / "data" /
 
 def _rich(run, entries) -> str:
     out = io.StringIO()
-    console = Console(file=out, force_terminal=False, color_system=None, width=report.PLAIN_WIDTH, highlight=False, soft_wrap=True)
+    console = Console(file=out, force_terminal=False, color_system=None, width=table.PLAIN_WIDTH, highlight=False, soft_wrap=True)
     sc = run.scenario
     console.print(f"{sc.title} — kernel {run.kernel}, {run.path} path, {len(entries)} steps")
     for note in sc.notes:
         console.print(f"note: {note}")
-    report._rich_table(console, [report._row(run, e) for e in entries], False)
+    table._rich_table(console, [table._row(run, e) for e in entries], False)
     return out.getvalue()
 
 
@@ -36,7 +36,7 @@ def test_plain_table_is_what_rich_prints(path):
     run = ScenarioRun(scenario)
     entries = run.entries()
     out = io.StringIO()
-    report.print_table(run, entries, out, terminal=False)
+    table.print_table(run, entries, out, terminal=False)
     assert out.getvalue() == _rich(run, entries)
 
 
@@ -48,7 +48,7 @@ def test_markup_in_cells_reads_as_rich_reads_it(tmp_path):
     run = ScenarioRun(scenario)
     entries = run.entries()
     out = io.StringIO()
-    report.print_table(run, entries, out, terminal=False)
+    table.print_table(run, entries, out, terminal=False)
     assert out.getvalue() == _rich(run, entries)
     assert "expected [1]" in out.getvalue()
 
@@ -59,19 +59,19 @@ def test_a_long_table_on_a_terminal_is_the_piped_table_in_rich_s_colours(monkeyp
     table exactly."""
     import re
 
-    monkeypatch.setattr(report, "BIG_TABLE", 3)  # the name report reads
+    monkeypatch.setattr(table, "BIG_TABLE", 3)  # the name table.py reads
     scenario, err = _load(str(ROOT / "samples" / "rom.yaml"))
     assert err is None
     run = ScenarioRun(scenario)
     entries = run.entries()
     assert len(entries) > 3
     term, piped = io.StringIO(), io.StringIO()
-    report.print_table(run, entries, term, terminal=True)
-    report.print_table(run, entries, piped, terminal=False)
+    table.print_table(run, entries, term, terminal=True)
+    table.print_table(run, entries, piped, terminal=False)
     assert re.sub(r"\x1b\[[0-9;]*m", "", term.getvalue()) == piped.getvalue()
     lines = term.getvalue().splitlines()
     assert lines[0].startswith("\x1b[1m") and lines[1].startswith("\x1b[1m#")
-    rows = [report._row(run, e) for e in entries]
+    rows = [table._row(run, e) for e in entries]
     for line, (cells, colour) in zip(lines[2:], rows, strict=True):
         first = cells[2].split(" ◆")[0]
-        assert f"\x1b[{report.SGR[colour]}m{first}\x1b[0m" in line
+        assert f"\x1b[{table.SGR[colour]}m{first}\x1b[0m" in line

@@ -51,7 +51,7 @@ def test_a_table_without_expect_imports_neither_the_judge_nor_a_json_writer(tmp_
     p = tmp_path / "plain.yaml"
     p.write_text("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - read: 0x10\n")
     mods = _imports(["trace", str(p)])
-    assert "kvmtui.report" in mods
+    assert "kvmtui.report" in mods and "kvmtui.table" in mods
     assert not mods & {"kvmtui.judge", "kvmtui.run", "orjson", "json"}
     assert "orjson" in _imports(["trace", "--json", str(p)])
     assert "kvmtui.judge" in _imports(["trace", "samples/rom.yaml"])  # (rom's steps expect outcomes)
@@ -81,3 +81,12 @@ def test_every_dataclass_of_a_trace_has_its_own_docstring():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == []
+
+
+def test_a_json_trace_compiles_no_table_code(tmp_path):
+    """The table (table.py, richless.py) is a module of its own: a JSON trace never compiles it."""
+    p = tmp_path / "plain.yaml"
+    p.write_text("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - read: 0x10\n")
+    mods = _imports(["trace", "--json", str(p)])
+    assert "kvmtui.report" in mods
+    assert not mods & {"kvmtui.table", "kvmtui.richless"}

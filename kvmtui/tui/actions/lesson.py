@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.widgets import TabbedContent
 
 from ...lesson import Ask, Score, ask_for, asks_about, reveal_text
-from ...report import describe_step
+from ...table import describe_step
 from ..screens.lesson import QuestionScreen, SummaryScreen
 from ..widgets.panels import Narration
 from ..widgets.resolution import Resolution
