@@ -16,7 +16,6 @@ from typing import NamedTuple, NoReturn
 from . import __version__
 from .status import EXIT_BAD_INPUT, EXIT_OK, EXIT_UNAVAILABLE
 
-VALIDATE_IMPORT_STEPS = 5000
 ERAS = ("3.6", "3.7", "modern")
 PATHS = ("native", "emulated")
 OPENS = "a scenario YAML file, an ELF image, a VMM log (QEMU -trace kvm_set_user_memory, strace of the KVM ioctls), or a bundled sample's name"
@@ -112,11 +111,17 @@ def _serve_arguments(p: argparse.ArgumentParser) -> None:
 
 def _layout(name: str) -> Callable:
     """A function of cli_layout (map and diff), imported when that command is used."""
+    return _lazy("cli_layout", name)
+
+
+def _lazy(module: str, name: str) -> Callable:
+    """A function of a command's own module (cli_layout, cli_app, cli_import), imported when that command runs:
+    every module imported is compiled at a cold start, and a trace runs none of the others' code."""
 
     def call(*args):
-        from . import cli_layout
+        from importlib import import_module
 
-        return getattr(cli_layout, name)(*args)
+        return getattr(import_module(f".{module}", __package__), name)(*args)
 
     return call
 
@@ -144,54 +149,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return compare_files(args.scenarios, _load_or_report, args.path, args.json)
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .scenario import ScenarioError
-    from .scenario.importers import log_to_scenario, read_log, read_maps, scenario_yaml
-    from .scenario.outfile import output_problem, write_output
-
-    out = Path(args.output)
-    problem = output_problem(out, overwrite=args.force)  # before reading the log: nothing is done for nothing
-    if problem:
-        print(f"kvmtui: {out}: {problem}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
-        log = read_log(args.log)
-        maps = read_maps(args.maps) if args.maps else None
-        scenario = log_to_scenario(log, args.log, maps)
-        text = scenario_yaml(scenario)
-        if len(scenario.steps) <= VALIDATE_IMPORT_STEPS:
-            from .scenario.loader import parse_scenario
-
-            try:  # what is written loads (the round-trip loader is slow on huge files)
-                parse_scenario(text, str(out), out.parent)
-            except ScenarioError as e:  # named by the log's line: OUTPUT was not written
-                raise ScenarioError(args.log, _log_line(text, e.line, scenario), None, e.message) from None
-    except ScenarioError as e:
-        print(f"kvmtui: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as e:
-        print(f"kvmtui: {e.filename}: {e.strerror}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
-        write_output(out, text, overwrite=args.force)
-    except ScenarioError as e:
-        print(f"kvmtui: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(f"wrote {out}: {len(scenario.steps)} steps from {len(log.memslot_events)} memslot updates "
-          f"({log.skipped} other lines skipped)")
-    return EXIT_OK
-
-
-def _log_line(text: str, out_line: int | None, scenario) -> int | None:
-    """The log line behind line `out_line` of an imported scenario's text: each step starts with "  - "."""
-    if out_line is None:
-        return None
-    k = sum(1 for ln in text.splitlines()[:out_line] if ln.startswith("  - "))
-    return scenario.steps[k - 1].pos.line if 0 < k <= len(scenario.steps) else None
-
-
 def cmd_samples(args: argparse.Namespace) -> int:
     from .bundled import bundled_samples, samples_dir
 
@@ -207,28 +164,6 @@ def cmd_samples(args: argparse.Namespace) -> int:
     print(f"Bundled samples (in {samples_dir()}); open one with 'kvmtui NAME' or 'kvmtui trace NAME':")
     for s in found:
         print(f"  {s.name:<{width}}  {s.title}")
-    return EXIT_OK
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    if args.live:
-        print("kvmtui serve: --live is refused: every visitor would run guest code on this machine's /dev/kvm", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if not 1 <= args.port <= 65535:
-        print(f"kvmtui serve: --port {args.port} is not a TCP port (1-65535)", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if _load_or_report(args.scenario) is None:  # bad input is reported here, not in every visitor's browser
-        return EXIT_BAD_INPUT
-    if args.theme:
-        from .tui.theme import theme_names
-
-        if args.theme not in theme_names():
-            print(f"kvmtui serve: unknown theme {args.theme!r} (known: {', '.join(theme_names())})", file=sys.stderr)
-            return EXIT_BAD_INPUT
-    from .serve import app_command, serve
-
-    serve(app_command(args.scenario, args.kernel, args.path, args.theme, args.lesson), args.host, args.port,
-          f"kvmtui · {args.scenario.rsplit('/', 1)[-1]}")
     return EXIT_OK
 
 
@@ -299,75 +234,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     return check_files(args.scenarios, _load_or_report, args.kernel, args.path, args.live)
 
 
-def _settings(args: argparse.Namespace):
-    """The config file and --theme, checked before the terminal is taken over; None after reporting a problem."""
-    from .config import load_config
-    from .scenario import ScenarioError
-
-    try:
-        config = load_config(args.config)
-    except ScenarioError as e:
-        print(f"kvmtui: {e}", file=sys.stderr)
-        return None
-    from .tui.app import settings_problem
-
-    theme = args.theme or config.theme
-    problem = settings_problem(theme, config.keymap)
-    if problem:
-        where = f"{config.path}: " if config.path and not (args.theme and problem.startswith("unknown theme")) else ""
-        print(f"kvmtui: {where}{problem}", file=sys.stderr)
-        return None
-    return theme, config
-
-
-def cmd_app(args: argparse.Namespace) -> int:
-    from .layouts import names_problem
-
-    problem = names_problem(args.mtree)
-    if problem:
-        print(f"kvmtui: {problem}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    import gc
-    from importlib import import_module
-    from pathlib import Path
-
-    from .progress import Progress
-
-    try:
-        size = f" ({Path(args.scenario).stat().st_size / 1e6:.1f} MB)"
-    except OSError:
-        size = ""
-    # A live line, never a silent terminal: through the load, then through Textual's start-up, which is most of a
-    # cold start (over a second where no bytecode is cached); the line is gone before the app takes the screen.
-    with Progress(f"kvmtui: reading {args.scenario}{size}") as progress:
-        scenario, err = _load(args.scenario, args.maps)
-        if scenario is not None:
-            # The scenario, then Textual's modules, live as long as the app: out of the cyclic collector's sight
-            # (the app does the same for its run once mounted). A 32,764-slot scenario otherwise makes each full
-            # collection of the start-up a pause of ~80 ms, one of them landing on the first keys pressed.
-            gc.freeze()
-            progress.stage("kvmtui: starting the app")
-            import_module(".tui.app", __package__)
-            gc.freeze()
-    if scenario is None:  # bad input is reported before the terminal is taken over
-        print(f"kvmtui: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    settings = _settings(args)
-    if settings is None:
-        return EXIT_BAD_INPUT
-    theme, config = settings
-    if args.live and _live_unavailable():
-        return EXIT_UNAVAILABLE
-    from .tui.app import run_app
-
-    return run_app(args.scenario, args.kernel, args.path, args.live, theme=theme, keymap=config.keymap, plain_words=config.plain_words,
-                   lesson=args.lesson, scenario=scenario, maps=args.maps, mtree=args.mtree)
-
-
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("app", "SCENARIO", "open SCENARIO in the app",
             f"Open SCENARIO in the kvmtui app. SCENARIO is anything kvmtui opens, recognised by content: {OPENS}.",
-            ("version", "kernel", "path", "live", "maps", "mtree"), _app_arguments, cmd_app, ("scenario",)),
+            ("version", "kernel", "path", "live", "maps", "mtree"), _app_arguments, _lazy("cli_app", "cmd_app"), ("scenario",)),
     Command("trace", "trace SCENARIO", "the step-by-step trace: a table, plain when piped, or --json lines",
             "Print the step-by-step trace of SCENARIO: a table on a terminal, plain when piped, or JSON lines.",
             ("version", "kernel", "path", "live", "maps"), _trace_arguments, cmd_trace, ("scenario",)),
@@ -379,7 +249,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("import", "import LOG -o SCENARIO", "a QEMU trace or strace log as a scenario file",
             "Turn a QEMU kvm_set_user_memory trace or an strace of the KVM ioctls (recognised by content) into a "
             "scenario file you can edit and keep.",
-            ("version", "maps"), _import_arguments, cmd_import),
+            ("version", "maps"), _import_arguments, _lazy("cli_import", "cmd_import")),
     Command("compare", "compare SCENARIO...", "the simulator beside /dev/kvm, differences marked",
             "Run each SCENARIO in the simulator (modern era) and on the real /dev/kvm, and show them step by step "
             "with the differences marked. Every file is compared, whatever an earlier one gave. Exit 0 same, "
@@ -402,7 +272,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("serve", "serve SCENARIO", "the app in web browsers (textual-serve)",
             "Serve the app to web browsers (textual-serve): each visitor gets their own copy of SCENARIO; save, "
             "export and screenshot are downloads in the browser. Listens on 127.0.0.1 by default.",
-            ("version", "kernel", "path"), _serve_arguments, cmd_serve, ("scenario",)),
+            ("version", "kernel", "path"), _serve_arguments, _lazy("cli_app", "cmd_serve"), ("scenario",)),
 )}
 
 

@@ -90,3 +90,10 @@ def test_a_json_trace_compiles_no_table_code(tmp_path):
     mods = _imports(["trace", "--json", str(p)])
     assert "kvmtui.report" in mods
     assert not mods & {"kvmtui.table", "kvmtui.richless"}
+
+
+def test_a_trace_compiles_no_other_command():
+    """Each command that is more than a few lines runs from its own module, imported when that command runs."""
+    mods = _imports(["trace", "--json", "samples/rom.yaml"])
+    assert "kvmtui.cli" in mods
+    assert not mods & {"kvmtui.cli_app", "kvmtui.cli_import", "kvmtui.cli_layout"}
