@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kvmtui.scenario import fastitems, fastyaml, loader
+from kvmtui.scenario import fastitems, libyaml_build, loader
 from kvmtui.scenario.fastyaml import YMap, YSeq
 from kvmtui.scenario.simpleyaml import read_simple
 
@@ -32,7 +32,7 @@ def _agrees(text: str) -> bool:
     got = read_simple(text)
     if got is None:
         return False
-    ref, aliases = fastyaml._build(text, "t.yaml")  # raises if libyaml would refuse what read_simple took
+    ref, aliases = libyaml_build.build(text, "t.yaml")  # raises if libyaml would refuse what read_simple took
     assert aliases is None and _deep(got) == _deep(ref), text
     return True
 

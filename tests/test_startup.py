@@ -92,6 +92,16 @@ def test_a_json_trace_compiles_no_table_code(tmp_path):
     assert not mods & {"kvmtui.table", "kvmtui.richless"}
 
 
+def test_a_plain_header_is_read_without_the_libyaml_builder(tmp_path):
+    """A header simpleyaml reads (as a real-size scenario's is) compiles neither PyYAML nor fastyaml's builder."""
+    p = tmp_path / "plain.yaml"
+    p.write_text("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - read: 0x10\n")
+    mods = _imports(["trace", "--json", str(p)])
+    assert "kvmtui.scenario.simpleyaml" in mods
+    assert not mods & {"kvmtui.scenario.libyaml_build", "yaml"}
+    assert "kvmtui.scenario.libyaml_build" in _imports(["trace", "--json", "samples/rom.yaml"])  # (a block scalar: libyaml)
+
+
 def test_a_trace_compiles_no_other_command():
     """Each command that is more than a few lines runs from its own module, imported when that command runs."""
     mods = _imports(["trace", "--json", "samples/rom.yaml"])
