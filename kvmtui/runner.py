@@ -8,7 +8,6 @@ MMIO devices). Every kernel decision comes from kvmtui.engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,7 @@ from .engine import (
 from .engine.kvm import Kvm
 from .engine.profiles import with_address_spaces
 from .engine.records import StepRecord
-from .engine.values import builder, fast_init
+from .engine.values import builder, fast_dataclass
 from .resolve import ACCESS_KINDS, HostLayout, Symbols, resolve_step
 from .scenario.model import Scenario, StepSpec
 
@@ -32,8 +31,7 @@ if TYPE_CHECKING:
     from .scenario.model import Expect
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class TraceEntry:
     """One record as the trace and the app show it: the engine's record plus where it came from."""
 

@@ -5,14 +5,11 @@ imports the other through this value."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from .values import builder, fast_init
+from .values import builder, fast_dataclass
 from .vocabulary import CallResult
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class KernelCall:
     """One kernel function on the path of a step, with its arguments and what it returned.
 

@@ -9,21 +9,19 @@ KVM_EXIT_MMIO each. An instruction fetch that cannot be done is an emulation fai
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .addresses import PAGE_SHIFT, PAGE_SIZE, page_base, page_offset, split_at_pages
 from .calls import KernelCall, errno_call, exit_call, make_call
 from .kvm import Kvm, Vcpu
 from .records import MmioExit
 from .uapi import KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MMIO
-from .values import builder, fast_init
+from .values import builder, fast_dataclass
 from .vocabulary import AccessKind, Outcome
 
 MmioRead = Callable[[int, int], bytes]  # (phys_addr, len) -> the bytes userspace answers
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class AccessDone:
     """What an access did inside KVM (the emulator's, or the MMU's way): how it ended, the calls on its path,
     its MMIO exits, the bytes a read or fetch got (complete only when outcome is ok or mmio), pages dirtied."""

@@ -15,14 +15,14 @@ run that covers it. The per-access path pays one dict lookup and, only where run
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import StrEnum
 from typing import Literal
 
 from .addresses import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
 from .calls import KernelCall, error_call, make_call, route_call
 from .profiles import Profile
-from .values import builder, fast_init
+from .values import builder, fast_dataclass
 
 Prot = Literal["r", "rw", "none"]
 Backing = Literal["anon", "file"]
@@ -33,8 +33,7 @@ FIRST_PFN = 0x100000  # host pfns handed out from here on first touch
 _ZERO_PAGE = bytes(PAGE_SIZE)
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class Mapping:
     """One mmap() the VMM made at setup: its name, place, protection, backing and initial bytes."""
 
@@ -73,8 +72,7 @@ class Mapping:
         return bool(self.fill) or page_hva - self.hva < len(self.image)
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class Vma:
     """A vm_area_struct of the VMM: [start, end) of one mapping, with its protection (find_vma() answers one)."""
 
@@ -92,8 +90,7 @@ class Vma:
         return self.prot == "rw"
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class HostPage:
     """A page that has been touched: whether it is resident, under which pfn, and its bytes."""
 
@@ -106,8 +103,7 @@ class HostPage:
     needs_io: bool = False  # content is in the page cache or swap, not in memory
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class PageRun:
     """Pages [lo, hi) (page numbers) that one bulk operation left in one state. Page k has the template's
     flags and, where the template has a pfn, pfn + (k - lo): pfns handed out to a range are consecutive,
@@ -140,8 +136,7 @@ class PfnError(StrEnum):
     NEEDS_IO = "pfn_needs_io"
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class GupResult:
     """What get_user_pages() gave for one hva: the pfn and whether it is mapped writable, or why not."""
 
@@ -638,8 +633,7 @@ def _page_up(n: int) -> int:
     return (n + PAGE_MASK) & ~PAGE_MASK
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class HvaToPfn:
     """What hva_to_pfn() returned: a pfn or an error pfn, whether it may be mapped writable, and async."""
 

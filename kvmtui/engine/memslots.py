@@ -8,7 +8,7 @@ write-protection) belong to the caller (machine.py), as kvm_arch_commit_memory_r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from operator import attrgetter
 from typing import Literal
 
@@ -26,7 +26,7 @@ from .uapi import (
     errno_name,
     short_flag_names,
 )
-from .values import builder, fast_init
+from .values import builder, fast_dataclass
 
 KVM_MEM_MAX_NR_PAGES = (1 << 31) - 1
 # x86-64 with 4-level paging: access_ok() accepts ranges ending at or below TASK_SIZE_MAX.
@@ -36,8 +36,7 @@ _BASE_GFN = attrgetter("base_gfn")
 ChangeKind = Literal["create", "delete", "move", "flags_only", "noop"]
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class MemSlot:
     """struct kvm_memory_slot, as far as this model needs it."""
 
@@ -90,8 +89,7 @@ class MemSlot:
         )
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class UserMemoryRegion:
     """struct kvm_userspace_memory_region, the argument of KVM_SET_USER_MEMORY_REGION."""
 
@@ -110,8 +108,7 @@ class UserMemoryRegion:
 GmemBind = Callable[[MemSlot, str | None, int], tuple[int, tuple[KernelCall, ...], int | None]]
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class MemslotUpdate:
     """What __kvm_set_memory_region() decided: an errno, or a change to commit."""
 

@@ -5,10 +5,9 @@ which the MMU calls for a gmem-only slot."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
-from .values import fast_init
+from .values import fast_dataclass
 
 
 class PfResult(Enum):
@@ -18,8 +17,7 @@ class PfResult(Enum):
     HWPOISON = "hwpoison"  # SIGBUS to the vCPU thread
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class Fault:
     """How a fault ended. The calls it made went onto the chain its caller passed in, in order."""
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .records import SpteState
-from .values import fast_init
+from .values import fast_dataclass
 
 _NONE = SpteState.NONE
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class Spte:
     """One gfn's shadow pte: its state (ro, rw, wp, mmio), the host pfn it maps, and an mmio spte's generation."""
 

@@ -6,7 +6,6 @@ re-derives kernel logic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +13,7 @@ from .addresses import PAGE_SHIFT
 from .calls import KernelCall
 from .dirty_bitmap import DirtyPages
 from .uapi import flag_names
-from .values import fast_init
+from .values import fast_dataclass
 from .vocabulary import ACCESS_OPS, Op, Outcome
 
 if TYPE_CHECKING:  # pragma: no cover - import cycle only for typing
@@ -31,8 +30,7 @@ class SpteState(StrEnum):
     MMIO = "mmio"  # a cached MMIO spte for a gfn with no slot
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class MmioExit:
     """struct kvm_run.mmio as userspace sees it after KVM_EXIT_MMIO."""
 
@@ -42,8 +40,7 @@ class MmioExit:
     is_write: bool
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class SpteChange:
     """One gfn's spte before and after a step."""
 
@@ -52,8 +49,7 @@ class SpteChange:
     after: SpteState
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class SlotChange:
     """One memslot before and after a step (None: no slot)."""
 
@@ -68,8 +64,7 @@ class SlotChange:
         return slot
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class StepRecord:
     """One step: an ioctl, a guest access or a host change, and its consequences."""
 

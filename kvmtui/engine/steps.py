@@ -6,12 +6,11 @@ from dataclasses import dataclass
 
 from .host import Prot
 from .memslots import UserMemoryRegion
-from .values import fast_init
+from .values import fast_dataclass
 from .vocabulary import AccessKind, HostOpName
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)
 class Access:
     """A guest access by a vCPU: a read, write or fetch of size bytes at gpa."""
 
@@ -22,8 +21,7 @@ class Access:
     vcpu: int = 0
 
 
-@fast_init  # one per slot a layout creates
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)  # one per slot a layout creates
 class SetMemoryRegion:
     """KVM_SET_USER_MEMORY_REGION(2) with this region (a size of 0 deletes the slot)."""
 

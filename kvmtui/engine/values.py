@@ -7,6 +7,11 @@ about a fifth of the cost), and the finished instance is then given its frozen c
 assignment, allowed because the two layouts are the same). That is done in `__new__`, so `Cls(...)` builds a
 complete value and `__init__` has nothing left to do.
 
+Such a class is declared `@fast_dataclass(frozen=True, slots=True)`: dataclass(init=False), then fast_init.
+The __init__ dataclass() would write is never called, and dataclass() writes each method with exec() at
+every start (an __init__ is about a third of a class's cost; two dozen classes are built this way on every
+command). To mypy it is `dataclass` itself, so calls are checked against the fields as for any dataclass.
+
 The class stays a frozen dataclass in every other way (fields, eq, hash, repr, replace(), copy and pickle,
 FrozenInstanceError); only the way its instances are built changes. Not for classes that are subclassed:
 the twin has the layout of this class alone.
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 C = TypeVar("C", bound=type)
 T = TypeVar("T")
@@ -36,6 +41,7 @@ def fast_init(cls: C) -> C:
     """Give a frozen slots dataclass (no __post_init__, no default factories) a cheap constructor."""
     fields = dataclasses.fields(cls)
     assert cls.__dataclass_params__.frozen and "__slots__" in cls.__dict__, f"{cls.__name__}: a frozen slots dataclass"  # type: ignore[attr-defined]
+    assert "__init__" not in cls.__dict__, f"{cls.__name__}: a dataclass(init=False), as fast_dataclass declares it"
     assert not hasattr(cls, "__post_init__"), f"{cls.__name__} has a __post_init__"
     assert cls.__bases__ == (object,), f"{cls.__name__}: no base classes (the twin copies this class's slots only)"
     ns: dict[str, Any] = {"_twin": mutable_twin(cls), "_cls": cls}
@@ -57,8 +63,7 @@ def fast_init(cls: C) -> C:
     cls.__new__ = new  # type: ignore[assignment]
     ns["_build"].__qualname__ = f"{cls.__qualname__}.build"
     cls._fast_build = staticmethod(ns["_build"])  # type: ignore[attr-defined]
-    # object.__init__ accepts the constructor's arguments only when the class defines __new__ and not __init__.
-    del cls.__init__  # type: ignore[misc]
+    # (object.__init__ accepts the constructor's arguments only when the class defines __new__ and not __init__.)
     names = tuple(f.name for f in fields)
     # copy and pickle rebuild through __new__: hand it the fields (their state is then set again, unchanged).
     cls.__getnewargs__ = lambda self: tuple(getattr(self, n) for n in names)  # type: ignore[attr-defined]
@@ -68,6 +73,15 @@ def fast_init(cls: C) -> C:
 
     cls.__init_subclass__ = classmethod(_no_subclass)  # type: ignore[assignment]
     return cls
+
+
+if TYPE_CHECKING:  # the constructor mypy checks calls against is the dataclass's own: the fields, in order
+    from dataclasses import dataclass as fast_dataclass
+else:
+
+    def fast_dataclass(**params: Any) -> Callable[[type], type]:
+        """dataclass(**params) without the __init__ it would write, then fast_init (the module docstring)."""
+        return lambda cls: fast_init(dataclasses.dataclass(init=False, **params)(cls))
 
 
 def builder(cls: type[T]) -> Callable[..., T]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..engine.addresses import PAGE_MASK, U64_MAX, format_size, split_slot
 from ..engine.uapi import FLAG_ALIASES, KVM_CAPS, KVM_MEM_GUEST_MEMFD
-from ..engine.values import fast_init
+from ..engine.values import fast_dataclass
 from .errors import ScenarioError
 from .inputfile import MAX_LOG_BYTES, MAX_MAPS_BYTES, read_text
 from .model import Expect, HostRef, HostSpec, Pos, Scenario, StepSpec, new_expect, new_pos, new_step
@@ -53,8 +53,7 @@ MAPS_LINE = re.compile(r"^(?P<lo>[0-9a-f]+)-(?P<hi>[0-9a-f]+)\s+(?P<perms>[rwxps
 _STRERROR = {os.strerror(code): name for code, name in errno.errorcode.items()}
 
 
-@fast_init  # a log holds up to 10^5 of them
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)  # a log holds up to 10^5 of them
 class MemEvent:
     line: int
     slot: int  # as_id << 16 | id, as the ioctl takes it
@@ -69,8 +68,7 @@ class MemEvent:
     gmem_offset: int = 0
 
 
-@fast_init  # a log holds up to 10^5 of them
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)  # a log holds up to 10^5 of them
 class CapEvent:
     line: int
     cap: int
@@ -78,8 +76,7 @@ class CapEvent:
     value: int
 
 
-@fast_init  # a log holds up to 10^5 of them
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)  # a log holds up to 10^5 of them
 class ApiEvent:
     """One ioctl of today's memory API: KVM_CREATE_GUEST_MEMFD, KVM_ENABLE_CAP, KVM_CLEAR_DIRTY_LOG, KVM_RESET_DIRTY_RINGS."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..engine.values import fast_init, mutable_twin
+from ..engine.values import fast_dataclass, mutable_twin
 
 if TYPE_CHECKING:  # (the ELF reader is imported for elf: images only)
     from .elf import ElfSymbol
@@ -34,8 +34,7 @@ class HostSpec:
     pos: Pos
 
 
-@fast_init  # an imported log makes one per step
-@dataclass(frozen=True, slots=True)
+@fast_dataclass(frozen=True, slots=True)  # an imported log makes one per step
 class HostRef:
     """"name+offset": a place in one of the VMM's mappings."""
 
