@@ -7,12 +7,12 @@ from itertools import islice
 from typing import IO, TYPE_CHECKING, Any
 
 from .engine.calls import KernelCall
-from .engine.dirty_bitmap import DirtyPages
 from .engine.records import MmioExit, StepRecord, access_summary
 from .engine.uapi import flag_names
 from .engine.vocabulary import ACCESS_OPS, Op
 
-if TYPE_CHECKING:  # (annotations only: run.py's Protocol is not built for a trace)
+if TYPE_CHECKING:  # (annotations only: run.py's Protocol is not built for a trace, nor dirty_bitmap.py imported)
+    from .engine.dirty_bitmap import DirtyPages
     from .run import Run
     from .runner import TraceEntry
 

@@ -107,3 +107,11 @@ def test_a_trace_compiles_no_other_command():
     mods = _imports(["trace", "--json", "samples/rom.yaml"])
     assert "kvmtui.cli" in mods
     assert not mods & {"kvmtui.cli_app", "kvmtui.cli_import", "kvmtui.cli_layout"}
+
+
+def test_dirty_logging_code_is_compiled_by_a_scenario_that_logs_dirty_pages_only(tmp_path):
+    """dirty_bitmap.py is imported where a slot with KVM_MEM_LOG_DIRTY_PAGES is committed (annotations elsewhere)."""
+    p = tmp_path / "plain.yaml"
+    p.write_text("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - read: 0x10\n")
+    assert "kvmtui.engine.dirty_bitmap" not in _imports(["trace", "--json", str(p)])
+    assert "kvmtui.engine.dirty_bitmap" in _imports(["trace", "--json", "samples/dirty-log.yaml"])

@@ -4,11 +4,10 @@ vCPU's dirty ring and KVM_RESET_DIRTY_RINGS. Each returns a StepRecord, refusals
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .addresses import split_slot
 from .calls import KernelCall, errno_call, exit_call
-from .dirty_bitmap import DirtyBitmap, DirtyPages
 from .dirty_ring import enable_dirty_log_ring_errno
 from .guest_memfd import create_errno, gmem_host_prot
 from .host import Mapping
@@ -44,6 +43,9 @@ from .uapi import (
 )
 from .vmstate import GmemFile
 from .vocabulary import OP_OF_ACCESS, Op, Outcome
+
+if TYPE_CHECKING:  # (annotations only: a trace with no dirty logging never imports dirty_bitmap.py)
+    from .dirty_bitmap import DirtyBitmap, DirtyPages
 
 CAP_MANUAL_PROTECT = KVM_CAPS["KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2"]
 CAP_RING = KVM_CAPS["KVM_CAP_DIRTY_LOG_RING"]

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from operator import attrgetter
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .addresses import PAGE_MASK, PAGE_SHIFT, U64_MAX, join_slot, split_slot
 from .calls import KernelCall, errno_call, make_call
-from .dirty_bitmap import DirtyBitmap
 from .persistent import IdArray, SortedChunks
 from .profiles import Profile
 from .uapi import (
@@ -27,6 +26,9 @@ from .uapi import (
     short_flag_names,
 )
 from .values import builder, fast_dataclass
+
+if TYPE_CHECKING:  # (dirty_bitmap.py is imported where a slot that logs dirty pages is committed)
+    from .dirty_bitmap import DirtyBitmap
 
 KVM_MEM_MAX_NR_PAGES = (1 << 31) - 1
 # x86-64 with 4-level paging: access_ok() accepts ranges ending at or below TASK_SIZE_MAX.
@@ -221,6 +223,9 @@ class Memslots:
         if new is not None:
             if new.flags & KVM_MEM_LOG_DIRTY_PAGES:
                 if new.id not in bitmaps:
+                    # (imported by the first slot that logs dirty pages: a plain trace compiles none of it)
+                    from .dirty_bitmap import DirtyBitmap
+
                     bitmaps = {**bitmaps, new.id: DirtyBitmap()}
             elif new.id in bitmaps:
                 bitmaps = {k: v for k, v in bitmaps.items() if k != new.id}

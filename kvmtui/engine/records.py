@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from .addresses import PAGE_SHIFT
 from .calls import KernelCall
-from .dirty_bitmap import DirtyPages
 from .uapi import flag_names
 from .values import fast_dataclass
 from .vocabulary import ACCESS_OPS, Op, Outcome
 
 if TYPE_CHECKING:  # pragma: no cover - import cycle only for typing
+    from .dirty_bitmap import DirtyPages  # (a trace with no dirty logging never imports dirty_bitmap.py)
     from .memslots import MemSlot
 
 
