@@ -115,3 +115,12 @@ def test_dirty_logging_code_is_compiled_by_a_scenario_that_logs_dirty_pages_only
     p.write_text("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - read: 0x10\n")
     assert "kvmtui.engine.dirty_bitmap" not in _imports(["trace", "--json", str(p)])
     assert "kvmtui.engine.dirty_bitmap" in _imports(["trace", "--json", "samples/dirty-log.yaml"])
+
+
+def test_the_dirty_ring_is_compiled_by_a_scenario_that_enables_it_only(tmp_path):
+    """dirty_ring.py is imported with the first ring, and by KVM_ENABLE_CAP of the ring."""
+    p = tmp_path / "plain.yaml"
+    p.write_text("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - read: 0x10\n")
+    assert "kvmtui.engine.dirty_ring" not in _imports(["trace", "--json", str(p)])
+    assert "kvmtui.engine.dirty_ring" in _imports(["trace", "--json", "samples/dirty-ring.yaml"])
+

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from .addresses import split_slot
 from .calls import KernelCall, errno_call, exit_call
-from .dirty_ring import enable_dirty_log_ring_errno
 from .guest_memfd import create_errno, gmem_host_prot
 from .host import Mapping
 from .kvm import Kvm
@@ -176,6 +175,8 @@ def enable_cap(kvm: Kvm, step: EnableCap) -> StepRecord:
             done = {0: "classic get-and-clear", 1: "GET no longer clears: KVM_CLEAR_DIRTY_LOG does",
                     3: "manual protect, and new bitmaps start all set (INITIALLY_SET)"}[arg0]
     elif step.cap in (CAP_RING, CAP_RING_ACQ_REL):
+        from .dirty_ring import enable_dirty_log_ring_errno  # (with the ring: a VM without one compiles none of it)
+
         err, why = enable_dirty_log_ring_errno(arg0, st.dirty_ring_size, bool(st.created_vcpus))
         if not err:
             st.dirty_ring_size = arg0

@@ -4,8 +4,10 @@ protect, the dirty ring and the vCPUs created so far. Kept in one value so a sna
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .dirty_ring import DirtyRing
+if TYPE_CHECKING:  # (dirty_ring.py is imported with the first ring: a VM without one compiles none of it)
+    from .dirty_ring import DirtyRing
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,8 @@ class VmState:
     def ring(self, vcpu_id: int) -> DirtyRing:
         r = self.rings.get(vcpu_id)
         if r is None:
+            from .dirty_ring import DirtyRing
+
             r = self.rings[vcpu_id] = DirtyRing(self.dirty_ring_size // 16)
         return r
 
