@@ -124,3 +124,9 @@ def test_the_dirty_ring_is_compiled_by_a_scenario_that_enables_it_only(tmp_path)
     assert "kvmtui.engine.dirty_ring" not in _imports(["trace", "--json", str(p)])
     assert "kvmtui.engine.dirty_ring" in _imports(["trace", "--json", "samples/dirty-ring.yaml"])
 
+
+def test_expect_entries_are_read_by_a_module_a_scenario_without_them_never_compiles(tmp_path):
+    p = tmp_path / "plain.yaml"
+    p.write_text("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - read: 0x10\n")
+    assert "kvmtui.scenario.expectations" not in _imports(["trace", "--json", str(p)])
+    assert "kvmtui.scenario.expectations" in _imports(["trace", "--json", "samples/rom.yaml"])  # (its steps expect outcomes)

@@ -25,7 +25,6 @@ from .inputfile import MAX_ELF_BYTES as MAX_IMAGE_BYTES
 from .inputfile import read_bytes
 from .model import (
     Expect,
-    ExpectExit,
     HostRef,
     HostSpec,
     MmioDevice,
@@ -73,9 +72,6 @@ HOST_OP_KEYS: dict[str, tuple[str, ...]] = {
     "host_write": ("host", "data"),
     **dict.fromkeys(("munmap", "madvise_dontneed", "evict", "poison"), ("host", "size")),
 }
-EXPECT_KEYS = ("outcome", "value", "exits", "dirty", "slot", "spte", "ring")
-EXIT_KEYS = ("phys_addr", "len", "data", "is_write")
-SPTE_STATES = ("none", "ro", "rw", "wp", "mmio")
 ERRNO_NAMES = frozenset(errno.errorcode.values())
 MAX_VCPU = 1023
 MAX_PLACED_DATA = 64 << 20  # `data: {OFFSET: bytes}` builds the image up to its last piece: bounded
@@ -794,86 +790,23 @@ class _Loader:
             raise self.error(pos, f"unknown capability {short(name)} ({did}or give its number)")
         return KVM_CAPS[full]
 
-    # -- expect ---------------------------------------------------------------------------------------------------
-    def outcome(self, value: Any, pos: Pos, op: str) -> str:
-        text = str(value) if isinstance(value, str) else None
-        if op in ACCESS_OPS:
-            if text not in ACCESS_OUTCOMES:
-                raise self.error(pos, f"expected outcome {short(value)} is not an access outcome ({', '.join(ACCESS_OUTCOMES)})")
-        elif text not in ("ok", "unsupported") and text not in ERRNO_NAMES:
-            hint = _close_matches(str(value), ["ok", "EINVAL", "EEXIST", "ENOENT", "ENOMEM", "EFAULT"], n=1, cutoff=0.5)
-            did = f"did you mean {short(hint[0])}? " if hint else ""
-            raise self.error(pos, f"expected outcome {short(value)} is not `ok` or an errno name ({did}e.g. EINVAL, EEXIST, ENOENT)")
-        return text
-
+    # -- expect (expectations.py reads the entries) ------------------------------------------------------------
     def expect(self, m: dict, op: str) -> Expect | None:
         if "expect" not in m:
             return None
+        # (imported by the first step that has an `expect:`: a real-size scenario has none, and every module
+        # imported is compiled at a cold start)
+        from .expectations import expect_value
+
         value = m["expect"]
         pos = self.val_pos(m, "expect")
         if _is_variant_table(value):
             # expect: {"3.6": efault, "3.7": ok, modern: ok}: one expectation per kernel era, access path or both
             eras: dict[str, Expect | None] = {}
             for k in value:
-                eras[_era_key(k)] = self.expect_value(value[k], self.val_pos(value, k), op)
+                eras[_era_key(k)] = expect_value(self, value[k], self.val_pos(value, k), op)
             return Expect(pos=pos, eras=eras)
-        return self.expect_value(value, pos, op)
-
-    def expect_value(self, value: Any, pos: Pos, op: str) -> Expect:
-        if isinstance(value, str):
-            return Expect(outcome=self.outcome(value, pos, op), pos=pos, positions={"outcome": pos})
-        e = self.mapping(value, pos, "expect")
-        self.known_keys(e, EXPECT_KEYS, "expect")
-        kw: dict[str, Any] = {}
-        positions = {k: self.key_pos(e, k) for k in e}
-        access = op in ACCESS_OPS
-        for key, allowed in (("exits", access), ("slot", access), ("spte", access), ("dirty", op == "get_dirty_log"),
-                             ("value", op in ("read", "fetch", "check_extension", "enable_cap", "reset_dirty_rings")),
-                             ("ring", op == "harvest_dirty_ring")):
-            if key in e and not allowed:
-                raise self.error(self.key_pos(e, key), f"expect `{key}:` does not apply to a {op} step")
-        if "outcome" in e:
-            kw["outcome"] = self.outcome(e["outcome"], self.val_pos(e, "outcome"), op)
-        if "value" in e:
-            kw["value"] = self.number(e["value"], self.val_pos(e, "value"), "expected value", sizes=False)
-        if "slot" in e:
-            if e["slot"] is None:
-                kw["slot_none"] = True
-            else:
-                kw["slot"] = self.number(e["slot"], self.val_pos(e, "slot"), "expected slot", sizes=False)
-        if "spte" in e:
-            kw["spte"] = self.choice(e["spte"], self.val_pos(e, "spte"), "expected spte state", SPTE_STATES)
-        if "dirty" in e:
-            seq = self.sequence(e["dirty"], self.val_pos(e, "dirty"), "expected dirty pages")
-            kw["dirty"] = tuple(sorted(self.number(v, self.item_pos(seq, i), "dirty page index", sizes=False) for i, v in enumerate(seq)))
-        if "ring" in e:
-            seq = self.sequence(e["ring"], self.val_pos(e, "ring"), "expected ring entries")
-            entries = []
-            for i, x in enumerate(seq):
-                xpos = self.item_pos(seq, i)
-                pair = self.sequence(x, xpos, "a ring entry ([slot, offset])")
-                if len(pair) != 2:
-                    raise self.error(xpos, f"a ring entry is [slot, offset], not {len(pair)} values")
-                entries.append((self.number(pair[0], xpos, "ring entry slot", sizes=False), self.number(pair[1], xpos, "ring entry offset", sizes=False)))
-            kw["ring"] = tuple(entries)
-        if "exits" in e:
-            seq = self.sequence(e["exits"], self.val_pos(e, "exits"), "expected exits")
-            exits = []
-            for i, x in enumerate(seq):
-                xpos = self.item_pos(seq, i)
-                xm = self.mapping(x, xpos, "an expected exit")
-                self.known_keys(xm, EXIT_KEYS, "an expected exit")
-                phys = self.number(self.required(xm, "phys_addr", "an expected exit"), self.val_pos(xm, "phys_addr"), "phys_addr")
-                data = self.hexbytes(self.required(xm, "data", "an expected exit"), self.val_pos(xm, "data"), "data")
-                length = self.number(xm["len"], self.val_pos(xm, "len"), "len", sizes=False, limit=8) if "len" in xm else len(data)
-                is_write = xm.get("is_write", False)
-                if not isinstance(is_write, bool):
-                    raise self.error(self.val_pos(xm, "is_write"), f"is_write must be true or false, not {_kind(is_write)}")
-                if len(data) != length:
-                    raise self.error(self.val_pos(xm, "data"), f"data has {len(data)} bytes but len is {length}")
-                exits.append(ExpectExit(phys, length, data, is_write))
-            kw["exits"] = tuple(exits)
-        return Expect(pos=pos, positions=positions, **kw)
+        return expect_value(self, value, pos, op)
 
 
 _TAKEN = fastitems.Run("", [])
