@@ -130,3 +130,11 @@ def test_expect_entries_are_read_by_a_module_a_scenario_without_them_never_compi
     p.write_text("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - read: 0x10\n")
     assert "kvmtui.scenario.expectations" not in _imports(["trace", "--json", str(p)])
     assert "kvmtui.scenario.expectations" in _imports(["trace", "--json", "samples/rom.yaml"])  # (its steps expect outcomes)
+
+
+def test_todays_memory_api_is_compiled_by_a_scenario_that_uses_it_only(tmp_path):
+    """engine/memapi.py (VM types, guest_memfd, KVM_ENABLE_CAP, the dirty ring) is imported by the first step it runs."""
+    p = tmp_path / "plain.yaml"
+    p.write_text("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - read: 0x10\n")
+    assert "kvmtui.engine.memapi" not in _imports(["trace", "--json", str(p)])
+    assert "kvmtui.engine.memapi" in _imports(["trace", "--json", "samples/guest-memfd.yaml"])

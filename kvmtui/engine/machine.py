@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import memapi
 from .addresses import PAGE_MASK, split_slot
 from .calls import KernelCall, errno_call, error_call, make_call
 from .emulator import MmioRead
@@ -14,7 +13,7 @@ from .host import Mapping
 from .kvm import Kvm
 from .memslots import MemSlot, MemslotUpdate, kvm_set_memory_region
 from .profiles import Profile
-from .records import SlotChange, SpteChange, SpteState, StepRecord, slot_summary
+from .records import SlotChange, SpteChange, SpteState, StepRecord, region_args, slot_summary
 from .settings import DEFAULT_SETTINGS, HostSettings
 from .steps import (
     Access,
@@ -86,7 +85,9 @@ class Machine:
     def apply(self, step: Step) -> StepRecord:
         kvm = self.kvm
         if kvm.vm.vm_type_refused is not None:
-            return memapi.unsupported(kvm, step)
+            from .memapi import unsupported  # (memapi.py: imported when first needed, _memapi_handler says why)
+
+            return unsupported(kvm, step)
         if isinstance(step, Access):
             return self.access(step.kind, step.gpa, step.size, step.value, step.vcpu)
         for cls, handler in _HANDLERS:
@@ -99,9 +100,13 @@ class Machine:
         kvm = self.kvm
         vm = kvm.vm
         if vm.vm_type_refused is not None:
-            return memapi.unsupported(kvm, Access(kind, gpa, size, value, vcpu))
+            from .memapi import unsupported
+
+            return unsupported(kvm, Access(kind, gpa, size, value, vcpu))
         if vm.dirty_ring_size:
-            full = memapi.ring_full(kvm, Access(kind, gpa, size, value, vcpu))
+            from .memapi import ring_full
+
+            full = ring_full(kvm, Access(kind, gpa, size, value, vcpu))
             if full is not None:
                 return full
         vm.created_vcpus.add(vcpu)
@@ -113,11 +118,13 @@ class Machine:
         p = kvm.profile
         mem = step.region
         if mem.ioctl == 2 and not p.guest_memfd:
-            return memapi.no_such_ioctl(kvm, step, "KVM_SET_USER_MEMORY_REGION2")
+            from .memapi import no_such_ioctl
+
+            return no_such_ioctl(kvm, step, "KVM_SET_USER_MEMORY_REGION2")
         as_id = split_slot(mem.slot)[0] if p.slot_as_id else 0
         binder = make_binder(kvm) if mem.flags & KVM_MEM_GUEST_MEMFD and p.guest_memfd else None  # only REGION2 gmem slots bind
         u = kvm_set_memory_region(p, kvm.memslots_of(as_id), mem, binder)
-        args = memapi.region_args(step)
+        args = region_args(step)
         if u.errno:
             ioctl = "KVM_SET_USER_MEMORY_REGION2" if mem.ioctl == 2 else "KVM_SET_USER_MEMORY_REGION"
             return StepRecord(
@@ -171,7 +178,9 @@ class Machine:
         if new is not None and p.write_protect_on_every_commit:
             self._write_protect(new, "the era write-protects the slot on every commit", chain, spte)
         elif new is not None and new.flags & KVM_MEM_LOG_DIRTY_PAGES and (old is None or not old.log_dirty):
-            if memapi.initially_set(kvm, table.dirty_bitmaps, new.id, new.npages):
+            from .memapi import initially_set
+
+            if initially_set(kvm, table.dirty_bitmaps, new.id, new.npages):
                 chain.append(KernelCall("kvm_alloc_dirty_bitmap", f"slot={new.id}", "",
                                         note="KVM_DIRTY_LOG_INITIALLY_SET: every bit set, nothing write-protected (§i F18)"))
             else:
@@ -222,7 +231,9 @@ class Machine:
             return StepRecord(Op.GET_DIRTY_LOG, args, Outcome.OK, tuple(chain), dirty=dirty,
                               message=f"KVM_GET_DIRTY_LOG slot {slot_id}: {len(dirty)} dirty (manual protect: still set)" + (f" {list(dirty[:8])}" if dirty else ""))
         bitmap.clear()
-        rw = memapi.rw_sptes_in(kvm.sptes, slot.base_gfn, dirty)
+        from .memapi import rw_sptes_in
+
+        rw = rw_sptes_in(kvm.sptes, slot.base_gfn, dirty)
         kvm.sptes.write_protect(rw)
         chain.append(KernelCall("kvm_get_dirty_log_protect", f"slot={sid}", f"{len(dirty)} dirty pages", note="bitmap snapshot, then cleared"))
         chain.append(KernelCall("kvm_arch_mmu_enable_log_dirty_pt_masked", "", "", note=f"{len(rw)} sptes write-protected again"))
@@ -335,16 +346,30 @@ def _slot_summary(u: MemslotUpdate) -> str:
 
 
 
+def _memapi_handler(name: str) -> Callable[[Machine, Any], StepRecord]:
+    """The handler `name` of memapi.py (today's memory API: VM types, guest_memfd, KVM_ENABLE_CAP, the dirty
+    ring, manual dirty-log protect). memapi.py is imported by the first step that needs it, here and at the
+    few places above: a trace of the classic ioctls and accesses compiles none of it at a cold start."""
+
+    def handle(m: Machine, step: Any) -> StepRecord:
+        from . import memapi
+
+        handler: Callable[[Kvm, Any], StepRecord] = getattr(memapi, name)
+        return handler(m.kvm, step)
+
+    return handle
+
+
 # apply()'s dispatch for every step but an access, as kvm_vm_ioctl() switches on the ioctl.
 _HANDLERS: tuple[tuple[type, Callable[[Machine, Any], StepRecord]], ...] = (
     (SetMemoryRegion, Machine.set_user_memory_region),
     (GetDirtyLog, lambda m, step: m.get_dirty_log(step.slot)),
     (CheckExtension, lambda m, step: m.check_extension(step.cap)),
     (HostOp, Machine.host_op),
-    (CreateVm, lambda m, step: memapi.create_vm(m.kvm, step)),
-    (CreateGuestMemfd, lambda m, step: memapi.create_guest_memfd(m.kvm, step)),
-    (EnableCap, lambda m, step: memapi.enable_cap(m.kvm, step)),
-    (ClearDirtyLog, lambda m, step: memapi.clear_dirty_log(m.kvm, step)),
-    (HarvestDirtyRing, lambda m, step: memapi.harvest_dirty_ring(m.kvm, step)),
-    (ResetDirtyRings, lambda m, step: memapi.reset_dirty_rings(m.kvm, step)),
+    (CreateVm, _memapi_handler("create_vm")),
+    (CreateGuestMemfd, _memapi_handler("create_guest_memfd")),
+    (EnableCap, _memapi_handler("enable_cap")),
+    (ClearDirtyLog, _memapi_handler("clear_dirty_log")),
+    (HarvestDirtyRing, _memapi_handler("harvest_dirty_ring")),
+    (ResetDirtyRings, _memapi_handler("reset_dirty_rings")),
 )

@@ -12,7 +12,7 @@ from .guest_memfd import create_errno, gmem_host_prot
 from .host import Mapping
 from .kvm import Kvm
 from .mmu_state import Sptes
-from .records import SpteChange, SpteState, StepRecord
+from .records import SpteChange, SpteState, StepRecord, region_args
 from .steps import (
     Access,
     CheckExtension,
@@ -55,13 +55,6 @@ KVM_DIRTY_LOG_MANUAL_CAPS = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_
 
 def cap_name(cap: int) -> str:
     return KVM_CAP_NAMES.get(cap, str(cap))
-
-
-def region_args(step: SetMemoryRegion) -> dict[str, Any]:
-    m = step.region
-    gmem = {"name": m.guest_memfd, "offset": m.guest_memfd_offset} if m.ioctl == 2 and m.guest_memfd else None
-    return {"slot": m.slot, "gpa": m.guest_phys_addr, "size": m.memory_size, "hva": m.userspace_addr, "flags": m.flags,
-            "ioctl": m.ioctl, "guest_memfd": gmem}
 
 
 def step_args(step: Step) -> dict[str, Any]:

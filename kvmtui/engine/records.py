@@ -18,6 +18,7 @@ from .vocabulary import ACCESS_OPS, Op, Outcome
 if TYPE_CHECKING:  # pragma: no cover - import cycle only for typing
     from .dirty_bitmap import DirtyPages  # (a trace with no dirty logging never imports dirty_bitmap.py)
     from .memslots import MemSlot
+    from .steps import SetMemoryRegion
 
 
 class SpteState(StrEnum):
@@ -114,6 +115,14 @@ class StepRecord:
 
 
 _FLAGS_TEXT: dict[int, str] = {}  # flags -> their names as a summary shows them (a handful of values)
+
+
+def region_args(step: SetMemoryRegion) -> dict[str, Any]:
+    """What a KVM_SET_USER_MEMORY_REGION(2) step asked, as its record carries it."""
+    m = step.region
+    gmem = {"name": m.guest_memfd, "offset": m.guest_memfd_offset} if m.ioctl == 2 and m.guest_memfd else None
+    return {"slot": m.slot, "gpa": m.guest_phys_addr, "size": m.memory_size, "hva": m.userspace_addr, "flags": m.flags,
+            "ioctl": m.ioctl, "guest_memfd": gmem}
 
 
 def slot_summary(kind: str, s: MemSlot) -> str:

@@ -16,9 +16,9 @@ from ..engine import Access, AccessKind, CheckExtension, GetDirtyLog, Mapping, S
 from ..engine.addresses import split_slot
 from ..engine.dirty_bitmap import DirtyPages
 from ..engine.kvm import Kvm
-from ..engine.memapi import region_args
 from ..engine.memslots import ChangeKind, MemSlot, MemslotUpdate, UserMemoryRegion
 from ..engine.profiles import get_profile
+from ..engine.records import region_args
 from ..engine.steps import ClearDirtyLog, CreateGuestMemfd, CreateVm, EnableCap, HarvestDirtyRing, ResetDirtyRings
 from ..engine.uapi import KVM_MEM_GUEST_MEMFD, errno_name
 from ..engine.vocabulary import OP_OF_ACCESS, Op, Outcome
