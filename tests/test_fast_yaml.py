@@ -234,7 +234,7 @@ def slot_item(draw, ind: str, n: int) -> str:
         lines.append(f"size: {draw(st.sampled_from(['4K', '64K', '0x1000', '4096', '1M', '0', '0x10000000000000000']))}")
     if draw(st.booleans()):
         lines.append(f"flags: {draw(st.sampled_from(['[readonly]', '[log_dirty_pages]', '[readonly, log_dirty_pages]', '[bogus]', '2', '[]']))}")
-    if draw(st.integers(0, 3)) == 0:  # what a general item may also carry (fastitems._general)
+    if draw(st.integers(0, 3)) == 0:  # what a general item may also carry (general_items.general_item)
         lines.append(draw(st.sampled_from(['note: "slot note"', "note: plain words", "note: 12", "expect: ok", "expect: EEXIST",
                                            "expect: mmio", "expect: null", "question: q", 'host: "ram+0x2000"'])))
     if draw(st.integers(0, 5)) == 0:
@@ -444,7 +444,7 @@ def test_the_empty_check_reads_as_before(tmp_path, text):
 
 def test_general_items_take_the_regex_route(monkeypatch):
     """Steps and slots with notes, expectations, keys in another order, comments after values, quoted values,
-    flow mappings and CRLF line ends are read by regex too (fastitems._general), not handed to libyaml."""
+    flow mappings and CRLF line ends are read by regex too (general_items.general_item), not handed to libyaml."""
     texts: list[str] = []
     real = loader.load_fast
     monkeypatch.setattr(loader, "load_fast", lambda text, name, **kw: texts.append(text) or real(text, name, **kw))

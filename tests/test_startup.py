@@ -138,3 +138,13 @@ def test_todays_memory_api_is_compiled_by_a_scenario_that_uses_it_only(tmp_path)
     p.write_text("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n  - read: 0x10\n")
     assert "kvmtui.engine.memapi" not in _imports(["trace", "--json", str(p)])
     assert "kvmtui.engine.memapi" in _imports(["trace", "--json", "samples/guest-memfd.yaml"])
+
+
+def test_general_list_items_are_read_by_a_module_a_scenario_of_plain_rows_never_compiles(tmp_path):
+    rows = "".join(f"  - read: {hex(i * 0x1000)}\n    size: 4\n" for i in range(80))  # (runs of rows: fastitems)
+    p = tmp_path / "rows.yaml"
+    p.write_text("host:\n  ram: {size: 1M}\nslots:\n  - {slot: 0, gpa: 0, host: ram}\nsteps:\n" + rows)
+    assert "kvmtui.scenario.fastitems" in (mods := _imports(["trace", "--json", str(p)]))
+    assert "kvmtui.scenario.general_items" not in mods
+    p.write_text(p.read_text().replace("  - read: 0x28000\n    size: 4\n", "  - size: 4  # c\n    read: 0x28000\n"))  # (a general item)
+    assert "kvmtui.scenario.general_items" in _imports(["trace", "--json", str(p)])

@@ -33,10 +33,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from .fastyaml import DOUBLE_QUOTED as _DQ
-from .fastyaml import FLOW_PLAIN as _FPLAIN
-from .fastyaml import PLAIN as _PLAIN
-from .fastyaml import SINGLE_QUOTED as _SQ
 from .fastyaml import plain_scalar
 
 PLACEHOLDER = "__kvmtui_fast_run__"
@@ -76,40 +72,6 @@ _ITEM = re.compile(
     # anything else that may be a general item (_GENERAL says whether it is one)
     rf"|(?=[a-z_{{]))",
     re.MULTILINE)
-# The general item, tried where the shapes above do not fit (or fit only the first lines of an item): keys
-# in any order, one per line two columns in from the dash (or `{k: v, k: v}` on one line), each value one
-# of a few one-line forms whose YAML reading needs no parser: a double-quoted string of printable ASCII
-# without escapes, a single-quoted one without quotes inside, a plain scalar of letters, digits and
-# ` _.,()/+=-` (no `:` or `#`, so no comment or mapping can hide in it; its meaning is fastyaml's
-# plain_scalar, as the YAML path gives it) or a one-line flow list of flag names; a `# comment` after a
-# value. Which keys an item may have, and which forms each value, is decided per item in _general().
-_GLIST = r"\[(?:[A-Za-z_]{1,40}(?:, [A-Za-z_]{1,40}){0,3})?\]"
-_GVALUE = rf"{_DQ}|{_SQ}|{_GLIST}|{_PLAIN}"
-_GFVALUE = rf"{_DQ}|{_SQ}|{_GLIST}|{_FPLAIN}"
-_GEND = r"(?: +#[^\n]*| *)\n"
-_GLINE = rf"[a-z_]{{1,20}}: (?:{_GVALUE}){_GEND}"
-_GENERAL = rf"^( *)- (?:({_GLINE}(?:\1  {_GLINE}){{0,15}})|\{{([a-z_]{{1,20}}: (?:{_GFVALUE})(?:, [a-z_]{{1,20}}: (?:{_GFVALUE})){{0,15}})\}}{_GEND})"
-
-
-class _GeneralRes:
-    """The general item's expressions, compiled when a text first has an item of none of the usual shapes (a
-    real-size file has none, and they are ~2 ms of a cold start): _general_res()."""
-
-    def __init__(self) -> None:
-        self.item = re.compile(_GENERAL, re.MULTILINE)
-        self.flow_pair = re.compile(rf"([a-z_]{{1,20}}): ({_GFVALUE})(?:, |\}})")
-        self.int = re.compile(_INT)
-        self.size = re.compile(_SIZE)
-        self.flags = re.compile(_FLAGS)
-        self.host = re.compile(rf"({_NAME})(?:\+({_SIZE}))?")
-        self.word = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
-
-
-@lru_cache(maxsize=1)
-def _general_res() -> _GeneralRes:
-    return _GeneralRes()
-
-
 _OPS = frozenset(("read", "write", "fetch"))
 _ACCESS_KEYS = {op: frozenset((op, "size", "value", "vcpu", "expect", "note")) for op in _OPS}
 SLOT_KEYS = frozenset(("slot", "gpa", "host", "size", "flags", "note", "expect"))
@@ -167,7 +129,7 @@ class RawSlot(NamedTuple):
     col: int  # 0-based, of `slot:` (of `set_memory_region:`)
     note: str | None = None  # a set_memory_region step's, its quotes still on
     expect: str | None = None  # a set_memory_region step's outcome word
-    # a general slots: entry's (_general): its note as read, whether its host was quoted, where expect's value is
+    # a general slots: entry's (general_items.py): its note as read, whether its host was quoted, where expect's value is
     text: str | None = None
     quoted: bool = False
     eline: int = 0
@@ -240,7 +202,10 @@ def scan(text: str, make_step: StepMaker, make_rows: RowsMaker | None = None, ma
          rslot, rgpa, rhost, roffset, rsize, rflags, rnote, rexpect) = m.groups()
         general = None
         if start + ind + 2 == end:  # none of the usual shapes: perhaps a general item
-            general = _general_res().item.match(text, start)
+            # (general_items.py: imported by the first item of none of the usual shapes; a real-size file has none)
+            from .general_items import general_res
+
+            general = general_res().item.match(text, start)
             if general is None:
                 close()
                 continue
@@ -251,7 +216,9 @@ def scan(text: str, make_step: StepMaker, make_rows: RowsMaker | None = None, ma
         else:
             nxt = _NEXT.match(text, end)
             if nxt is None or (len(nxt.group(1)) > ind and nxt.end() != len(text)):
-                general = _general_res().item.match(text, start) if general is None else None  # the usual shape was its first lines
+                from .general_items import general_res
+
+                general = general_res().item.match(text, start) if general is None else None  # the usual shape was its first lines
                 if general is None:
                     close()
                     continue
@@ -269,7 +236,9 @@ def scan(text: str, make_step: StepMaker, make_rows: RowsMaker | None = None, ma
         col = ind + 2
         item: Any
         if general is not None:
-            got = _general(general, line, col, make_step)
+            from .general_items import general_item
+
+            got = general_item(general, line, col, make_step)
             if got is None:
                 close()
                 continue
@@ -361,106 +330,6 @@ def _raw_slots(rows: list[tuple[str, ...]], line: int, col: int) -> list[RawSlot
         out.append(make((slot, gpa, host, offset or None, size or None, flags or None, line, col, None, None, None, False, 0, 0)))
         line += 3 + (size != "") + (flags != "")
     return out
-
-
-def _value(raw: str) -> Any:
-    """A general item's value as the YAML path reads it (a flow list stays as written)."""
-    c = raw[0]
-    if c == '"' or c == "'":
-        return raw[1:-1]
-    if c == "[":
-        return raw
-    return plain_scalar(raw)
-
-
-def _general(m: re.Match[str], line: int, col: int, make_step: StepMaker) -> tuple[str, Any] | None:
-    """A general item as an access step or a slots: entry, or None when it is neither in a form read here
-    (the YAML path then reads it). Values the loader would refuse go to make_step / the loader, which raise."""
-    block = m.group(2)
-    pairs: dict[str, tuple[str, int, int]] = {}  # key -> (raw value, 0-based line and column of the value)
-    op = None
-    if block is not None:
-        # _GENERAL has checked each line's form: `KEY: VALUE`, then spaces or ` # comment`; a quoted value holds
-        # no quote of its kind, the others no `#`
-        k = line
-        for text in block.split("\n")[:-1]:
-            key, _, v = text.lstrip(" ").partition(": ")
-            if key in pairs:
-                return None  # a duplicate key: the YAML path says so
-            q = v[0]
-            v = v[: v.index(q, 1) + 1] if q == '"' or q == "'" else v.partition(" #")[0].rstrip(" ")
-            pairs[key] = (v, k, col + len(key) + 2)
-            k += 1
-            if key in _OPS:
-                if op is not None:
-                    return None
-                op = key
-    else:
-        for pm in _general_res().flow_pair.finditer(m.string, m.start(3), m.end()):
-            key = pm.group(1)
-            if key in pairs:
-                return None
-            pairs[key] = (pm.group(2), line, pm.start(2) - m.start())
-            if key in _OPS:
-                if op is not None:
-                    return None
-                op = key
-    note = None
-    if "note" in pairs:
-        note = _value(pairs["note"][0])
-        if note is not None and not isinstance(note, str):
-            return None
-    expect = None
-    eline = ecol = 0
-    if "expect" in pairs:
-        expect, eline, ecol = pairs["expect"]
-        expect = _value(expect)
-        if not isinstance(expect, str) or not _general_res().word.fullmatch(expect):
-            return None
-    get = pairs.get
-    if op is not None:
-        if not _ACCESS_KEYS[op].issuperset(pairs):
-            return None
-        gpa = _number(pairs[op][0], True)
-        size = get("size")
-        value = get("value")
-        vcpu = get("vcpu")
-        size_s = value_s = vcpu_s = None
-        if gpa is None or (size is not None and (size_s := _number(size[0], False)) is None) or (
-                value is not None and (value_s := _number(value[0], False)) is None) or (
-                vcpu is not None and (vcpu_s := _number(vcpu[0], False)) is None):
-            return None
-        return "step", make_step(op, gpa, size_s, value_s, vcpu_s, expect, line, col, eline, ecol, note)
-    if "slot" not in pairs or "gpa" not in pairs or "host" not in pairs or not SLOT_KEYS.issuperset(pairs):
-        return None
-    slot = _number(pairs["slot"][0], False)
-    gpa = _number(pairs["gpa"][0], True)
-    size = get("size")
-    size_s = None
-    if slot is None or gpa is None or (size is not None and (size_s := _number(size[0], True)) is None):
-        return None
-    host = _value(pairs["host"][0])
-    res = _general_res()
-    hm = res.host.fullmatch(host) if isinstance(host, str) else None
-    flags = pairs["flags"][0] if "flags" in pairs else None
-    if hm is None or (flags is not None and not res.flags.fullmatch(flags)):
-        return None
-    # (the host is text as a whole, whatever its name part would read as alone: quoted for the loader)
-    return "slot", RawSlot(slot, gpa, hm.group(1), hm.group(2), size_s, flags, line, col, None, expect, note, True, eline, ecol)
-
-
-def _number(raw: str, sizes: bool) -> str | None:
-    """A general item's number as fastitems' int text (or size text where sizes are taken): a plain int, or
-    for keys that take sizes a quoted one (the loader reads text there with parse_size: the same number)."""
-    res = _general_res()
-    if res.int.fullmatch(raw):
-        return raw
-    if sizes:
-        if raw[0] == '"' or raw[0] == "'":
-            raw = raw[1:-1]
-        if res.size.fullmatch(raw):
-            return raw
-    return None
 
 
 def run_index(entry: Any) -> int | None:
