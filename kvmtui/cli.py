@@ -206,8 +206,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
     if args.json:
         from .split_trace import use_second_core, write_json_split
 
-        # a long trace on a machine with a second CPU: a child writes its end (stdout over bytes, as ever but
-        # where a caller swapped in a text buffer)
+        # A long trace on a machine with a second CPU: a forked child writes its end. The child's lines are
+        # bytes, copied to stdout's byte buffer (which a caller that swapped in a StringIO does not have).
         if use_second_core(len(sim)) and hasattr(sys.stdout, "buffer"):
             write_json_split(sim, sys.stdout)
             return EXIT_OK
